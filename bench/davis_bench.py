@@ -1,0 +1,121 @@
+"""DAVIS-2016 benchmark: first-frame mask in, every frame out, scored with DAVIS J and F.
+
+Each sequence runs as its own `main.py segment` process and is timed as a whole (start-up, model
+loading, fine-tuning, segmentation, writing PNGs): seconds/frame = total wall time / total frames.
+
+    .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --quality 0
+    .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --baseline copy-first
+
+Use the dev split only for measuring; never train on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.metrics import evaluate_pair, format_report  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="DAVIS-layout folder")
+    parser.add_argument("--quality", type=float, default=0.0)
+    parser.add_argument("--weights", default="parent", help="parent | imagenet | checkpoint path")
+    parser.add_argument(
+        "--gate", type=int, default=None, help="temporal gate px (default: engine's)"
+    )
+    parser.add_argument("--sequences", default="", help="comma-separated subset (default: all)")
+    parser.add_argument("--baseline", choices=["copy-first"], help="score a baseline instead")
+    parser.add_argument("--out", default="", help="prediction folder (default bench/out/<label>)")
+    parser.add_argument("--label", default="", help="name of this run in the summary")
+    parser.add_argument("--extra", default="", help="extra arguments for main.py segment")
+    args = parser.parse_args()
+
+    data = Path(args.data)
+    image_root, gt_root = data / "JPEGImages" / "480p", data / "Annotations" / "480p"
+    sequences = sorted(p.name for p in image_root.iterdir() if p.is_dir())
+    if args.sequences:
+        wanted = args.sequences.split(",")
+        sequences = [s for s in sequences if s in wanted]
+    label = args.label or (args.baseline or f"{Path(args.weights).stem}_q{args.quality:g}")
+    out_root = Path(args.out) if args.out else ROOT / "bench" / "out" / label
+    if out_root.exists():
+        shutil.rmtree(out_root)
+    out_root.mkdir(parents=True)
+
+    scores, total_time, total_frames = [], 0.0, 0
+    for seq in sequences:
+        frames = sorted((image_root / seq).glob("*.jpg"))
+        first_mask = gt_root / seq / (frames[0].stem + ".png")
+        out_dir = out_root / seq
+        started = time.perf_counter()
+        if args.baseline == "copy-first":
+            out_dir.mkdir()
+            for frame in frames:
+                shutil.copyfile(first_mask, out_dir / f"{frame.stem}.png")
+        else:
+            command = [
+                sys.executable,
+                str(ROOT / "main.py"),
+                "segment",
+                str(image_root / seq),
+                "--annotation",
+                f"0:{first_mask}",
+                "--out",
+                str(out_dir),
+                "--quality",
+                str(args.quality),
+                "--weights",
+                args.weights,
+                "--device",
+                "cpu",
+            ]
+            if args.gate is not None:
+                command += ["--gate", str(args.gate)]
+            command += args.extra.split()
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.stderr.write(result.stderr)
+                return result.returncode
+        elapsed = time.perf_counter() - started
+        score = evaluate_pair(out_dir, gt_root / seq, seq)
+        scores.append(score)
+        total_time += elapsed
+        total_frames += len(frames)
+        print(
+            f"{seq:<22} {len(frames):>4} frames {elapsed:7.1f} s  J&F {score.JF * 100:5.1f}",
+            flush=True,
+        )
+
+    print(format_report(scores))
+    j = sum(s.J.mean for s in scores) / len(scores) * 100
+    f = sum(s.F.mean for s in scores) / len(scores) * 100
+    summary = {
+        "label": label,
+        "quality": args.quality,
+        "weights": args.weights,
+        "gate": args.gate,
+        "sequences": len(scores),
+        "frames": total_frames,
+        "J": round(j, 1),
+        "F": round(f, 1),
+        "JF": round((j + f) / 2, 1),
+        "s_per_frame": round(total_time / max(1, total_frames), 3),
+        "total_s": round(total_time, 1),
+    }
+    print(json.dumps(summary))
+    (out_root / "summary.json").write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

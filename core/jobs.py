@@ -1,0 +1,51 @@
+"""Cancellation and progress types shared by every long-running core generator."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+
+class Cancelled(Exception):
+    """Raised inside a long job when its CancelToken was set."""
+
+
+class CancelToken:
+    """Thread-safe cancel flag: set from any thread (the UI), checked by the worker at each step."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def reset(self) -> None:
+        self._event.clear()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled()
+
+
+NEVER_CANCELLED = CancelToken()
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One fine-tuning or parent-training step.
+
+    step: 1-based step just finished; total_steps: planned steps; loss: that step's loss;
+    elapsed_s: seconds since the job started; eta_s: estimated seconds left (0 when done);
+    phase: "preparing" while features are cached, "training" afterwards.
+    """
+
+    step: int
+    total_steps: int
+    loss: float
+    elapsed_s: float
+    eta_s: float
+    phase: str = "training"

@@ -1,0 +1,1 @@
+"""The OSVOS network, its losses and its builders."""

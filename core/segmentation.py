@@ -1,0 +1,202 @@
+"""Segment frames independently, in any order, with a fine-tuned OSVOS network.
+
+`segment` takes a priority list of frame indices and yields one FrameResult per frame. Each frame
+is segmented on its own, so the order never changes a result: the optional temporal gate compares
+a frame with the *raw* prediction of its neighbour towards the nearest annotated frame (computed
+on demand and cached), never with whatever happened to be computed before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from core.jobs import NEVER_CANCELLED, CancelToken
+from core.model.network import OSVOSNet
+from core.video import FrameSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """threshold: probability above which a pixel is object; temporal_gate_px: keep only the
+    connected components within this many pixels of the neighbouring frame's object (0 = off);
+    bf16: bfloat16 autocast on CPU (None = when the CPU has native bf16); channels_last: NHWC."""
+
+    threshold: float = 0.5
+    temporal_gate_px: int = 0
+    bf16: bool | None = None
+    channels_last: bool = True
+
+
+@dataclass(frozen=True)
+class FrameAnnotation:
+    """An annotated frame: masks (K, H, W) bool; valid (K,) bool, objects annotated there."""
+
+    masks: np.ndarray
+    valid: np.ndarray
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """Result for one frame. probs (K, H, W) float32 in [0, 1], one map per object;
+    labels (H, W) uint8: 0 background, k+1 where object k wins (argmax over objects above the
+    threshold); annotated: True when every object's result came from an annotation."""
+
+    frame_idx: int
+    probs: np.ndarray
+    labels: np.ndarray
+    annotated: bool = False
+
+
+def cpu_has_bf16() -> bool:
+    """True when this CPU runs bfloat16 matrix maths natively (AVX512-BF16 or AMX)."""
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and "AVX512" in capability
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def labels_from_probs(probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """probs (K, H, W) float in [0, 1] -> labels (H, W) uint8 (0 = background, k+1 = object k)."""
+    best = probs.argmax(axis=0)
+    labels = (best + 1).astype(np.uint8)
+    labels[probs.max(axis=0) <= threshold] = 0
+    return labels
+
+
+class Segmenter:
+    """Per-frame inference with an LRU cache of raw probabilities (for the temporal gate).
+
+    Owns no thread: call it from the one engine thread that owns the model.
+    """
+
+    def __init__(
+        self,
+        model: OSVOSNet,
+        source: FrameSource,
+        *,
+        annotations: dict[int, FrameAnnotation] | None = None,
+        config: SegmentConfig = SegmentConfig(),
+        raw_cache_frames: int = 8,
+    ) -> None:
+        self.model = model.eval()
+        self.source = source
+        self.annotations = dict(annotations or {})
+        self.config = config
+        self.device = next(model.parameters()).device
+        self.use_bf16 = (
+            config.bf16 if config.bf16 is not None else self.device.type == "cpu" and cpu_has_bf16()
+        )
+        if config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self._raw_cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._raw_cache_frames = raw_cache_frames
+
+    @torch.inference_mode()
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32."""
+        x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
+        x = self.model.normalize(x.permute(2, 0, 1)[None])
+        if self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+            logits = self.model(x).logits
+        return torch.sigmoid(logits.float())[0].cpu().numpy()
+
+    def raw_probs(self, frame_idx: int) -> np.ndarray:
+        """Network probabilities for a frame, (K, H, W) float32 (float16 precision), cached (LRU)."""
+        cached = self._raw_cache.get(frame_idx)
+        if cached is not None:
+            self._raw_cache.move_to_end(frame_idx)
+            return cached.astype(np.float32)
+        # Stored as float16 and always returned from that copy, so a result never depends on
+        # whether the frame was cached (which would make order matter).
+        stored = self.predict(self.source.read(frame_idx)).astype(np.float16)
+        self._raw_cache[frame_idx] = stored
+        while len(self._raw_cache) > self._raw_cache_frames:
+            self._raw_cache.popitem(last=False)
+        return stored.astype(np.float32)
+
+    def _reference_mask(self, frame_idx: int, obj: int) -> np.ndarray | None:
+        """Mask of object `obj` on the neighbour of `frame_idx` towards its nearest annotation."""
+        annotated = [f for f, a in self.annotations.items() if a.valid[obj] and f != frame_idx]
+        if not annotated:
+            return None
+        nearest = min(annotated, key=lambda f: (abs(f - frame_idx), f))
+        neighbour = frame_idx + (1 if nearest > frame_idx else -1)
+        annotation = self.annotations.get(neighbour)
+        if annotation is not None and annotation.valid[obj]:
+            return annotation.masks[obj]
+        return self.raw_probs(neighbour)[obj] > self.config.threshold
+
+    def _gate(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
+        """Drop connected components far from the neighbouring frame's object (distractors)."""
+        radius = self.config.temporal_gate_px
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        for obj in range(probs.shape[0]):
+            mask = (probs[obj] > self.config.threshold).astype(np.uint8)
+            if not mask.any():
+                continue
+            reference = self._reference_mask(frame_idx, obj)
+            if reference is None or not reference.any():
+                continue
+            near = cv2.dilate(reference.astype(np.uint8), kernel) > 0
+            count, components = cv2.connectedComponents(mask, connectivity=8)
+            keep = np.zeros(count, dtype=bool)
+            keep[np.unique(components[near & (mask > 0)])] = True
+            keep[0] = True
+            probs[obj][~keep[components]] = 0.0
+        return probs
+
+    def segment_frame(self, frame_idx: int) -> FrameResult:
+        """Result for one frame (annotations override the network where they are valid)."""
+        probs = self.raw_probs(frame_idx).copy()
+        if self.config.temporal_gate_px > 0:
+            probs = self._gate(frame_idx, probs)
+        annotation = self.annotations.get(frame_idx)
+        fully_annotated = False
+        if annotation is not None:
+            probs[annotation.valid] = annotation.masks[annotation.valid].astype(np.float32)
+            fully_annotated = bool(annotation.valid.all())
+        return FrameResult(
+            frame_idx, probs, labels_from_probs(probs, self.config.threshold), fully_annotated
+        )
+
+
+def segment(
+    model: OSVOSNet,
+    source: FrameSource,
+    frame_indices: Iterable[int],
+    *,
+    annotations: dict[int, FrameAnnotation] | None = None,
+    config: SegmentConfig = SegmentConfig(),
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Iterator[FrameResult]:
+    """Yield a FrameResult for each frame index, in the order given (any order).
+
+    Raises core.jobs.Cancelled before the next frame once `cancel` is set.
+    """
+    segmenter = Segmenter(model, source, annotations=annotations, config=config)
+    for frame_idx in frame_indices:
+        cancel.raise_if_cancelled()
+        yield segmenter.segment_frame(int(frame_idx))
+
+
+def priority_order(num_frames: int, focus_idx: int) -> list[int]:
+    """Frame indices spreading outward from `focus_idx`: f, f+1, f-1, f+2, f-2, ..."""
+    focus_idx = int(np.clip(focus_idx, 0, max(0, num_frames - 1)))
+    order = [focus_idx]
+    for d in range(1, num_frames):
+        for idx in (focus_idx + d, focus_idx - d):
+            if 0 <= idx < num_frames:
+                order.append(idx)
+    return order

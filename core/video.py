@@ -1,0 +1,188 @@
+"""Frame sources: a video file, an image folder or a printf pattern, decoded on demand.
+
+Every source gives `len(source)`, `source.read(i) -> (H, W, 3) uint8 RGB`, `source.size` (W, H),
+`source.fps` and `source.stems` (one output name per frame). Decoded frames sit in a small LRU
+cache so a long clip is never held in memory whole.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import RotoshotError
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
+
+
+class FrameSource:
+    """Base class: random access to RGB frames with an LRU cache (thread-safe)."""
+
+    def __init__(self, *, cache_frames: int = 48) -> None:
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_frames = cache_frames
+        self._lock = threading.Lock()
+        self.path: str = ""
+        self.fps: float = 25.0
+        self.size: tuple[int, int] = (0, 0)  # (width, height)
+        self.stems: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    @property
+    def height(self) -> int:
+        return self.size[1]
+
+    @property
+    def width(self) -> int:
+        return self.size[0]
+
+    def read(self, frame_idx: int) -> np.ndarray:
+        """Frame `frame_idx` as (H, W, 3) uint8 RGB (a read-only cached array)."""
+        if not 0 <= frame_idx < len(self):
+            raise RotoshotError(f"frame {frame_idx} is out of range (clip has {len(self)} frames)")
+        with self._lock:
+            frame = self._cache.get(frame_idx)
+            if frame is not None:
+                self._cache.move_to_end(frame_idx)
+                return frame
+            frame = self._decode(frame_idx)
+            if frame.shape[1::-1] != self.size:
+                raise RotoshotError(
+                    f"frame {frame_idx} is {frame.shape[1]}x{frame.shape[0]}, "
+                    f"the clip is {self.size[0]}x{self.size[1]}"
+                )
+            frame.setflags(write=False)
+            self._cache[frame_idx] = frame
+            while len(self._cache) > self._cache_frames:
+                self._cache.popitem(last=False)
+            return frame
+
+    def _decode(self, frame_idx: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release file handles (a no-op for image sequences)."""
+
+
+def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB; 16-bit and float images are scaled to 8 bits."""
+    data = np.fromfile(str(path), dtype=np.uint8)  # fromfile + imdecode copes with non-ASCII paths
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH) if data.size else None
+    if image is None:
+        raise RotoshotError(f"cannot read image {path}")
+    if image.dtype == np.uint16:
+        image = (image / 257.0).round().astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = (np.clip(image, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
+    else:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(image)
+
+
+class ImageSequenceSource(FrameSource):
+    """Frames from a list of image files (a folder sorted by name, or a printf/glob pattern)."""
+
+    def __init__(self, files: list[str], *, path: str, fps: float = 25.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not files:
+            raise RotoshotError(f"no images found in {path}")
+        self.files = files
+        self.path = path
+        self.fps = fps
+        self.stems = [Path(f).stem for f in files]
+        first = read_image_rgb(files[0])
+        self.size = (first.shape[1], first.shape[0])
+
+    def _decode(self, frame_idx: int) -> np.ndarray:
+        return read_image_rgb(self.files[frame_idx])
+
+
+class VideoFileSource(FrameSource):
+    """Frames from a video file through OpenCV's FFMPEG backend; sequential reads avoid seeking."""
+
+    def __init__(self, path: str, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self._capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+        if not self._capture.isOpened():
+            raise RotoshotError(f"cannot open video {path}")
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            raise RotoshotError(f"cannot decode video {path}")
+        if count <= 0:  # some containers do not store a count: count by decoding once
+            count = 1
+            while self._capture.grab():
+                count += 1
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            self._capture.read()
+        self._next_idx = 1
+        self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 25.0)
+        self.size = (frame.shape[1], frame.shape[0])
+        pad = max(5, len(str(count - 1)))
+        self.stems = [f"{i:0{pad}d}" for i in range(count)]
+        self._first = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def _decode(self, frame_idx: int) -> np.ndarray:
+        if frame_idx == 0 and self._first is not None:
+            return self._first.copy()
+        if frame_idx != self._next_idx:
+            self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_idx)
+        ok, frame = self._capture.read()
+        if not ok or frame is None:
+            raise RotoshotError(f"cannot decode frame {frame_idx} of {self.path}")
+        self._next_idx = frame_idx + 1
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+def _files_from_pattern(pattern: str) -> list[str]:
+    """Expand a printf pattern (`frame.%04d.png`) or a glob (`frame.*.png`) into sorted files."""
+    if re.search(r"%0?\d*d", pattern):
+        globbed = re.sub(r"%0?\d*d", "*", pattern)
+        parts = re.split(r"%0?\d*d", pattern)
+        regex = re.compile(re.escape(parts[0]) + r"(\d+)" + re.escape(parts[1]) + "$")
+        matches = []
+        for f in glob.glob(globbed):
+            m = regex.match(f)
+            if m:
+                matches.append((int(m.group(1)), f))
+        return [f for _, f in sorted(matches)]
+    return sorted(glob.glob(pattern))
+
+
+def open_frames(path: str | os.PathLike, *, cache_frames: int = 48) -> FrameSource:
+    """Open a video file, an image folder (sorted by name) or a printf/glob pattern.
+
+    Raises RotoshotError with a one-line message when nothing readable is there.
+    """
+    path = str(path)
+    if os.path.isdir(path):
+        files = sorted(str(p) for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        return ImageSequenceSource(files, path=path, cache_frames=cache_frames)
+    if any(ch in path for ch in "*?%"):
+        return ImageSequenceSource(_files_from_pattern(path), path=path, cache_frames=cache_frames)
+    if not os.path.exists(path):
+        raise RotoshotError(f"no such file or folder: {path}")
+    if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
+        return ImageSequenceSource([path], path=path, cache_frames=cache_frames)
+    return VideoFileSource(path, cache_frames=cache_frames)

@@ -1,0 +1,121 @@
+"""Rotoshot entry point: parses arguments first, then sets up the process and imports torch/Qt.
+
+python main.py app [PATH | --demo]
+python main.py segment FRAMES --annotation IDX:MASK.png [...] --out OUT_DIR [--quality Q]
+python main.py evaluate PRED_DIR GT_DIR
+python main.py train-parent --data DIR [--out resources/parent_lite0.pt] [--minutes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import os
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rotoshot", description=__doc__.split("\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    sub = parser.add_subparsers(dest="command")
+
+    app = sub.add_parser("app", help="open the desktop application")
+    app.add_argument("path", nargs="?", help="video, image folder, pattern or project folder")
+    app.add_argument("--demo", action="store_true", help="open the built-in demo clip")
+    app.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+    seg = sub.add_parser("segment", help="fine-tune on annotated frames and segment every frame")
+    seg.add_argument("frames", help="video file, image folder (sorted by name) or pattern")
+    seg.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="IDX:MASK.png",
+        help="0-based frame index and its mask (pixel > 0 is object; several ids = several objects)",
+    )
+    seg.add_argument("--out", required=True, help="output folder for the mattes")
+    seg.add_argument("--quality", type=float, default=0.0, help="0 fast ... 1 best (default 0)")
+    seg.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    seg.add_argument(
+        "--weights",
+        default="parent",
+        help="'parent' (shipped, default), 'imagenet', or a checkpoint path",
+    )
+    seg.add_argument(
+        "--gate",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="temporal gate radius in px (0 = off; default from the engine)",
+    )
+
+    ev = sub.add_parser("evaluate", help="DAVIS J and F of predicted masks against ground truth")
+    ev.add_argument("pred_dir")
+    ev.add_argument("gt_dir")
+
+    tp = sub.add_parser("train-parent", help="train the parent network on DAVIS-layout data")
+    tp.add_argument(
+        "--data", required=True, help="DAVIS-layout folder (JPEGImages/480p, Annotations/480p)"
+    )
+    tp.add_argument("--out", default="resources/parent_lite0.pt")
+    tp.add_argument(
+        "--minutes", type=float, default=60.0, help="total training time (resumes count)"
+    )
+    tp.add_argument(
+        "--snapshots", default="", help="comma-separated minutes to keep weight snapshots at"
+    )
+    tp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    return parser
+
+
+def tune_allocator() -> None:
+    """Keep large freed blocks mapped (glibc): 2.5-3x faster torch on CPU (shared/MEASURED.md)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 30)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 2**31 - 1)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["app", "--demo"] + (argv or sys.argv[1:]))
+    tune_allocator()
+    level = logging.INFO if args.verbose or args.command == "train-parent" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import torch
+
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+
+    if args.command == "app":
+        from app.main_window import run_app
+
+        return run_app(args)
+
+    from core import cli
+    from core.errors import RotoshotError
+
+    try:
+        if args.command == "segment":
+            return cli.run_segment(args)
+        if args.command == "evaluate":
+            return cli.run_evaluate(args)
+        if args.command == "train-parent":
+            return cli.run_train_parent(args)
+    except RotoshotError as exc:
+        print(f"rotoshot: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rotoshot: interrupted", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

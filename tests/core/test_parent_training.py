@@ -1,0 +1,99 @@
+"""Parent training on a synthetic DAVIS-layout folder: loss falls, checkpoints load, resume works,
+broken weights are refused and the engine falls back to ImageNet-only with a warning."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from core.errors import RotoshotError
+from core.model.build import DEFAULT_PARENT_WEIGHTS, build_model, load_checkpoint, sha256_of
+from core.parent_training import ParentTrainConfig, train_parent
+from tests.synthetic import make_clip, write_image_folder, write_mask
+
+
+@pytest.fixture(scope="module")
+def davis_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("davis")
+    for seq, seed in (("alpha", 0), ("beta", 1)):
+        frames, labels = make_clip(num_frames=4, height=96, width=128, seed=seed)
+        paths = write_image_folder(root / "JPEGImages" / "480p" / seq, frames, ext=".jpg")
+        for path, label in zip(paths, labels, strict=True):
+            write_mask(root / "Annotations" / "480p" / seq / f"{path.stem}.png", (label > 0) * 255)
+    return root
+
+
+def small_config(**overrides):
+    base = dict(minutes=5, batch_size=2, crop=64, max_steps=30, checkpoint_minutes=100)
+    base.update(overrides)
+    return ParentTrainConfig(**base)
+
+
+def test_training_lowers_loss_and_writes_strict_checkpoint(davis_dir, tmp_path):
+    out = tmp_path / "parent.pt"
+    progress = list(train_parent(davis_dir, out, small_config()))
+    assert len(progress) == 30
+    losses = [p.loss for p in progress]
+    assert np.mean(losses[-8:]) < np.mean(losses[:8])
+    model, info = build_model(weights=out)  # strict load; raises on any mismatch
+    assert info.source == "parent"
+    payload = load_checkpoint(out)
+    assert all(
+        v.dtype == torch.float16 for v in payload["state_dict"].values() if v.is_floating_point()
+    )
+
+
+def test_resume_continues_from_last_step(davis_dir, tmp_path):
+    out = tmp_path / "parent.pt"
+    list(train_parent(davis_dir, out, small_config(max_steps=5)))
+    state = load_checkpoint(out.with_name("parent.pt.ckpt"))
+    assert state["extra"]["step"] == 5
+    resumed = list(train_parent(davis_dir, out, small_config(max_steps=8)))
+    assert [p.step for p in resumed] == [6, 7, 8]
+
+
+def test_corrupt_and_mismatched_checkpoints_are_refused(davis_dir, tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(RotoshotError, match="cannot read weights"):
+        build_model(weights=corrupt)
+    foreign = tmp_path / "foreign.pt"
+    torch.save(
+        {
+            "format": "rotoshot-osvos",
+            "backbone": "efficientnet-lite0",
+            "state_dict": {"x": torch.zeros(1)},
+        },
+        foreign,
+    )
+    with pytest.raises(RotoshotError, match="do not match"):
+        build_model(weights=foreign)
+    not_ours = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, not_ours)
+    with pytest.raises(RotoshotError, match="not a Rotoshot checkpoint"):
+        build_model(weights=not_ours)
+
+
+def test_broken_default_parent_falls_back_to_imagenet(monkeypatch, tmp_path, caplog):
+    broken = tmp_path / "parent_lite0.pt"
+    broken.write_bytes(b"broken")
+    monkeypatch.setattr("core.model.build.DEFAULT_PARENT_WEIGHTS", broken)
+    model, info = build_model(weights="parent")
+    assert info.source == "imagenet"
+    assert "ImageNet-only" in info.warning
+    assert any("ImageNet-only" in r.message for r in caplog.records)
+
+
+def test_bad_data_folder(tmp_path):
+    with pytest.raises(RotoshotError, match="DAVIS-layout"):
+        list(train_parent(tmp_path, tmp_path / "p.pt", small_config()))
+
+
+@pytest.mark.skipif(not DEFAULT_PARENT_WEIGHTS.exists(), reason="no shipped parent weights")
+def test_shipped_parent_weights_match_their_hash():
+    manifest = json.loads(DEFAULT_PARENT_WEIGHTS.with_suffix(".json").read_text())
+    assert sha256_of(DEFAULT_PARENT_WEIGHTS) == manifest["sha256"]
+    assert DEFAULT_PARENT_WEIGHTS.stat().st_size <= 25 * 1024 * 1024
+    model, info = build_model()
+    assert info.source == "parent" and not info.warning

@@ -1,0 +1,171 @@
+"""Fine-tuning on a synthetic clip: loss falls, unseen frames are segmented, cancel is prompt."""
+
+import time
+
+import numpy as np
+import pytest
+
+from core.errors import RotoshotError
+from core.jobs import Cancelled, CancelToken
+from core.model.build import build_model
+from core.segmentation import Segmenter
+from core.training import FineTuneConfig, TrainingSample, config_for_quality, fine_tune, run_to_end
+from tests.synthetic import iou, make_clip
+
+
+class ArraySource:
+    """A FrameSource stand-in over an in-memory array."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    def __len__(self):
+        return len(self.frames)
+
+    def read(self, i):
+        return self.frames[i]
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return make_clip(num_frames=10, height=96, width=128, seed=1)
+
+
+def _sample(frames, labels, idx, num_objects=1):
+    masks = np.stack([labels[idx] == k + 1 for k in range(num_objects)])
+    return TrainingSample(frames[idx], masks, np.ones(num_objects, bool))
+
+
+def test_fine_tune_lowers_loss_and_segments_unseen_frames(clip):
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    config = FineTuneConfig(steps=120, trainable="head", views_per_frame=6)
+    progress = run_to_end(fine_tune(model, [_sample(frames, labels, 0)], config))
+    assert len(progress) == 120
+    first, last = (
+        np.mean([p.loss for p in progress[:10]]),
+        np.mean([p.loss for p in progress[-10:]]),
+    )
+    assert last < 0.6 * first
+    segmenter = Segmenter(model, ArraySource(frames))
+    ious = [iou(segmenter.segment_frame(i).labels == 1, labels[i] == 1) for i in range(1, 10)]
+    assert min(ious) >= 0.8, ious
+
+
+def test_progress_has_eta_and_elapsed(clip):
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    progress = run_to_end(
+        fine_tune(model, [_sample(frames, labels, 0)], FineTuneConfig(steps=5, views_per_frame=2))
+    )
+    assert [p.step for p in progress] == [1, 2, 3, 4, 5]
+    assert all(p.total_steps == 5 for p in progress)
+    assert progress[-1].eta_s == 0.0
+    assert progress[0].eta_s > 0
+    assert progress[-1].elapsed_s >= progress[0].elapsed_s
+
+
+def test_cancel_stops_within_one_step_and_keeps_weights(clip):
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    token = CancelToken()
+    generator = fine_tune(
+        model,
+        [_sample(frames, labels, 0)],
+        FineTuneConfig(steps=1000, views_per_frame=2),
+        cancel=token,
+    )
+    seen = 0
+    with pytest.raises(Cancelled):
+        for progress in generator:
+            if progress.phase == "training":
+                seen += 1
+                if seen == 3:
+                    token.cancel()
+                    before = {k: v.clone() for k, v in model.head.state_dict().items()}
+    assert seen == 3  # no further step ran after the cancel
+    after = model.head.state_dict()
+    assert all(np.array_equal(before[k].numpy(), after[k].numpy()) for k in before)
+
+
+def test_deep_and_all_modes_train(clip):
+    frames, labels = clip
+    for trainable in ("deep", "all"):
+        model, _ = build_model(weights="imagenet")
+        backbone_before = model.backbone.stages[4][0]._project_conv.weight.clone()
+        progress = run_to_end(
+            fine_tune(
+                model,
+                [_sample(frames, labels, 0)],
+                FineTuneConfig(steps=4, trainable=trainable, views_per_frame=2),
+            )
+        )
+        assert len(progress) == 4 and np.isfinite(progress[-1].loss)
+        assert not model.backbone.stages[4][0]._project_conv.weight.equal(backbone_before)
+        assert model.backbone.stages[0][0].bn.training is False  # BatchNorm statistics stay frozen
+
+
+def test_continues_from_current_weights(clip):
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    first = run_to_end(
+        fine_tune(model, [_sample(frames, labels, 0)], FineTuneConfig(steps=60, views_per_frame=4))
+    )
+    second = run_to_end(
+        fine_tune(
+            model,
+            [_sample(frames, labels, 0), _sample(frames, labels, 9)],
+            FineTuneConfig(steps=5, views_per_frame=4, seed=1),
+        )
+    )
+    assert second[0].loss < first[0].loss  # did not restart from the parent
+
+
+def test_multi_object_channels(clip):
+    frames, labels = make_clip(num_frames=6, num_objects=2, seed=3)
+    model, _ = build_model(weights="imagenet")
+    run_to_end(
+        fine_tune(
+            model,
+            [_sample(frames, labels, 0, num_objects=2)],
+            FineTuneConfig(steps=120, views_per_frame=6),
+        )
+    )
+    assert model.num_objects == 2
+    result = Segmenter(model, ArraySource(frames)).segment_frame(4)
+    assert result.probs.shape == (2, 96, 128)
+    assert iou(result.labels == 1, labels[4] == 1) > 0.7
+    assert iou(result.labels == 2, labels[4] == 2) > 0.7
+
+
+def test_empty_annotations_are_refused(clip):
+    frames, _ = clip
+    model, _ = build_model(weights="imagenet")
+    empty = TrainingSample(frames[0], np.zeros((1, 96, 128), bool), np.ones(1, bool))
+    with pytest.raises(RotoshotError, match="empty"):
+        run_to_end(fine_tune(model, [empty]))
+    with pytest.raises(RotoshotError, match="no annotated frames"):
+        run_to_end(fine_tune(model, []))
+
+
+def test_quality_slider_maps_to_modes():
+    assert config_for_quality(0).trainable == "head"
+    assert config_for_quality(0.5).trainable == "deep"
+    assert config_for_quality(1).trainable == "all"
+    assert config_for_quality(0).steps < config_for_quality(1).steps
+    assert config_for_quality(0, max_seconds=3).max_seconds == 3
+
+
+def test_time_budget_stops_training(clip):
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    started = time.perf_counter()
+    progress = run_to_end(
+        fine_tune(
+            model,
+            [_sample(frames, labels, 0)],
+            FineTuneConfig(steps=100000, views_per_frame=2, max_seconds=1.0),
+        )
+    )
+    assert time.perf_counter() - started < 10
+    assert progress[-1].eta_s == 0.0 and len(progress) < 100000

@@ -1,0 +1,75 @@
+"""Frame sources: folders, patterns, video files, the LRU cache and bad input."""
+
+import cv2
+import numpy as np
+import pytest
+
+from core.errors import RotoshotError
+from core.video import open_frames
+from tests.synthetic import make_clip, write_image_folder
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return make_clip(num_frames=6, height=64, width=80)[0]
+
+
+def test_image_folder_sorted_by_name(tmp_path, frames):
+    write_image_folder(tmp_path, frames)
+    source = open_frames(tmp_path)
+    assert len(source) == 6 and source.size == (80, 64)
+    assert source.stems[0] == "frame_00000"
+    assert np.array_equal(source.read(3), frames[3])  # PNG is lossless, RGB order kept
+
+
+def test_printf_and_glob_patterns(tmp_path, frames):
+    write_image_folder(tmp_path, frames)
+    assert len(open_frames(tmp_path / "frame_%05d.png")) == 6
+    assert len(open_frames(str(tmp_path / "frame_*.png"))) == 6
+
+
+def test_video_file_random_access(tmp_path, frames):
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (80, 64))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    source = open_frames(path)
+    assert len(source) == 6 and source.size == (80, 64)
+    in_order = [source.read(i).astype(int) for i in range(6)]
+    source._cache.clear()
+    out_of_order = {i: source.read(i).astype(int) for i in (4, 1, 5, 0)}
+    for i, frame in out_of_order.items():
+        assert np.abs(frame - in_order[i]).mean() < 1.0  # same decoded frame whichever order
+        assert np.abs(frame - frames[i]).mean() < 12  # lossy codec, but the right frame
+
+
+def test_lru_cache_is_bounded(tmp_path, frames):
+    write_image_folder(tmp_path, frames)
+    source = open_frames(tmp_path, cache_frames=2)
+    for i in range(6):
+        source.read(i)
+    assert len(source._cache) == 2
+
+
+@pytest.mark.parametrize("name", ["missing.mp4", "missing_folder"])
+def test_missing_input(tmp_path, name):
+    with pytest.raises(RotoshotError, match="no such file"):
+        open_frames(tmp_path / name)
+
+
+def test_unreadable_video_and_empty_folder(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"this is not a video")
+    with pytest.raises(RotoshotError):
+        open_frames(bad)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RotoshotError, match="no images"):
+        open_frames(empty)
+
+
+def test_out_of_range_frame(tmp_path, frames):
+    write_image_folder(tmp_path, frames)
+    with pytest.raises(RotoshotError, match="out of range"):
+        open_frames(tmp_path).read(6)
