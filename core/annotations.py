@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 import numpy as np
@@ -48,3 +49,81 @@ def read_label_mask(path: str | os.PathLike) -> np.ndarray:
     if len(values) == 1:
         labels = (labels > 0).astype(np.uint16)
     return labels
+
+
+class AnnotationStore:
+    """Painted keyframes: one (H, W) bool mask per (object_id, frame_idx).
+
+    An entry means "the artist said what this object covers on this frame" (an empty mask is a
+    valid answer: the object is absent there). Plain Python state; the app wraps it with undo and
+    signals, the project module persists it.
+    """
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.size = size  # (width, height)
+        self._masks: dict[tuple[int, int], np.ndarray] = {}
+        self._digests: dict[tuple[int, int], str] = {}
+
+    def __len__(self) -> int:
+        return len(self._masks)
+
+    def get(self, object_id: int, frame_idx: int) -> np.ndarray | None:
+        """The mask (H, W) bool (read-only view), or None when not annotated."""
+        return self._masks.get((object_id, frame_idx))
+
+    def set(self, object_id: int, frame_idx: int, mask: np.ndarray | None) -> None:
+        """Store a copy of `mask` (H, W) bool-like, or remove the entry when None."""
+        key = (object_id, frame_idx)
+        if mask is None:
+            self._masks.pop(key, None)
+            self._digests.pop(key, None)
+            return
+        if mask.shape != (self.size[1], self.size[0]):
+            raise RotoshotError(
+                f"mask is {mask.shape[1]}x{mask.shape[0]}, frames are {self.size[0]}x{self.size[1]}"
+            )
+        stored = np.array(mask, dtype=bool, copy=True)
+        stored.setflags(write=False)
+        self._masks[key] = stored
+        self._digests[key] = hashlib.sha1(np.packbits(stored).tobytes()).hexdigest()
+
+    def keys(self) -> list[tuple[int, int]]:
+        """Sorted (object_id, frame_idx) pairs."""
+        return sorted(self._masks)
+
+    def frames(self) -> list[int]:
+        """Sorted frame indices with at least one annotated object."""
+        return sorted({f for _, f in self._masks})
+
+    def object_ids(self) -> list[int]:
+        return sorted({o for o, _ in self._masks})
+
+    def remove_object(self, object_id: int) -> None:
+        for key in [k for k in self._masks if k[0] == object_id]:
+            self.set(*key, None)
+
+    def digest(self, object_id: int, frame_idx: int) -> str:
+        return self._digests.get((object_id, frame_idx), "")
+
+    def fingerprint(self, object_ids: list[int] | None = None) -> str:
+        """Hash of every entry (of `object_ids` if given): equal fingerprints, equal annotations."""
+        h = hashlib.sha1()
+        for key in self.keys():
+            if object_ids is None or key[0] in object_ids:
+                h.update(f"{key}:{self._digests[key]};".encode())
+        return h.hexdigest()
+
+    def has_foreground(self, object_ids: list[int]) -> bool:
+        return any(self._masks[k].any() for k in self._masks if k[0] in object_ids)
+
+    def frame_masks(self, frame_idx: int, object_ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """masks (K, H, W) bool and valid (K,) bool for `object_ids` on one frame."""
+        height, width = self.size[1], self.size[0]
+        masks = np.zeros((len(object_ids), height, width), dtype=bool)
+        valid = np.zeros(len(object_ids), dtype=bool)
+        for k, object_id in enumerate(object_ids):
+            mask = self._masks.get((object_id, frame_idx))
+            if mask is not None:
+                masks[k] = mask
+                valid[k] = True
+        return masks, valid

@@ -45,6 +45,7 @@ class TrainingSample:
     image: np.ndarray
     masks: np.ndarray
     valid: np.ndarray
+    key: str = ""  # identifies (frame, annotation content) for FeatureCache reuse; "" = no reuse
 
 
 @dataclass(frozen=True)
@@ -142,17 +143,37 @@ def validate_samples(samples: list[TrainingSample]) -> int:
     return num_objects
 
 
-class _ViewCache:
-    """Features of augmented views computed once with the frozen part of the network."""
+@dataclass
+class _View:
+    features: list[torch.Tensor]
+    target: torch.Tensor  # (1, K, H, W) float
+    valid: torch.Tensor  # (1, K) float
+
+
+class FeatureCache:
+    """Frozen-backbone features of augmented views, kept between fine-tune runs.
+
+    Entries are keyed by (TrainingSample.key, first trained stage, views): after a correction only
+    the new or changed frame is encoded again. Samples with an empty key are never reused.
+    """
 
     def __init__(self) -> None:
-        self.features: list[list[torch.Tensor]] = []
-        self.targets: list[torch.Tensor] = []
-        self.valid: list[torch.Tensor] = []
-        self.size: tuple[int, int] = (0, 0)
+        self._entries: dict[tuple[str, int, int], list[_View]] = {}
 
     def __len__(self) -> int:
-        return len(self.targets)
+        return sum(len(v) for v in self._entries.values())
+
+    def get(self, key: tuple[str, int, int]) -> list[_View] | None:
+        return self._entries.get(key) if key[0] else None
+
+    def put(self, key: tuple[str, int, int], views: list[_View]) -> None:
+        if key[0]:
+            self._entries[key] = views
+
+    def retain(self, keys: set[tuple[str, int, int]]) -> None:
+        """Drop entries not in `keys` (frames whose annotation changed or went away)."""
+        for key in [k for k in self._entries if k not in keys]:
+            del self._entries[key]
 
 
 def _make_view(
@@ -169,11 +190,13 @@ def fine_tune(
     config: FineTuneConfig = FineTuneConfig(),
     *,
     cancel: CancelToken = NEVER_CANCELLED,
+    feature_cache: FeatureCache | None = None,
 ) -> Iterator[TrainProgress]:
     """Fine-tune `model` in place on `samples`, yielding TrainProgress after each step.
 
     The model's object channels are resized to K = samples' object count (new objects start from
-    the parent predictors). Raises core.jobs.Cancelled at the next step boundary after
+    the parent predictors). `feature_cache` keeps encoded views between calls (the app passes one;
+    it must be cleared when the frozen layers' weights change). Raises core.jobs.Cancelled at the next step boundary after
     `cancel.cancel()`; the weights are then those of the last completed step.
     """
     num_objects = validate_samples(samples)
@@ -187,30 +210,37 @@ def fine_tune(
     total_steps = config.steps
 
     first_trained = _FIRST_TRAINED_STAGE[config.trainable]
-    cache = _ViewCache()
+    views: list[_View] = []
     if first_trained > 0:
         views_per_frame = max(
             1, min(config.views_per_frame, config.max_cached_views // len(samples))
         )
-        total_views = views_per_frame * len(samples)
+        cache = feature_cache if feature_cache is not None else FeatureCache()
+        wanted = set()
         with torch.no_grad():
             for sample in samples:
+                key = (sample.key, first_trained, views_per_frame)
+                wanted.add(key)
+                cached = cache.get(key)
+                if cached is not None and cached[0].target.shape[1] == num_objects:
+                    views.extend(cached)
+                    continue
+                sample_views = []
                 for v in range(views_per_frame):
                     cancel.raise_if_cancelled()
                     image, masks = _make_view(rng, sample, config, identity=(v == 0))
                     x = model.normalize(_to_tensor_image(image, device))
                     feats = model.backbone(x, stop_stage=first_trained)
-                    cache.features.append([f.detach() for f in feats])
-                    cache.targets.append(_to_tensor_masks(masks, device))
-                    cache.valid.append(
-                        torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
-                    )
-                    cache.size = image.shape[:2]
+                    valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
+                    sample_views.append(_View(feats, _to_tensor_masks(masks, device), valid))
                     elapsed = time.perf_counter() - started
                     yield TrainProgress(
                         0, total_steps, math.nan, elapsed, math.nan, phase="preparing"
                     )
-        log.info("cached %d augmented views in %.1f s", total_views, time.perf_counter() - started)
+                cache.put(key, sample_views)
+                views.extend(sample_views)
+        cache.retain(wanted)
+        log.info("%d augmented views ready in %.1f s", len(views), time.perf_counter() - started)
 
     param_groups = [
         {"params": groups[0]["params"], "lr": config.lr},
@@ -227,15 +257,15 @@ def fine_tune(
         decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, total_steps)))
         for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
             g["lr"] = lr * decay
-        if cache.targets:
+        if views:
             if not order:
-                order = list(rng.permutation(len(cache)))
-            i = order.pop()
-            feats = cache.features[i]
+                order = list(rng.permutation(len(views)))
+            view = views[order.pop()]
+            feats = view.features
             if first_trained < 5:
-                feats = model.backbone.forward(None, start_stage=first_trained, features=feats)
+                feats = model.backbone(None, start_stage=first_trained, features=feats)
             output = model.head(feats, None)
-            target, valid = cache.targets[i], cache.valid[i]
+            target, valid = view.target, view.valid
         else:
             sample = samples[int(rng.integers(len(samples)))]
             image, masks = _make_view(rng, sample, config, identity=rng.random() < 0.2)

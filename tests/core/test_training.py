@@ -169,3 +169,19 @@ def test_time_budget_stops_training(clip):
     )
     assert time.perf_counter() - started < 10
     assert progress[-1].eta_s == 0.0 and len(progress) < 100000
+
+
+def test_feature_cache_encodes_only_new_frames(clip):
+    from core.training import FeatureCache
+
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    cache = FeatureCache()
+    a = TrainingSample(frames[0], labels[0:1] == 1, np.ones(1, bool), key="f0")
+    b = TrainingSample(frames[5], labels[5:6] == 1, np.ones(1, bool), key="f5")
+    config = FineTuneConfig(steps=2, views_per_frame=3)
+    first = list(fine_tune(model, [a], config, feature_cache=cache))
+    second = list(fine_tune(model, [a, b], config, feature_cache=cache))
+    assert sum(p.phase == "preparing" for p in first) == 3
+    assert sum(p.phase == "preparing" for p in second) == 3  # only frame 5 was encoded
+    assert len(cache) == 6

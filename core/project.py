@@ -1,0 +1,199 @@
+"""Project folders: a JSON manifest (schema_version), annotation PNGs, cached results, weights.
+
+    project.json                 manifest (atomic write)
+    annotations/<object_id>/<frame_idx>.png   0/255 masks, one per painted keyframe
+    results/<frame_idx>.png      cached per-frame probabilities, uint8, objects stacked vertically
+    model.pt                     fine-tuned weights (core.model.build checkpoint)
+
+Every write goes to a temp file first and is renamed into place, so a crash never leaves half a
+file; a corrupt or foreign folder is refused with one clear RotoshotError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.annotations import AnnotationStore
+from core.errors import RotoshotError
+from core.export import write_png_atomic
+
+SCHEMA_VERSION = 1
+MANIFEST = "project.json"
+PALETTE = [
+    (255, 64, 64), (64, 160, 255), (255, 200, 0), (64, 220, 100),
+    (200, 90, 255), (255, 128, 0), (0, 220, 220), (255, 90, 170),
+]  # fmt: skip
+
+
+@dataclass
+class ObjectInfo:
+    """A rotoscoped object: id (>= 1, also its label value), display name, RGB colour, shown."""
+
+    object_id: int
+    name: str
+    colour: tuple[int, int, int]
+    visible: bool = True
+
+
+@dataclass
+class ProjectSettings:
+    """Per-project preferences: quality slider in [0, 1], auto-train on annotation change,
+    overlay opacity in [0, 1], last export folder and range (inclusive frame indices)."""
+
+    quality: float = 0.0
+    auto_train: bool = True
+    overlay_opacity: float = 0.5
+    export_dir: str = ""
+    export_first: int = 0
+    export_last: int = -1
+
+
+@dataclass
+class Project:
+    """What the manifest holds. `source_path` is the clip (video, folder or pattern)."""
+
+    source_path: str
+    objects: list[ObjectInfo] = field(default_factory=list)
+    settings: ProjectSettings = field(default_factory=ProjectSettings)
+    model_fingerprint: str = ""  # annotation fingerprint the saved model was trained on
+
+    def next_object(self, name: str | None = None) -> ObjectInfo:
+        """A new object with the next free id and palette colour (not yet added)."""
+        object_id = max((o.object_id for o in self.objects), default=0) + 1
+        colour = PALETTE[(object_id - 1) % len(PALETTE)]
+        return ObjectInfo(object_id, name or f"Object {object_id}", colour)
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RotoshotError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def save_manifest(folder: str | os.PathLike, project: Project) -> None:
+    """Write project.json atomically (creating the folder)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"schema_version": SCHEMA_VERSION, "app": "rotoshot", **asdict(project)}
+    _write_text_atomic(folder / MANIFEST, json.dumps(data, indent=1))
+
+
+def annotation_path(folder: str | os.PathLike, object_id: int, frame_idx: int) -> Path:
+    return Path(folder) / "annotations" / str(object_id) / f"{frame_idx:06d}.png"
+
+
+def save_annotation(
+    folder: str | os.PathLike, object_id: int, frame_idx: int, mask: np.ndarray | None
+) -> None:
+    """Write (or delete, when None) one keyframe mask as a 0/255 PNG, atomically."""
+    path = annotation_path(folder, object_id, frame_idx)
+    if mask is None:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_png_atomic(path, mask.astype(np.uint8) * 255)
+
+
+def save_annotations(folder: str | os.PathLike, store: AnnotationStore) -> None:
+    """Write every keyframe and delete stale files (used by Save As)."""
+    folder = Path(folder)
+    keep = set()
+    for object_id, frame_idx in store.keys():
+        save_annotation(folder, object_id, frame_idx, store.get(object_id, frame_idx))
+        keep.add(annotation_path(folder, object_id, frame_idx))
+    for path in (folder / "annotations").glob("*/*.png"):
+        if path not in keep:
+            path.unlink()
+
+
+def save_result(folder: str | os.PathLike, frame_idx: int, probs_u8: np.ndarray) -> None:
+    """Cache one frame's probabilities (K, H, W) uint8 as a PNG (objects stacked vertically)."""
+    path = Path(folder) / "results" / f"{frame_idx:06d}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_png_atomic(path, probs_u8.reshape(-1, probs_u8.shape[-1]))
+
+
+def load_results(folder: str | os.PathLike, num_objects: int, height: int) -> dict[int, np.ndarray]:
+    """Cached results {frame_idx: (K, H, W) uint8}; unreadable or mis-sized files are skipped."""
+    results = {}
+    for path in sorted((Path(folder) / "results").glob("*.png")):
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if image is None or image.ndim != 2 or image.shape[0] != num_objects * height:
+            continue
+        results[int(path.stem)] = image.reshape(num_objects, height, -1)
+    return results
+
+
+def clear_results(folder: str | os.PathLike) -> None:
+    shutil.rmtree(Path(folder) / "results", ignore_errors=True)
+
+
+def load_project(
+    folder: str | os.PathLike, size: tuple[int, int] | None = None
+) -> tuple[Project, AnnotationStore | None]:
+    """Read a project folder. With `size` (W, H) also load its annotations (checked against it).
+
+    Raises RotoshotError with one clear sentence for a missing, corrupt or newer-version project.
+    """
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        raise RotoshotError(f"{folder} is not a Rotoshot project (no {MANIFEST})")
+    try:
+        data = json.loads(manifest.read_text())
+        if data.get("app") != "rotoshot":
+            raise ValueError("not written by Rotoshot")
+        version = int(data.get("schema_version", 0))
+        if version > SCHEMA_VERSION:
+            raise RotoshotError(f"{folder.name} was saved by a newer Rotoshot (schema {version})")
+        objects = [
+            ObjectInfo(
+                int(o["object_id"]),
+                str(o["name"]),
+                tuple(o["colour"]),
+                bool(o.get("visible", True)),
+            )
+            for o in data.get("objects", [])
+        ]
+        known = ProjectSettings.__dataclass_fields__
+        settings = ProjectSettings(
+            **{k: v for k, v in data.get("settings", {}).items() if k in known}
+        )
+        project = Project(
+            str(data["source_path"]), objects, settings, str(data.get("model_fingerprint", ""))
+        )
+    except RotoshotError:
+        raise
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RotoshotError(f"project file {manifest} is corrupt ({exc})") from None
+    if size is None:
+        return project, None
+    store = AnnotationStore(size)
+    ids = {o.object_id for o in project.objects}
+    for path in sorted((folder / "annotations").glob("*/*.png")):
+        try:
+            object_id, frame_idx = int(path.parent.name), int(path.stem)
+        except ValueError:
+            continue
+        if object_id not in ids:
+            continue
+        mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            raise RotoshotError(f"annotation {path} is unreadable")
+        if mask.shape != (size[1], size[0]):
+            raise RotoshotError(
+                f"annotation {path.name} is {mask.shape[1]}x{mask.shape[0]}, the clip is {size[0]}x{size[1]}"
+            )
+        store.set(object_id, frame_idx, mask > 127)
+    return project, store

@@ -1,0 +1,81 @@
+"""Project folder round trips and corrupt-project handling."""
+
+import json
+
+import numpy as np
+import pytest
+
+from core.annotations import AnnotationStore
+from core.errors import RotoshotError
+from core.project import (
+    Project,
+    ProjectSettings,
+    load_project,
+    load_results,
+    save_annotation,
+    save_annotations,
+    save_manifest,
+    save_result,
+)
+
+
+def make_store(rng):
+    store = AnnotationStore((40, 30))
+    store.set(1, 0, rng.random((30, 40)) > 0.5)
+    store.set(1, 7, np.zeros((30, 40), bool))  # "absent here" is an annotation too
+    store.set(2, 3, rng.random((30, 40)) > 0.7)
+    return store
+
+
+def test_round_trip_is_exact(tmp_path):
+    rng = np.random.default_rng(0)
+    project = Project("clip.mp4", settings=ProjectSettings(quality=0.4, auto_train=False))
+    project.objects.append(project.next_object("hero"))
+    project.objects.append(project.next_object())
+    store = make_store(rng)
+    save_manifest(tmp_path, project)
+    save_annotations(tmp_path, store)
+    loaded, loaded_store = load_project(tmp_path, size=(40, 30))
+    assert loaded == project
+    assert loaded_store.keys() == store.keys()
+    for key in store.keys():
+        assert np.array_equal(loaded_store.get(*key), store.get(*key))
+    assert loaded_store.fingerprint() == store.fingerprint()
+
+
+def test_deleted_annotation_stays_deleted(tmp_path):
+    project = Project("clip.mp4")
+    project.objects.append(project.next_object())
+    save_manifest(tmp_path, project)
+    save_annotation(tmp_path, 1, 4, np.ones((30, 40), bool))
+    save_annotation(tmp_path, 1, 4, None)
+    assert load_project(tmp_path, size=(40, 30))[1].keys() == []
+
+
+def test_results_cache_round_trip(tmp_path):
+    probs = (np.random.default_rng(1).random((2, 30, 40)) * 255).astype(np.uint8)
+    save_result(tmp_path, 5, probs)
+    assert np.array_equal(load_results(tmp_path, 2, 30)[5], probs)
+    assert load_results(tmp_path, 3, 30) == {}  # wrong object count: ignored, not crashed
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("{not json", "corrupt"), ('{"app": "other"}', "corrupt"), ('{"app": "rotoshot", "schema_version": 99, "source_path": "x"}', "newer")],
+)
+def test_corrupt_projects_are_refused(tmp_path, content, message):
+    (tmp_path / "project.json").write_text(content)
+    with pytest.raises(RotoshotError, match=message):
+        load_project(tmp_path)
+
+
+def test_missing_manifest_and_mis_sized_annotation(tmp_path):
+    with pytest.raises(RotoshotError, match="not a Rotoshot project"):
+        load_project(tmp_path)
+    project = Project("clip.mp4")
+    project.objects.append(project.next_object())
+    save_manifest(tmp_path, project)
+    save_annotation(tmp_path, 1, 0, np.ones((10, 10), bool))
+    with pytest.raises(RotoshotError, match="10x10"):
+        load_project(tmp_path, size=(40, 30))
+    assert json.loads((tmp_path / "project.json").read_text())["schema_version"] == 1
