@@ -1,0 +1,1 @@
+"""Rotoshot desktop application (PySide6): views, controllers and the engine thread."""

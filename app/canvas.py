@@ -1,0 +1,325 @@
+"""The frame viewer and paint surface: zoom about the cursor, pan, brush/eraser/lasso/fill.
+
+`CanvasView` shows the document's current frame with the objects' masks as a coloured overlay
+(or the matte, or the plain frame). Painting edits a working copy of the active object's mask;
+releasing the mouse commits it to the document as one undo step.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPen, QPixmap, QPolygonF
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+)
+
+from app.document import ShotDocument
+
+BRUSH, ERASER, LASSO, FILL = "brush", "eraser", "lasso", "fill"
+VIEW_OVERLAY, VIEW_MATTE, VIEW_ORIGINAL = "overlay", "matte", "original"
+
+
+def rgb_to_qimage(image: np.ndarray) -> QImage:
+    """(H, W, 3) uint8 RGB or (H, W, 4) RGBA -> QImage (a deep copy)."""
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    fmt = QImage.Format_RGB888 if image.shape[2] == 3 else QImage.Format_RGBA8888
+    return QImage(image.data, width, height, image.strides[0], fmt).copy()
+
+
+class CanvasView(QGraphicsView):
+    """Viewer + painter for one ShotDocument."""
+
+    tool_changed = Signal(str)
+    brush_size_changed = Signal(int)
+    view_mode_changed = Signal(str)
+
+    def __init__(self, document: ShotDocument, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.setScene(QGraphicsScene(self))
+        self.frame_item = QGraphicsPixmapItem()
+        self.overlay_item = QGraphicsPixmapItem()
+        self.overlay_item.setZValue(1)
+        self.cursor_item = QGraphicsEllipseItem()
+        self.cursor_item.setZValue(3)
+        self.cursor_item.setPen(QPen(QColor(255, 255, 255), 0))
+        self.lasso_item = self.scene().addPolygon(QPolygonF(), QPen(QColor(255, 255, 0), 0))
+        self.lasso_item.setZValue(2)
+        for item in (self.frame_item, self.overlay_item, self.cursor_item):
+            self.scene().addItem(item)
+        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
+        self.setBackgroundBrush(QBrush(QColor(38, 38, 38)))
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.tool = BRUSH
+        self.brush_size = 24
+        self.view_mode = VIEW_OVERLAY
+        self.opacity = document.project.settings.overlay_opacity
+        self._working: np.ndarray | None = None  # mask being painted (H, W) bool
+        self._last_point: tuple[int, int] | None = None
+        self._erasing = False
+        self._lasso: list[QPointF] = []
+        self._space_held = False
+        self._space_dragged = False
+        self._pan_from: QPointF | None = None
+        self._fitted = True
+        document.clip_loaded.connect(self._on_document_clip_loaded)
+        document.frame_changed.connect(self._on_document_changed)
+        document.annotation_changed.connect(lambda _o, f: self._refresh_if(f))
+        document.result_changed.connect(self._refresh_if)
+        document.results_invalidated.connect(self.refresh_overlay)
+        document.objects_changed.connect(self.refresh_overlay)
+        document.active_object_changed.connect(lambda _o: self.refresh_overlay())
+
+    # --- drawing -----------------------------------------------------------------------------
+    def _on_document_clip_loaded(self) -> None:
+        self._on_document_changed(self.document.current_frame)
+        self.fit_to_window()
+
+    def _on_document_changed(self, _frame_idx: int) -> None:
+        if self.document.source is None:
+            return
+        self.frame_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(self.document.frame_image())))
+        self.scene().setSceneRect(QRectF(self.frame_item.pixmap().rect()))
+        self.refresh_overlay()
+
+    def _refresh_if(self, frame_idx: int) -> None:
+        if frame_idx == self.document.current_frame:
+            self.refresh_overlay()
+
+    def overlay_rgba(self) -> np.ndarray:
+        """(H, W, 4) uint8 overlay of the visible objects on the current frame."""
+        doc = self.document
+        height, width = doc.source.height, doc.source.width
+        rgba = np.zeros((height, width, 4), np.uint8)
+        alpha = int(round(255 * self.opacity))
+        for info in doc.project.objects:
+            if not info.visible:
+                continue
+            if self._working is not None and info.object_id == doc.active_object_id:
+                mask = self._working
+            else:
+                mask = doc.display_mask(info.object_id, doc.current_frame)
+            if mask is None:
+                continue
+            if self.view_mode == VIEW_MATTE:
+                if info.object_id == doc.active_object_id:
+                    rgba[mask] = (255, 255, 255, 255)
+                continue
+            rgba[mask] = (*info.colour, alpha)
+            # A solid outline keeps the edge readable at any opacity.
+            edge = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+            rgba[edge] = (*info.colour, 255)
+        if self.view_mode == VIEW_MATTE:
+            rgba[rgba[..., 3] == 0] = (0, 0, 0, 255)
+        return rgba
+
+    def refresh_overlay(self) -> None:
+        if self.document.source is None:
+            return
+        if self.view_mode == VIEW_ORIGINAL:
+            self.overlay_item.setVisible(False)
+            return
+        self.overlay_item.setVisible(True)
+        self.overlay_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(self.overlay_rgba())))
+
+    def set_view_mode(self, mode: str) -> None:
+        self.view_mode = mode
+        self.refresh_overlay()
+        self.view_mode_changed.emit(mode)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity = float(np.clip(opacity, 0.0, 1.0))
+        self.document.project.settings.overlay_opacity = self.opacity
+        self.refresh_overlay()
+
+    # --- tools -------------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.tool = tool
+        self._update_cursor_item()
+        self.tool_changed.emit(tool)
+
+    def set_brush_size(self, size: int) -> None:
+        self.brush_size = int(np.clip(size, 1, 400))
+        self._update_cursor_item()
+        self.brush_size_changed.emit(self.brush_size)
+
+    def _update_cursor_item(self, scene_pos: QPointF | None = None) -> None:
+        visible = self.tool in (BRUSH, ERASER) and self.document.source is not None
+        self.cursor_item.setVisible(visible)
+        if scene_pos is None:
+            scene_pos = self.cursor_item.rect().center()
+        r = self.brush_size / 2
+        self.cursor_item.setRect(QRectF(scene_pos.x() - r, scene_pos.y() - r, 2 * r, 2 * r))
+
+    def clear_frame(self) -> None:
+        """Annotate the active object as absent on this frame (an empty mask), undoable."""
+        doc = self.document
+        empty = np.zeros((doc.source.height, doc.source.width), bool)
+        doc.commit_mask(doc.active_object_id, doc.current_frame, empty, "Clear frame")
+
+    # --- zoom / pan --------------------------------------------------------------------------
+    def fit_to_window(self) -> None:
+        if not self.frame_item.pixmap().isNull():
+            self.fitInView(self.frame_item, Qt.KeepAspectRatio)
+            self._fitted = True
+
+    def actual_size(self) -> None:
+        self.resetTransform()
+        self._fitted = False
+
+    def zoom(self, factor: float) -> None:
+        current = self.transform().m11()
+        factor = float(np.clip(current * factor, 0.05, 40.0) / current)
+        self.scale(factor, factor)
+        self._fitted = False
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self.zoom(1.2 ** (event.angleDelta().y() / 120))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit_to_window()
+
+    def _pan(self, event) -> None:
+        delta = event.position() - self._pan_from
+        self._pan_from = event.position()
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+
+    # --- mouse -------------------------------------------------------------------------------
+    def _image_point(self, event) -> tuple[int, int]:
+        p = self.mapToScene(event.position().toPoint())
+        return int(np.floor(p.x())), int(np.floor(p.y()))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        if self.document.source is None:
+            return
+        if event.button() == Qt.MiddleButton or (self._space_held and event.button() == Qt.LeftButton):
+            self._pan_from = event.position()
+            self._space_dragged = True
+            self.setCursor(Qt.ClosedHandCursor)
+            return
+        if event.button() not in (Qt.LeftButton, Qt.RightButton):
+            return
+        doc = self.document
+        x, y = self._image_point(event)
+        if self.tool == FILL:
+            self._flood_fill(x, y, erase=event.button() == Qt.RightButton)
+            return
+        self._working = doc.editable_mask(doc.active_object_id, doc.current_frame)
+        self._erasing = self.tool == ERASER or event.button() == Qt.RightButton
+        if self.tool == LASSO:
+            self._lasso = [self.mapToScene(event.position().toPoint())]
+            return
+        self._last_point = (x, y)
+        self._stamp(x, y, x, y)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        scene_pos = self.mapToScene(event.position().toPoint())
+        self._update_cursor_item(scene_pos)
+        if self._pan_from is not None:
+            self._pan(event)
+            return
+        if self._working is None:
+            return
+        if self.tool == LASSO:
+            self._lasso.append(scene_pos)
+            self.lasso_item.setPolygon(QPolygonF(self._lasso))
+            return
+        x, y = self._image_point(event)
+        x0, y0 = self._last_point
+        self._stamp(x0, y0, x, y)
+        self._last_point = (x, y)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.unsetCursor()
+            return
+        if self._working is None:
+            return
+        doc = self.document
+        if self.tool == LASSO and len(self._lasso) >= 3:
+            points = np.array([[p.x(), p.y()] for p in self._lasso], np.int32)
+            canvas = self._working.astype(np.uint8)
+            cv2.fillPoly(canvas, [points], 0 if self._erasing else 1)
+            self._working = canvas > 0
+        self.lasso_item.setPolygon(QPolygonF())
+        self._lasso = []
+        mask, self._working = self._working, None
+        text = {BRUSH: "Brush stroke", ERASER: "Erase", LASSO: "Lasso fill"}[self.tool]
+        if self._erasing and self.tool != ERASER:
+            text = "Erase"
+        doc.commit_mask(doc.active_object_id, doc.current_frame, mask, text)
+        self.refresh_overlay()
+
+    def _stamp(self, x0: int, y0: int, x1: int, y1: int) -> None:
+        """Paint a round-capped line segment into the working mask and show it."""
+        canvas = self._working.astype(np.uint8)
+        radius = max(1, self.brush_size // 2)
+        cv2.line(canvas, (x0, y0), (x1, y1), 0 if self._erasing else 1, thickness=2 * radius, lineType=cv2.LINE_8)
+        cv2.circle(canvas, (x1, y1), radius, 0 if self._erasing else 1, thickness=-1)
+        self._working = canvas > 0
+        self.refresh_overlay()
+
+    def _flood_fill(self, x: int, y: int, *, erase: bool) -> None:
+        """Fill the closed region under the cursor (bounded by the mask) or erase a blob."""
+        doc = self.document
+        mask = doc.editable_mask(doc.active_object_id, doc.current_frame)
+        height, width = mask.shape
+        if not (0 <= x < width and 0 <= y < height):
+            return
+        canvas = mask.astype(np.uint8)
+        if erase or canvas[y, x]:
+            # Clicking inside the object with fill (or right-click) removes that connected blob.
+            flood = np.zeros((height + 2, width + 2), np.uint8)
+            cv2.floodFill(canvas, flood, (x, y), 0)
+        else:
+            flood = np.zeros((height + 2, width + 2), np.uint8)
+            cv2.floodFill(canvas, flood, (x, y), 1)
+        doc.commit_mask(doc.active_object_id, doc.current_frame, canvas > 0, "Fill")
+
+    # --- keys --------------------------------------------------------------------------------
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+            self._space_dragged = False
+            return
+        if event.key() == Qt.Key_BracketLeft:
+            self.set_brush_size(int(self.brush_size / 1.25))
+            return
+        if event.key() == Qt.Key_BracketRight:
+            self.set_brush_size(int(self.brush_size * 1.25) + 1)
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            if not self._space_dragged:
+                self.space_tapped()
+            return
+        super().keyReleaseEvent(event)
+
+    def space_tapped(self) -> None:
+        """Space pressed and released without dragging: the main window toggles playback."""
+        window = self.window()
+        if hasattr(window, "toggle_playback"):
+            window.toggle_playback()
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self.cursor_item.setVisible(False)
+        super().leaveEvent(event)
+
+    def enterEvent(self, event) -> None:  # noqa: N802
+        self._update_cursor_item()
+        super().enterEvent(event)

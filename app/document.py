@@ -1,0 +1,255 @@
+"""The open shot as the views see it: clip, objects, annotations (with undo), results, frame.
+
+`ShotDocument` is the one model the views are built on. It wraps the Qt-free core state
+(FrameSource, Project, AnnotationStore) and announces every change with a signal; the views
+redraw from those signals and never talk to each other. Every annotation change is written to
+the project folder at once (atomic PNG), so a crash never loses a stroke.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from core.annotations import AnnotationStore
+from core.project import (
+    ObjectInfo,
+    Project,
+    clear_results,
+    load_results,
+    save_annotation,
+    save_annotations,
+    save_manifest,
+    save_result,
+)
+from core.video import FrameSource
+
+log = logging.getLogger(__name__)
+
+# Per-frame result state shown on the timeline.
+NOT_COMPUTED, COMPUTED, STALE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class FrameResultView:
+    """A result as the app keeps it: probs (K, H, W) uint8 (0..255) for `object_ids`, made by
+    model `version`."""
+
+    probs: np.ndarray
+    object_ids: tuple[int, ...]
+    version: int
+
+    def mask(self, object_id: int) -> np.ndarray | None:
+        """(H, W) bool where `object_id` wins (argmax over objects, above 50 %), or None."""
+        if object_id not in self.object_ids:
+            return None
+        k = self.object_ids.index(object_id)
+        best = self.probs.argmax(axis=0)
+        return (best == k) & (self.probs[k] > 127)
+
+
+class StrokeCommand(QUndoCommand):
+    """One paint action on one (object, frame): before/after masks (None = not annotated)."""
+
+    def __init__(self, document: ShotDocument, object_id: int, frame_idx: int, before, after, text: str):
+        super().__init__(text)
+        self._document = document
+        self._key = (object_id, frame_idx)
+        self._before = None if before is None else before.copy()
+        self._after = None if after is None else after.copy()
+
+    def redo(self) -> None:
+        self._document._apply_annotation(*self._key, self._after)
+
+    def undo(self) -> None:
+        self._document._apply_annotation(*self._key, self._before)
+
+
+class ShotDocument(QObject):
+    """Model of the open shot. Signals are past tense and carry what changed."""
+
+    clip_loaded = Signal()
+    frame_changed = Signal(int)
+    annotation_changed = Signal(int, int)  # object_id, frame_idx
+    objects_changed = Signal()
+    active_object_changed = Signal(int)
+    result_changed = Signal(int)  # frame_idx
+    results_invalidated = Signal()  # a new model: every result is stale
+    settings_changed = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.source: FrameSource | None = None
+        self.project = Project("")
+        self.store = AnnotationStore((0, 0))
+        self.folder: Path | None = None
+        self.undo_stack = QUndoStack(self)
+        self.current_frame = 0
+        self.active_object_id = 0
+        self.results: dict[int, FrameResultView] = {}
+        self.model_version = 0
+
+    # --- clip and project -------------------------------------------------------------------
+    @property
+    def num_frames(self) -> int:
+        return len(self.source) if self.source is not None else 0
+
+    def load(self, source: FrameSource, project: Project, store: AnnotationStore, folder: Path) -> None:
+        """Show a clip with its project state; `folder` is where every change is saved."""
+        if self.source is not None:
+            self.source.close()
+        self.source, self.project, self.store, self.folder = source, project, store, Path(folder)
+        if not self.project.objects:
+            self.project.objects.append(self.project.next_object())
+        self.undo_stack.clear()
+        self.current_frame = 0
+        self.active_object_id = self.project.objects[0].object_id
+        self.model_version = 0
+        self.results = {}
+        save_manifest(self.folder, self.project)
+        self.clip_loaded.emit()
+        self.objects_changed.emit()
+        self.frame_changed.emit(0)
+
+    def restore_results(self, object_ids: tuple[int, ...], version: int) -> None:
+        """Load cached results from the project folder as results of model `version`."""
+        if not object_ids or self.source is None:
+            return
+        for frame_idx, probs in load_results(self.folder, len(object_ids), self.source.height).items():
+            if frame_idx < self.num_frames:
+                self.results[frame_idx] = FrameResultView(probs, object_ids, version)
+        self.results_invalidated.emit()
+
+    def save_as(self, folder: Path) -> None:
+        """Write the whole project into `folder` and keep saving there."""
+        save_manifest(folder, self.project)
+        save_annotations(folder, self.store)
+        for frame_idx, result in self.results.items():
+            if result.version == self.model_version:
+                save_result(folder, frame_idx, result.probs)
+        self.folder = Path(folder)
+
+    def save_manifest(self) -> None:
+        if self.folder is not None:
+            save_manifest(self.folder, self.project)
+
+    # --- navigation --------------------------------------------------------------------------
+    def set_frame(self, frame_idx: int) -> None:
+        if self.num_frames == 0:
+            return
+        frame_idx = int(np.clip(frame_idx, 0, self.num_frames - 1))
+        if frame_idx != self.current_frame:
+            self.current_frame = frame_idx
+            self.frame_changed.emit(frame_idx)
+
+    def frame_image(self, frame_idx: int | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB of a frame (the current one by default)."""
+        return self.source.read(self.current_frame if frame_idx is None else frame_idx)
+
+    # --- objects -----------------------------------------------------------------------------
+    def object(self, object_id: int) -> ObjectInfo | None:
+        return next((o for o in self.project.objects if o.object_id == object_id), None)
+
+    def add_object(self, name: str | None = None) -> ObjectInfo:
+        info = self.project.next_object(name)
+        self.project.objects.append(info)
+        self.save_manifest()
+        self.objects_changed.emit()
+        self.set_active_object(info.object_id)
+        return info
+
+    def rename_object(self, object_id: int, name: str) -> None:
+        info = self.object(object_id)
+        if info is not None and name.strip():
+            info.name = name.strip()
+            self.save_manifest()
+            self.objects_changed.emit()
+
+    def set_object_visible(self, object_id: int, visible: bool) -> None:
+        info = self.object(object_id)
+        if info is not None and info.visible != visible:
+            info.visible = visible
+            self.save_manifest()
+            self.objects_changed.emit()
+
+    def delete_object(self, object_id: int) -> None:
+        """Remove an object and its annotations (not undoable: the GUI asks first)."""
+        if len(self.project.objects) <= 1:
+            return
+        for _, frame_idx in [k for k in self.store.keys() if k[0] == object_id]:
+            save_annotation(self.folder, object_id, frame_idx, None)
+        self.store.remove_object(object_id)
+        self.project.objects = [o for o in self.project.objects if o.object_id != object_id]
+        self.undo_stack.clear()  # older strokes may refer to the deleted object
+        self.save_manifest()
+        self.objects_changed.emit()
+        if self.active_object_id == object_id:
+            self.set_active_object(self.project.objects[0].object_id)
+        self.annotation_changed.emit(object_id, self.current_frame)
+
+    def set_active_object(self, object_id: int) -> None:
+        if self.object(object_id) is not None and object_id != self.active_object_id:
+            self.active_object_id = object_id
+            self.active_object_changed.emit(object_id)
+
+    # --- annotations -------------------------------------------------------------------------
+    def annotation(self, object_id: int, frame_idx: int) -> np.ndarray | None:
+        return self.store.get(object_id, frame_idx)
+
+    def editable_mask(self, object_id: int, frame_idx: int) -> np.ndarray:
+        """What a new stroke starts from: the annotation, else the result (so the artist fixes
+        only the error), else empty. (H, W) bool, a fresh copy."""
+        annotation = self.store.get(object_id, frame_idx)
+        if annotation is not None:
+            return annotation.copy()
+        result = self.results.get(frame_idx)
+        mask = result.mask(object_id) if result is not None else None
+        if mask is not None:
+            return mask.copy()
+        return np.zeros((self.source.height, self.source.width), dtype=bool)
+
+    def commit_mask(self, object_id: int, frame_idx: int, mask: np.ndarray | None, text: str) -> None:
+        """Record a paint action as one undo step (and apply it)."""
+        before = self.store.get(object_id, frame_idx)
+        if before is None and mask is None:
+            return
+        if before is not None and mask is not None and np.array_equal(before, mask):
+            return
+        self.undo_stack.push(StrokeCommand(self, object_id, frame_idx, before, mask, text))
+
+    def _apply_annotation(self, object_id: int, frame_idx: int, mask: np.ndarray | None) -> None:
+        # Disk first: the stroke is safe before anything else (training) runs.
+        save_annotation(self.folder, object_id, frame_idx, mask)
+        self.store.set(object_id, frame_idx, mask)
+        self.annotation_changed.emit(object_id, frame_idx)
+
+    # --- results -----------------------------------------------------------------------------
+    def set_result(self, frame_idx: int, result: FrameResultView) -> None:
+        self.results[frame_idx] = result
+        save_result(self.folder, frame_idx, result.probs)
+        self.result_changed.emit(frame_idx)
+
+    def start_model_version(self, version: int) -> None:
+        """A newly trained model: existing results become stale (kept on screen until replaced)."""
+        self.model_version = version
+        clear_results(self.folder)
+        self.results_invalidated.emit()
+
+    def result_state(self, frame_idx: int) -> int:
+        result = self.results.get(frame_idx)
+        if result is None:
+            return NOT_COMPUTED
+        return COMPUTED if result.version == self.model_version else STALE
+
+    def display_mask(self, object_id: int, frame_idx: int) -> np.ndarray | None:
+        """What the viewer shows for an object: its annotation, else its result mask."""
+        annotation = self.store.get(object_id, frame_idx)
+        if annotation is not None:
+            return annotation
+        result = self.results.get(frame_idx)
+        return result.mask(object_id) if result is not None else None

@@ -1,0 +1,294 @@
+"""The compute engine: one QObject living in one QThread, the only code that touches torch.
+
+Requests come in as queued signals carrying frozen snapshots (TrainRequest, ExportRequest);
+results go out as signals carrying numpy arrays. Training is cancelled through the request's own
+CancelToken (a threading.Event set from the UI thread: a queued cancel would wait behind the busy
+slot). Segmentation runs one frame per event-loop turn, always picking the not-yet-done frame
+nearest the focus frame, which the UI updates directly (`set_focus`, thread-safe), so scrubbing
+re-prioritises at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from core.errors import RotoshotError
+from core.jobs import Cancelled, CancelToken
+from core.segmentation import FrameAnnotation, SegmentConfig, Segmenter
+from core.training import FeatureCache, TrainingSample, config_for_quality, fine_tune
+from core.video import open_frames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """Everything a fine-tune needs, copied: samples in object-id channel order, the annotations
+    that override results, the slider value, and the annotation fingerprint it answers."""
+
+    samples: tuple[TrainingSample, ...]
+    object_ids: tuple[int, ...]
+    annotations: dict
+    quality: float
+    fingerprint: str
+    update_only: bool = False  # a correction on an existing model: fewer steps
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """Write 0/255 PNG mattes for frames first..last (inclusive) into folder/<object name>/."""
+
+    folder: str
+    first: int
+    last: int
+    objects: tuple[tuple[int, str], ...]  # (object_id, folder name)
+    stems: tuple[str, ...]
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+class Engine(QObject):
+    """Owns the network, the optimiser state, the device and the engine-side FrameSource."""
+
+    model_ready = Signal(str, str)  # source ("parent"/"imagenet"), warning
+    training_started = Signal()
+    training_progress = Signal(object)  # TrainProgress
+    training_finished = Signal(int, str)  # model version, fingerprint
+    training_cancelled = Signal()
+    training_failed = Signal(str)
+    frame_segmented = Signal(int, object, object, int)  # frame, probs (K,H,W) uint8, ids, version
+    segmentation_idle = Signal()
+    export_progress = Signal(int, int)
+    export_finished = Signal(str)
+    export_failed = Signal(str)
+    error = Signal(str)
+
+    def __init__(self, *, device: str = "auto", weights: str = "parent") -> None:
+        super().__init__()
+        self._device_choice = device
+        self._weights = weights
+        self._focus_lock = threading.Lock()
+        self._focus = 0
+        self._model = None
+        self._model_info = None
+        self._source = None
+        self._segmenter: Segmenter | None = None
+        self._feature_cache = FeatureCache()
+        self._object_ids: tuple[int, ...] = ()
+        self._annotations: dict[int, FrameAnnotation] = {}
+        self._version = 0
+        self._done: set[int] = set()
+        self._segmenting = False
+        self._paused = threading.Event()
+        self.device_name = "cpu"
+
+    # Called from the UI thread: plain attribute under a lock, no queued signal needed.
+    def set_focus(self, frame_idx: int) -> None:
+        with self._focus_lock:
+            self._focus = frame_idx
+
+    def _focus_frame(self) -> int:
+        with self._focus_lock:
+            return self._focus
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume background segmentation (thread-safe)."""
+        if paused:
+            self._paused.set()
+        else:
+            self._paused.clear()
+
+    @Slot(str)
+    def open_clip(self, path: str) -> None:
+        """Open the clip on the engine side and (re)load the untrained parent network."""
+        try:
+            from core.device import resolve_device
+            from core.model.build import build_model
+
+            if self._source is not None:
+                self._source.close()
+            self._source = open_frames(path, cache_frames=16)
+            device = resolve_device(self._device_choice)
+            self.device_name = device.type
+            self._model, self._model_info = build_model(weights=self._weights)
+            self._model.to(device)
+            self._feature_cache = FeatureCache()
+            self._segmenter = None
+            self._object_ids = ()
+            self._annotations = {}
+            self._done = set()
+            self.model_ready.emit(self._model_info.source, self._model_info.warning)
+        except RotoshotError as exc:
+            self.error.emit(str(exc))
+
+    @Slot(str, object, int)
+    def load_weights(self, path: str, object_ids, version: int) -> None:
+        """Restore a saved fine-tuned model (project reopen)."""
+        from core.model.build import load_checkpoint, load_weights_into
+
+        try:
+            payload = load_checkpoint(path)
+            load_weights_into(self._model, payload, path=path)
+            self._model.eval()
+            self._object_ids = tuple(object_ids)
+            self._version = version
+            self._segmenter = None
+        except RotoshotError as exc:
+            self.error.emit(f"{exc}; the model starts again from the parent network")
+
+    @Slot(str)
+    def save_weights(self, path: str) -> None:
+        from core.model.build import save_checkpoint
+
+        if self._model is not None and self._object_ids:
+            try:
+                save_checkpoint(self._model, path, extra={"object_ids": list(self._object_ids)})
+            except OSError as exc:
+                self.error.emit(f"cannot save the model: {exc}")
+
+    @Slot(object)
+    def train(self, request: TrainRequest) -> None:
+        """Fine-tune from the current weights, then restart segmentation from the focus frame."""
+        if self._model is None:
+            self.training_failed.emit("no clip is open")
+            return
+        config = config_for_quality(request.quality)
+        if request.update_only:
+            config = config_for_quality(request.quality, steps=max(40, config.steps // 3))
+        if self._object_ids and tuple(request.object_ids) != self._object_ids:
+            self._feature_cache = FeatureCache()  # channel layout changed: cached targets invalid
+        self.training_started.emit()
+        last_emit = 0.0
+        try:
+            for progress in fine_tune(
+                self._model,
+                list(request.samples),
+                config,
+                cancel=request.cancel,
+                feature_cache=self._feature_cache,
+            ):
+                now = time.perf_counter()
+                if now - last_emit > 0.1 or progress.eta_s == 0.0:
+                    self.training_progress.emit(progress)
+                    last_emit = now
+        except Cancelled:
+            self.training_cancelled.emit()
+            self._model.eval()
+            return
+        except RotoshotError as exc:
+            self.training_failed.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - report, never kill the engine thread
+            log.error("training failed:\n%s", traceback.format_exc())
+            self.training_failed.emit(f"training failed: {exc}")
+            return
+        self._version += 1
+        self._object_ids = tuple(request.object_ids)
+        self._annotations = dict(request.annotations)
+        self._segmenter = None
+        self._done = set()
+        self.training_finished.emit(self._version, request.fingerprint)
+        self.start_segmentation()
+
+    @Slot()
+    def start_segmentation(self) -> None:
+        """Segment every frame not done for the current model, nearest the focus first."""
+        if self._segmenting or self._model is None or not self._object_ids:
+            return
+        self._segmenting = True
+        QTimer.singleShot(0, self._segment_next)
+
+    @Slot(object)
+    def mark_done(self, frames) -> None:
+        """Frames whose current-version results the UI already has (restored from disk)."""
+        self._done.update(int(f) for f in frames)
+
+    def _next_frame(self) -> int | None:
+        n = len(self._source)
+        focus = min(max(self._focus_frame(), 0), n - 1)
+        for distance in range(n):
+            for idx in (focus + distance, focus - distance):
+                if 0 <= idx < n and idx not in self._done:
+                    return idx
+        return None
+
+    @Slot()
+    def _segment_next(self) -> None:
+        if self._paused.is_set():
+            QTimer.singleShot(50, self._segment_next)
+            return
+        frame_idx = self._next_frame()
+        if frame_idx is None:
+            self._segmenting = False
+            self.segmentation_idle.emit()
+            return
+        try:
+            if self._segmenter is None:
+                self._segmenter = Segmenter(
+                    self._model, self._source, annotations=self._annotations, config=SegmentConfig()
+                )
+            result = self._segmenter.segment_frame(frame_idx)
+            probs_u8 = np.round(result.probs * 255).astype(np.uint8)
+            self._done.add(frame_idx)
+            self.frame_segmented.emit(frame_idx, probs_u8, self._object_ids, self._version)
+        except RotoshotError as exc:
+            self._done.add(frame_idx)
+            self.error.emit(str(exc))
+        QTimer.singleShot(0, self._segment_next)
+
+    @Slot(object)
+    def export(self, request: ExportRequest) -> None:
+        """Write mattes, segmenting frames that have no current result on the way."""
+        from core.export import write_png_atomic
+
+        if self._model is None or not self._object_ids:
+            self.export_failed.emit("train a model before exporting")
+            return
+        try:
+            if self._segmenter is None:
+                self._segmenter = Segmenter(self._model, self._source, annotations=self._annotations)
+            root = Path(request.folder)
+            for _, name in request.objects:
+                (root / name).mkdir(parents=True, exist_ok=True)
+            total = request.last - request.first + 1
+            for n, frame_idx in enumerate(range(request.first, request.last + 1), start=1):
+                request.cancel.raise_if_cancelled()
+                result = self._segmenter.segment_frame(frame_idx)
+                for object_id, name in request.objects:
+                    if object_id in self._object_ids:
+                        k = self._object_ids.index(object_id)
+                        matte = (result.labels == k + 1).astype(np.uint8) * 255
+                    else:
+                        matte = np.zeros(result.labels.shape, np.uint8)
+                    write_png_atomic(root / name / f"{request.stems[frame_idx]}.png", matte)
+                self.export_progress.emit(n, total)
+            self.export_finished.emit(str(root))
+        except Cancelled:
+            self.export_failed.emit("export cancelled")
+        except (RotoshotError, OSError) as exc:
+            self.export_failed.emit(f"export stopped at frame {frame_idx}: {exc}")
+
+
+class EngineThread(QObject):
+    """Starts the Engine in its own QThread and stops it cleanly."""
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.thread = QThread()
+        self.thread.setObjectName("rotoshot-engine")
+        engine.moveToThread(self.thread)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.engine.set_paused(False)
+        self.thread.quit()
+        self.thread.wait(10_000)

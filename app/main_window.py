@@ -1,0 +1,381 @@
+"""Main window: composes the views around one ShotDocument and wires menus and shortcuts.
+
+The window owns no compute and no editing logic: the canvas paints, the train controller
+trains, the document stores, the engine thread computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.canvas import (
+    BRUSH,
+    ERASER,
+    FILL,
+    LASSO,
+    VIEW_MATTE,
+    VIEW_ORIGINAL,
+    VIEW_OVERLAY,
+    CanvasView,
+)
+from app.document import ShotDocument
+from app.engine import Engine, EngineThread
+from app.export_dialog import ExportController
+from app.objects_panel import ObjectListPanel
+from app.timeline import TimelineWidget
+from app.train_controller import TrainController
+from app.train_panel import TrainPanel
+from core.annotations import AnnotationStore
+from core.errors import RotoshotError
+from core.project import MANIFEST, Project, load_project
+from core.video import VIDEO_EXTENSIONS, open_frames
+
+log = logging.getLogger(__name__)
+MAX_RECENT = 8
+
+
+def data_dir() -> Path:
+    """Per-user folder for autosaved sessions and the demo clip."""
+    base = QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation) or str(Path.home() / ".rotoshot")
+    return Path(base)
+
+
+def autosave_folder(source_path: str) -> Path:
+    """Where an unsaved session of this clip lives (reopening the clip restores it)."""
+    resolved = str(Path(source_path).resolve())
+    digest = hashlib.sha1(resolved.encode()).hexdigest()[:10]
+    return data_dir() / "autosave" / f"{Path(source_path).stem or 'clip'}-{digest}"
+
+
+class MainWindow(QMainWindow):
+    clip_open_requested = Signal(str)
+    weights_load_requested = Signal(str, object, int)
+
+    def __init__(self, *, device: str = "auto", settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Rotoshot")
+        self.resize(1400, 860)
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings("Rotoshot", "Rotoshot")
+        self.document = ShotDocument(self)
+        self.engine = Engine(device=device)
+        self.engine_thread = EngineThread(self.engine)
+        self.clip_open_requested.connect(self.engine.open_clip)
+        self.weights_load_requested.connect(self.engine.load_weights)
+
+        self.canvas = CanvasView(self.document)
+        self.timeline = TimelineWidget(self.document)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas, 1)
+        layout.addWidget(self.timeline)
+        self.setCentralWidget(central)
+
+        self.objects_panel = ObjectListPanel(self.document)
+        self.train_panel = TrainPanel(self.document.project.settings.quality, self.document.project.settings.auto_train)
+        self.train_controller = TrainController(self.document, self.engine, self.train_panel, self)
+        self.export_controller = ExportController(self.document, self.engine, self)
+        for title, widget in (("Objects", self.objects_panel), ("Train", self.train_panel)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+            self.addDockWidget(Qt.RightDockWidgetArea, dock)
+
+        self.device_label, self.model_label, self.frame_label = QLabel(), QLabel("model: none"), QLabel()
+        for label in (self.frame_label, self.model_label, self.device_label):
+            self.statusBar().addPermanentWidget(label)
+        self._pending_model: Path | None = None  # fine-tuned weights to restore once loaded
+        self.play_timer = QTimer(self)
+        self.play_timer.timeout.connect(self._on_play_timer_timeout)
+
+        self._build_actions()
+        self.document.frame_changed.connect(self._on_document_frame_changed)
+        self.document.clip_loaded.connect(lambda: self._on_document_frame_changed(0))
+        self.document.objects_changed.connect(self._update_title)
+        self.engine.model_ready.connect(self._on_engine_model_ready)
+        self.engine.error.connect(self.show_error)
+        self.train_controller.model_state_changed.connect(lambda s: self.model_label.setText(f"model: {s}"))
+        self.canvas.setFocus()
+
+    # --- actions -----------------------------------------------------------------------------
+    def _action(self, text: str, slot, shortcut=None, menu=None, checkable=False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self._action("&Open Clip…", self.open_clip_dialog, QKeySequence.Open, file_menu)
+        self._action("Open &Project…", self.open_project_dialog, "Ctrl+Shift+O", file_menu)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._action("&Save Project As…", self.save_project_dialog, QKeySequence.SaveAs, file_menu)
+        self._action("&Export Mattes…", self.export_controller.show_dialog, "Ctrl+E", file_menu)
+        file_menu.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.Quit, file_menu)
+
+        edit_menu = menu.addMenu("&Edit")
+        undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcut(QKeySequence.Undo)
+        redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        edit_menu.addActions([undo, redo])
+        self.addActions([undo, redo])
+        self._action("&Clear Frame", self.canvas.clear_frame, "Delete", edit_menu)
+
+        tools = QToolBar("Tools")
+        tools.setObjectName("Tools")
+        self.addToolBar(Qt.TopToolBarArea, tools)
+        self.tool_actions = {}
+        for tool, text, key in ((BRUSH, "Brush", "B"), (ERASER, "Eraser", "E"), (LASSO, "Lasso", "L"), (FILL, "Fill", "G")):
+            action = self._action(f"{text} ({key})", lambda _c=False, t=tool: self.canvas.set_tool(t), key, checkable=True)
+            tools.addAction(action)
+            self.tool_actions[tool] = action
+        self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
+        self._on_canvas_tool_changed(self.canvas.tool)
+        tools.addSeparator()
+        tools.addAction(self._action("Train", self.train_controller.train, "Ctrl+Return"))
+        tools.addSeparator()
+        self.opacity_slider = QSlider(Qt.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setMaximumWidth(120)
+        self.opacity_slider.setValue(int(self.canvas.opacity * 100))
+        self.opacity_slider.valueChanged.connect(lambda v: self.canvas.set_opacity(v / 100))
+        tools.addWidget(QLabel(" Overlay "))
+        tools.addWidget(self.opacity_slider)
+
+        view_menu = menu.addMenu("&View")
+        self._action("&Fit to Window", self.canvas.fit_to_window, "F", view_menu)
+        self._action("&Actual Size (1:1)", self.canvas.actual_size, "Ctrl+1", view_menu)
+        self._action("Zoom &In", lambda: self.canvas.zoom(1.25), QKeySequence.ZoomIn, view_menu)
+        self._action("Zoom &Out", lambda: self.canvas.zoom(0.8), QKeySequence.ZoomOut, view_menu)
+        view_menu.addSeparator()
+        for mode, text, key in ((VIEW_OVERLAY, "Overlay", "Ctrl+2"), (VIEW_MATTE, "Matte", "Ctrl+3"), (VIEW_ORIGINAL, "Original", "Ctrl+4")):
+            self._action(text, lambda _c=False, m=mode: self.canvas.set_view_mode(m), key, view_menu)
+
+        go = menu.addMenu("&Go")
+        self._action("Previous Frame", lambda: self.step(-1), ",", go)
+        self._action("Next Frame", lambda: self.step(1), ".", go)
+        self._action("Back 10 Frames", lambda: self.step(-10), [QKeySequence("Shift+,"), QKeySequence("<")], go)
+        self._action("Forward 10 Frames", lambda: self.step(10), [QKeySequence("Shift+."), QKeySequence(">")], go)
+        self._action("First Frame", lambda: self.document.set_frame(0), "Home", go)
+        self._action("Last Frame", lambda: self.document.set_frame(self.document.num_frames - 1), "End", go)
+        self._action("Play / Pause", self.toggle_playback, None, go)
+        for n in range(1, 10):
+            self._action(f"Object {n}", lambda _c=False, i=n: self._select_object_number(i), str(n))
+        self._refresh_recent_menu()
+
+    def _on_canvas_tool_changed(self, tool: str) -> None:
+        for name, action in self.tool_actions.items():
+            action.setChecked(name == tool)
+
+    def _select_object_number(self, n: int) -> None:
+        objects = self.document.project.objects
+        if n <= len(objects):
+            self.document.set_active_object(objects[n - 1].object_id)
+
+    def step(self, delta: int) -> None:
+        self.document.set_frame(self.document.current_frame + delta)
+
+    def toggle_playback(self) -> None:
+        if self.play_timer.isActive():
+            self.play_timer.stop()
+        elif self.document.num_frames:
+            fps = self.document.source.fps or 24.0
+            self.play_timer.start(int(1000 / min(60.0, max(1.0, fps))))
+
+    def _on_play_timer_timeout(self) -> None:
+        nxt = self.document.current_frame + 1
+        self.document.set_frame(0 if nxt >= self.document.num_frames else nxt)
+
+    def _on_document_frame_changed(self, frame_idx: int) -> None:
+        n = self.document.num_frames
+        stem = self.document.source.stems[frame_idx] if n else ""
+        self.frame_label.setText(f"frame {frame_idx + 1}/{n}  {stem}")
+
+    def _on_engine_model_ready(self, source: str, warning: str) -> None:
+        self.device_label.setText(f"device: {self.engine.device_name.upper()}")
+        self.model_label.setText(f"model: {source} (untrained)")
+        if warning:
+            self.statusBar().showMessage(warning, 10_000)
+        self._restore_model_if_saved()
+
+    def _update_title(self) -> None:
+        name = Path(self.document.project.source_path).name if self.document.source else ""
+        self.setWindowTitle(f"Rotoshot — {name}  [{self.document.folder}]" if name else "Rotoshot")
+
+    # --- opening and saving ------------------------------------------------------------------
+    def show_error(self, message: str) -> None:
+        log.warning(message)
+        QMessageBox.warning(self, "Rotoshot", message)
+
+    def open_path(self, path: str) -> bool:
+        """Open a project folder, or a clip (restoring its autosaved session if there is one)."""
+        if Path(path, MANIFEST).exists():
+            return self.open_project(Path(path))
+        try:
+            source = open_frames(path)
+        except RotoshotError as exc:
+            self.show_error(str(exc))
+            return False
+        folder = autosave_folder(path)
+        project, store = Project(str(Path(path).resolve())), AnnotationStore(source.size)
+        if (folder / MANIFEST).exists():
+            try:
+                project, store = load_project(folder, size=source.size)
+                self.statusBar().showMessage("Restored your autosaved keyframes for this clip.", 8000)
+            except RotoshotError as exc:
+                self.show_error(f"{exc}. Starting a fresh session; the old one stays in {folder}.")
+                folder = folder.with_name(folder.name + "-new")
+        return self._load(source, project, store, folder)
+
+    def open_project(self, folder: Path) -> bool:
+        try:
+            project, _ = load_project(folder)
+            source = open_frames(project.source_path)
+            project, store = load_project(folder, size=source.size)
+        except RotoshotError as exc:
+            self.show_error(f"Cannot open project {folder.name}: {exc}")
+            return False
+        ok = self._load(source, project, store, folder)
+        if ok:
+            self._add_recent(str(folder))
+        return ok
+
+    def _load(self, source, project: Project, store: AnnotationStore, folder: Path) -> bool:
+        self.train_controller.stop()
+        try:
+            self.document.load(source, project, store, folder)
+        except RotoshotError as exc:
+            self.show_error(str(exc))
+            return False
+        self.train_panel.slider.setValue(int(round(project.settings.quality * 100)))
+        self.train_panel.auto_train.setChecked(project.settings.auto_train)
+        self.opacity_slider.setValue(int(round(project.settings.overlay_opacity * 100)))
+        self.train_controller.trained_fingerprint = ""
+        self._pending_model = (folder / "model.pt") if (folder / "model.pt").exists() and project.model_fingerprint == store.fingerprint() else None
+        self.clip_open_requested.emit(project.source_path)
+        self._update_title()
+        return True
+
+    def _restore_model_if_saved(self) -> None:
+        """After the engine loaded the parent: bring back the project's fine-tuned model."""
+        path, self._pending_model = self._pending_model, None
+        if path is None:
+            return
+        ids = tuple(self.document.store.object_ids())
+        self.weights_load_requested.emit(str(path), ids, 1)
+        self.document.model_version = 1
+        self.document.restore_results(ids, 1)
+        self.train_controller.trained_fingerprint = self.document.project.model_fingerprint
+        self.engine.mark_done(list(self.document.results))
+        self.engine.set_focus(self.document.current_frame)
+        self.train_controller.segmentation_requested.emit()
+        self.model_label.setText("model: trained (restored)")
+
+    def open_clip_dialog(self) -> None:
+        exts = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)
+        path, _ = QFileDialog.getOpenFileName(self, "Open clip", "", f"Video ({exts});;Image (*.png *.jpg *.jpeg *.tif *.tiff *.exr);;All files (*)")
+        if not path:
+            return
+        if Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
+            path = str(Path(path).parent)  # an image picks its whole sequence folder
+        self.open_path(path)
+
+    def open_project_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open project folder")
+        if folder:
+            self.open_project(Path(folder))
+
+    def save_project_dialog(self) -> None:
+        if self.document.source is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Save project into folder")
+        if folder:
+            self.save_project_to(Path(folder))
+
+    def save_project_to(self, folder: Path) -> None:
+        try:
+            self.document.save_as(folder)
+        except RotoshotError as exc:
+            self.show_error(str(exc))
+            return
+        self.train_controller.weights_save_requested.emit(str(folder / "model.pt"))
+        self._add_recent(str(folder))
+        self._update_title()
+        self.statusBar().showMessage(f"Saved project to {folder}; changes are saved as you work.", 6000)
+
+    def _add_recent(self, folder: str) -> None:
+        recent = [f for f in self.settings.value("recent_projects", [], type=list) if f != folder]
+        self.settings.setValue("recent_projects", [folder] + recent[: MAX_RECENT - 1])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.settings.value("recent_projects", [], type=list):
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _c=False, f=folder: self.open_project(Path(f)))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    # --- drag and drop, closing --------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        urls = event.mimeData().urls()
+        if urls:
+            self.open_path(urls[0].toLocalFile())
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.play_timer.stop()
+        self.train_controller.stop()
+        self.export_controller.cancel()
+        self.document.save_manifest()
+        self.engine_thread.stop()
+        super().closeEvent(event)
+
+
+def run_app(args) -> int:
+    """Start the GUI (from main.py, after argument parsing)."""
+    import pyqtgraph as pg
+
+    from core.demo import ensure_demo_clip
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName("Rotoshot")
+    app.setApplicationName("Rotoshot")
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    window = MainWindow(device=args.device)
+    window.show()
+    path = args.path
+    if args.demo or not path:
+        path = str(ensure_demo_clip(data_dir() / "demo"))
+    window.open_path(path)
+    return app.exec()

@@ -1,0 +1,64 @@
+"""Timeline: per-frame result state, annotation markers, the current frame; click/drag to scrub."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QWidget
+
+from app.document import COMPUTED, NOT_COMPUTED, STALE, ShotDocument
+
+STATE_COLOURS = {NOT_COMPUTED: QColor(70, 70, 70), COMPUTED: QColor(70, 170, 90), STALE: QColor(200, 140, 40)}
+
+
+class TimelineWidget(QWidget):
+    """A strip with one cell per frame, coloured by result state; triangles mark keyframes."""
+
+    def __init__(self, document: ShotDocument, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.setMinimumHeight(44)
+        self.setToolTip("Frames: grey not computed, green computed, orange stale after retraining; "
+                        "triangles mark painted keyframes. Click or drag to scrub.")
+        for signal in (document.clip_loaded, document.results_invalidated, document.objects_changed):
+            signal.connect(self.update)
+        document.frame_changed.connect(lambda _f: self.update())
+        document.result_changed.connect(lambda _f: self.update())
+        document.annotation_changed.connect(lambda _o, _f: self.update())
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(600, 48)
+
+    def frame_at(self, x: float) -> int:
+        n = max(1, self.document.num_frames)
+        return int(min(n - 1, max(0, x / max(1, self.width()) * n)))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802
+        self.document.set_frame(self.frame_at(event.position().x()))
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802
+        if event.buttons() & Qt.LeftButton:
+            self.document.set_frame(self.frame_at(event.position().x()))
+
+    def paintEvent(self, _event) -> None:  # noqa: N802
+        doc = self.document
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(30, 30, 30))
+        n = doc.num_frames
+        if n == 0:
+            return
+        width = self.width() / n
+        bar = QRectF(0, 14, 0, self.height() - 18)
+        for frame_idx in range(n):
+            bar.moveLeft(frame_idx * width)
+            bar.setWidth(max(1.0, width - (1 if width > 4 else 0)))
+            painter.fillRect(bar, STATE_COLOURS[doc.result_state(frame_idx)])
+        colours = {o.object_id: QColor(*o.colour) for o in doc.project.objects}
+        painter.setPen(Qt.NoPen)
+        for object_id, frame_idx in doc.store.keys():
+            x = (frame_idx + 0.5) * width
+            painter.setBrush(colours.get(object_id, QColor(255, 255, 255)))
+            painter.drawPolygon(QPolygonF([QPointF(x - 5, 2), QPointF(x + 5, 2), QPointF(x, 12)]))
+        x = (doc.current_frame + 0.5) * width
+        painter.setPen(QPen(QColor(255, 255, 255), 2))
+        painter.drawLine(int(x), 0, int(x), self.height())

@@ -1,0 +1,103 @@
+"""Training controls: speed/quality slider, Train/Stop, auto-train, live loss plot and ETA."""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.jobs import TrainProgress
+
+
+class TrainPanel(QWidget):
+    """A view: shows training state it is told about, emits what the artist asks for."""
+
+    train_clicked = Signal()
+    stop_clicked = Signal()
+    quality_changed = Signal(float)
+    auto_train_toggled = Signal(bool)
+
+    def __init__(self, quality: float = 0.0, auto_train: bool = True, parent=None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setValue(int(round(quality * 100)))
+        self.slider.setToolTip("Left: fast (head only, seconds). Right: best (whole network, minutes).")
+        self.train_button = QPushButton("Train")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.auto_train = QCheckBox("Train automatically when I paint")
+        self.auto_train.setChecked(auto_train)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.status = QLabel("Paint the object on a frame, then train.")
+        self.status.setWordWrap(True)
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(120)
+        self.plot.setLabel("left", "loss")
+        self.plot.setLabel("bottom", "step")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.curve = self.plot.plot(pen=pg.mkPen((90, 200, 255), width=2))
+        self._steps: list[int] = []
+        self._losses: list[float] = []
+
+        speed_row = QHBoxLayout()
+        speed_row.addWidget(QLabel("Speed"))
+        speed_row.addWidget(self.slider, 1)
+        speed_row.addWidget(QLabel("Quality"))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(speed_row)
+        layout.addLayout(buttons)
+        layout.addWidget(self.auto_train)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.plot, 1)
+
+        self.train_button.clicked.connect(self.train_clicked)
+        self.stop_button.clicked.connect(self.stop_clicked)
+        self.slider.valueChanged.connect(lambda v: self.quality_changed.emit(v / 100.0))
+        self.auto_train.toggled.connect(self.auto_train_toggled)
+
+    @property
+    def quality(self) -> float:
+        return self.slider.value() / 100.0
+
+    def show_started(self) -> None:
+        self._steps, self._losses = [], []
+        self.curve.setData([], [])
+        self.train_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText("Preparing…")
+
+    def show_progress(self, progress: TrainProgress) -> None:
+        if progress.phase == "preparing":
+            self.status.setText(f"Encoding annotated frames… {progress.elapsed_s:.1f} s")
+            return
+        self._steps.append(progress.step)
+        self._losses.append(progress.loss)
+        self.curve.setData(self._steps, self._losses)
+        self.progress.setMaximum(progress.total_steps)
+        self.progress.setValue(progress.step)
+        eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
+        self.status.setText(f"Training: step {progress.step}/{progress.total_steps}, loss {progress.loss:.3f}{eta}")
+
+    def show_stopped(self, message: str) -> None:
+        self.train_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.status.setText(message)
