@@ -115,7 +115,12 @@ class CanvasView(QGraphicsView):
                 continue
             rgba[mask] = (*info.colour, alpha)
             # A solid outline keeps the edge readable at any opacity.
-            edge = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+            edge = (
+                cv2.morphologyEx(
+                    mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)
+                )
+                > 0
+            )
             rgba[edge] = (*info.colour, 255)
         if self.view_mode == VIEW_MATTE:
             rgba[rgba[..., 3] == 0] = (0, 0, 0, 255)
@@ -203,7 +208,9 @@ class CanvasView(QGraphicsView):
     def mousePressEvent(self, event) -> None:  # noqa: N802
         if self.document.source is None:
             return
-        if event.button() == Qt.MiddleButton or (self._space_held and event.button() == Qt.LeftButton):
+        if event.button() == Qt.MiddleButton or (
+            self._space_held and event.button() == Qt.LeftButton
+        ):
             self._pan_from = event.position()
             self._space_dragged = True
             self.setCursor(Qt.ClosedHandCursor)
@@ -266,7 +273,14 @@ class CanvasView(QGraphicsView):
         """Paint a round-capped line segment into the working mask and show it."""
         canvas = self._working.astype(np.uint8)
         radius = max(1, self.brush_size // 2)
-        cv2.line(canvas, (x0, y0), (x1, y1), 0 if self._erasing else 1, thickness=2 * radius, lineType=cv2.LINE_8)
+        cv2.line(
+            canvas,
+            (x0, y0),
+            (x1, y1),
+            0 if self._erasing else 1,
+            thickness=2 * radius,
+            lineType=cv2.LINE_8,
+        )
         cv2.circle(canvas, (x1, y1), radius, 0 if self._erasing else 1, thickness=-1)
         self._working = canvas > 0
         self.refresh_overlay()

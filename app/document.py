@@ -56,7 +56,9 @@ class FrameResultView:
 class StrokeCommand(QUndoCommand):
     """One paint action on one (object, frame): before/after masks (None = not annotated)."""
 
-    def __init__(self, document: ShotDocument, object_id: int, frame_idx: int, before, after, text: str):
+    def __init__(
+        self, document: ShotDocument, object_id: int, frame_idx: int, before, after, text: str
+    ):
         super().__init__(text)
         self._document = document
         self._key = (object_id, frame_idx)
@@ -99,7 +101,9 @@ class ShotDocument(QObject):
     def num_frames(self) -> int:
         return len(self.source) if self.source is not None else 0
 
-    def load(self, source: FrameSource, project: Project, store: AnnotationStore, folder: Path) -> None:
+    def load(
+        self, source: FrameSource, project: Project, store: AnnotationStore, folder: Path
+    ) -> None:
         """Show a clip with its project state; `folder` is where every change is saved."""
         if self.source is not None:
             self.source.close()
@@ -120,7 +124,9 @@ class ShotDocument(QObject):
         """Load cached results from the project folder as results of model `version`."""
         if not object_ids or self.source is None:
             return
-        for frame_idx, probs in load_results(self.folder, len(object_ids), self.source.height).items():
+        for frame_idx, probs in load_results(
+            self.folder, len(object_ids), self.source.height
+        ).items():
             if frame_idx < self.num_frames:
                 self.results[frame_idx] = FrameResultView(probs, object_ids, version)
         self.results_invalidated.emit()
@@ -213,7 +219,9 @@ class ShotDocument(QObject):
             return mask.copy()
         return np.zeros((self.source.height, self.source.width), dtype=bool)
 
-    def commit_mask(self, object_id: int, frame_idx: int, mask: np.ndarray | None, text: str) -> None:
+    def commit_mask(
+        self, object_id: int, frame_idx: int, mask: np.ndarray | None, text: str
+    ) -> None:
         """Record a paint action as one undo step (and apply it)."""
         before = self.store.get(object_id, frame_idx)
         if before is None and mask is None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from core.errors import RotoshotError
 from core.jobs import Cancelled, CancelToken
@@ -70,9 +70,11 @@ class Engine(QObject):
     export_finished = Signal(str)
     export_failed = Signal(str)
     error = Signal(str)
+    _segment_more = Signal()  # queued to itself: one frame per event-loop turn
 
     def __init__(self, *, device: str = "auto", weights: str = "parent") -> None:
         super().__init__()
+        self._segment_more.connect(self._segment_next, Qt.QueuedConnection)
         self._device_choice = device
         self._weights = weights
         self._focus_lock = threading.Lock()
@@ -204,7 +206,7 @@ class Engine(QObject):
         if self._segmenting or self._model is None or not self._object_ids:
             return
         self._segmenting = True
-        QTimer.singleShot(0, self._segment_next)
+        self._segment_more.emit()
 
     @Slot(object)
     def mark_done(self, frames) -> None:
@@ -223,7 +225,8 @@ class Engine(QObject):
     @Slot()
     def _segment_next(self) -> None:
         if self._paused.is_set():
-            QTimer.singleShot(50, self._segment_next)
+            time.sleep(0.05)  # paused (e.g. by a benchmark): poll without spinning
+            self._segment_more.emit()
             return
         frame_idx = self._next_frame()
         if frame_idx is None:
@@ -242,7 +245,7 @@ class Engine(QObject):
         except RotoshotError as exc:
             self._done.add(frame_idx)
             self.error.emit(str(exc))
-        QTimer.singleShot(0, self._segment_next)
+        self._segment_more.emit()
 
     @Slot(object)
     def export(self, request: ExportRequest) -> None:
@@ -254,7 +257,9 @@ class Engine(QObject):
             return
         try:
             if self._segmenter is None:
-                self._segmenter = Segmenter(self._model, self._source, annotations=self._annotations)
+                self._segmenter = Segmenter(
+                    self._model, self._source, annotations=self._annotations
+                )
             root = Path(request.folder)
             for _, name in request.objects:
                 (root / name).mkdir(parents=True, exist_ok=True)
@@ -280,15 +285,25 @@ class Engine(QObject):
 class EngineThread(QObject):
     """Starts the Engine in its own QThread and stops it cleanly."""
 
+    _live: list[QThread] = []  # started and not yet stopped (tests check none leak)
+
+    @classmethod
+    def live_threads(cls) -> list[QThread]:
+        return list(cls._live)
+
     def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.thread = QThread()
+        EngineThread._live.append(self.thread)
         self.thread.setObjectName("rotoshot-engine")
         engine.moveToThread(self.thread)
         self.thread.start()
 
     def stop(self) -> None:
+        """Ask the thread's event loop to end and wait for it (the current job ends first)."""
         self.engine.set_paused(False)
         self.thread.quit()
-        self.thread.wait(10_000)
+        self.thread.wait(30_000)
+        if self.thread in EngineThread._live and not self.thread.isRunning():
+            EngineThread._live.remove(self.thread)

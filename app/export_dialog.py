@@ -54,14 +54,18 @@ class ExportDialog(QDialog):
         form.addRow("Folder", holder)
         form.addRow("First frame", self.first_spin)
         form.addRow("Last frame", self.last_spin)
-        form.addRow(QLabel("PNG 8-bit 0/255, one folder per object, named after the source frames."))
+        form.addRow(
+            QLabel("PNG 8-bit 0/255, one folder per object, named after the source frames.")
+        )
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
     def _on_browse_clicked(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export into folder", self.folder_edit.text())
+        folder = QFileDialog.getExistingDirectory(
+            self, "Export into folder", self.folder_edit.text()
+        )
         if folder:
             self.folder_edit.setText(folder)
 
@@ -92,9 +96,15 @@ class ExportController(QObject):
             return
         window = self.parent()
         settings = doc.project.settings
-        last = settings.export_last if 0 <= settings.export_last < doc.num_frames else doc.num_frames - 1
+        last = (
+            settings.export_last
+            if 0 <= settings.export_last < doc.num_frames
+            else doc.num_frames - 1
+        )
         folder = settings.export_dir or str(Path(doc.folder) / "export")
-        dialog = ExportDialog(folder, min(settings.export_first, last), last, doc.num_frames, window)
+        dialog = ExportDialog(
+            folder, min(settings.export_first, last), last, doc.num_frames, window
+        )
         if dialog.exec() != QDialog.Accepted:
             return
         folder, first, last = dialog.values()
@@ -106,9 +116,13 @@ class ExportController(QObject):
 
     def start(self, folder: str, first: int, last: int) -> ExportRequest:
         doc = self.document
-        objects = tuple((o.object_id, safe_folder_name(o.name, o.object_id)) for o in doc.project.objects)
+        objects = tuple(
+            (o.object_id, safe_folder_name(o.name, o.object_id)) for o in doc.project.objects
+        )
         self.request = ExportRequest(folder, first, last, objects, tuple(doc.source.stems))
-        self.progress = QProgressDialog("Exporting mattes…", "Cancel", 0, last - first + 1, self.parent())
+        self.progress = QProgressDialog(
+            "Exporting mattes…", "Cancel", 0, last - first + 1, self.parent()
+        )
         self.progress.setWindowTitle("Export")
         self.progress.setMinimumDuration(300)
         self.progress.canceled.connect(self.cancel)

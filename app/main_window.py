@@ -54,7 +54,9 @@ MAX_RECENT = 8
 
 def data_dir() -> Path:
     """Per-user folder for autosaved sessions and the demo clip."""
-    base = QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation) or str(Path.home() / ".rotoshot")
+    base = QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation) or str(
+        Path.home() / ".rotoshot"
+    )
     return Path(base)
 
 
@@ -91,7 +93,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.objects_panel = ObjectListPanel(self.document)
-        self.train_panel = TrainPanel(self.document.project.settings.quality, self.document.project.settings.auto_train)
+        self.train_panel = TrainPanel(
+            self.document.project.settings.quality, self.document.project.settings.auto_train
+        )
         self.train_controller = TrainController(self.document, self.engine, self.train_panel, self)
         self.export_controller = ExportController(self.document, self.engine, self)
         for title, widget in (("Objects", self.objects_panel), ("Train", self.train_panel)):
@@ -101,7 +105,11 @@ class MainWindow(QMainWindow):
             dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
             self.addDockWidget(Qt.RightDockWidgetArea, dock)
 
-        self.device_label, self.model_label, self.frame_label = QLabel(), QLabel("model: none"), QLabel()
+        self.device_label, self.model_label, self.frame_label = (
+            QLabel(),
+            QLabel("model: none"),
+            QLabel(),
+        )
         for label in (self.frame_label, self.model_label, self.device_label):
             self.statusBar().addPermanentWidget(label)
         self._pending_model: Path | None = None  # fine-tuned weights to restore once loaded
@@ -114,14 +122,18 @@ class MainWindow(QMainWindow):
         self.document.objects_changed.connect(self._update_title)
         self.engine.model_ready.connect(self._on_engine_model_ready)
         self.engine.error.connect(self.show_error)
-        self.train_controller.model_state_changed.connect(lambda s: self.model_label.setText(f"model: {s}"))
+        self.train_controller.model_state_changed.connect(
+            lambda s: self.model_label.setText(f"model: {s}")
+        )
         self.canvas.setFocus()
 
     # --- actions -----------------------------------------------------------------------------
     def _action(self, text: str, slot, shortcut=None, menu=None, checkable=False) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
-            action.setShortcuts(shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)])
+            action.setShortcuts(
+                shortcut if isinstance(shortcut, list) else [QKeySequence(shortcut)]
+            )
         action.setCheckable(checkable)
         action.triggered.connect(slot)
         if menu is not None:
@@ -153,8 +165,18 @@ class MainWindow(QMainWindow):
         tools.setObjectName("Tools")
         self.addToolBar(Qt.TopToolBarArea, tools)
         self.tool_actions = {}
-        for tool, text, key in ((BRUSH, "Brush", "B"), (ERASER, "Eraser", "E"), (LASSO, "Lasso", "L"), (FILL, "Fill", "G")):
-            action = self._action(f"{text} ({key})", lambda _c=False, t=tool: self.canvas.set_tool(t), key, checkable=True)
+        for tool, text, key in (
+            (BRUSH, "Brush", "B"),
+            (ERASER, "Eraser", "E"),
+            (LASSO, "Lasso", "L"),
+            (FILL, "Fill", "G"),
+        ):
+            action = self._action(
+                f"{text} ({key})",
+                lambda _c=False, t=tool: self.canvas.set_tool(t),
+                key,
+                checkable=True,
+            )
             tools.addAction(action)
             self.tool_actions[tool] = action
         self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
@@ -176,16 +198,34 @@ class MainWindow(QMainWindow):
         self._action("Zoom &In", lambda: self.canvas.zoom(1.25), QKeySequence.ZoomIn, view_menu)
         self._action("Zoom &Out", lambda: self.canvas.zoom(0.8), QKeySequence.ZoomOut, view_menu)
         view_menu.addSeparator()
-        for mode, text, key in ((VIEW_OVERLAY, "Overlay", "Ctrl+2"), (VIEW_MATTE, "Matte", "Ctrl+3"), (VIEW_ORIGINAL, "Original", "Ctrl+4")):
-            self._action(text, lambda _c=False, m=mode: self.canvas.set_view_mode(m), key, view_menu)
+        for mode, text, key in (
+            (VIEW_OVERLAY, "Overlay", "Ctrl+2"),
+            (VIEW_MATTE, "Matte", "Ctrl+3"),
+            (VIEW_ORIGINAL, "Original", "Ctrl+4"),
+        ):
+            self._action(
+                text, lambda _c=False, m=mode: self.canvas.set_view_mode(m), key, view_menu
+            )
 
         go = menu.addMenu("&Go")
         self._action("Previous Frame", lambda: self.step(-1), ",", go)
         self._action("Next Frame", lambda: self.step(1), ".", go)
-        self._action("Back 10 Frames", lambda: self.step(-10), [QKeySequence("Shift+,"), QKeySequence("<")], go)
-        self._action("Forward 10 Frames", lambda: self.step(10), [QKeySequence("Shift+."), QKeySequence(">")], go)
+        self._action(
+            "Back 10 Frames",
+            lambda: self.step(-10),
+            [QKeySequence("Shift+,"), QKeySequence("<")],
+            go,
+        )
+        self._action(
+            "Forward 10 Frames",
+            lambda: self.step(10),
+            [QKeySequence("Shift+."), QKeySequence(">")],
+            go,
+        )
         self._action("First Frame", lambda: self.document.set_frame(0), "Home", go)
-        self._action("Last Frame", lambda: self.document.set_frame(self.document.num_frames - 1), "End", go)
+        self._action(
+            "Last Frame", lambda: self.document.set_frame(self.document.num_frames - 1), "End", go
+        )
         self._action("Play / Pause", self.toggle_playback, None, go)
         for n in range(1, 10):
             self._action(f"Object {n}", lambda _c=False, i=n: self._select_object_number(i), str(n))
@@ -249,7 +289,9 @@ class MainWindow(QMainWindow):
         if (folder / MANIFEST).exists():
             try:
                 project, store = load_project(folder, size=source.size)
-                self.statusBar().showMessage("Restored your autosaved keyframes for this clip.", 8000)
+                self.statusBar().showMessage(
+                    "Restored your autosaved keyframes for this clip.", 8000
+                )
             except RotoshotError as exc:
                 self.show_error(f"{exc}. Starting a fresh session; the old one stays in {folder}.")
                 folder = folder.with_name(folder.name + "-new")
@@ -279,7 +321,11 @@ class MainWindow(QMainWindow):
         self.train_panel.auto_train.setChecked(project.settings.auto_train)
         self.opacity_slider.setValue(int(round(project.settings.overlay_opacity * 100)))
         self.train_controller.trained_fingerprint = ""
-        self._pending_model = (folder / "model.pt") if (folder / "model.pt").exists() and project.model_fingerprint == store.fingerprint() else None
+        self._pending_model = (
+            (folder / "model.pt")
+            if (folder / "model.pt").exists() and project.model_fingerprint == store.fingerprint()
+            else None
+        )
         self.clip_open_requested.emit(project.source_path)
         self._update_title()
         return True
@@ -301,7 +347,12 @@ class MainWindow(QMainWindow):
 
     def open_clip_dialog(self) -> None:
         exts = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)
-        path, _ = QFileDialog.getOpenFileName(self, "Open clip", "", f"Video ({exts});;Image (*.png *.jpg *.jpeg *.tif *.tiff *.exr);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open clip",
+            "",
+            f"Video ({exts});;Image (*.png *.jpg *.jpeg *.tif *.tiff *.exr);;All files (*)",
+        )
         if not path:
             return
         if Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
@@ -329,7 +380,9 @@ class MainWindow(QMainWindow):
         self.train_controller.weights_save_requested.emit(str(folder / "model.pt"))
         self._add_recent(str(folder))
         self._update_title()
-        self.statusBar().showMessage(f"Saved project to {folder}; changes are saved as you work.", 6000)
+        self.statusBar().showMessage(
+            f"Saved project to {folder}; changes are saved as you work.", 6000
+        )
 
     def _add_recent(self, folder: str) -> None:
         recent = [f for f in self.settings.value("recent_projects", [], type=list) if f != folder]

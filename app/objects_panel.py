@@ -70,14 +70,21 @@ class ObjectListPanel(QWidget):
     def _on_list_item_changed(self, item) -> None:
         if self._updating:
             return
-        object_id = item.data(Qt.UserRole)
-        self.document.set_object_visible(object_id, item.checkState() == Qt.Checked)
-        self.document.rename_object(object_id, item.text())
+        # Read everything first: each document call rebuilds the list and deletes this item.
+        object_id, name, visible = (
+            item.data(Qt.UserRole),
+            item.text(),
+            item.checkState() == Qt.Checked,
+        )
+        self.document.rename_object(object_id, name)
+        self.document.set_object_visible(object_id, visible)
 
     def _on_delete_clicked(self) -> None:
         info = self.document.object(self.document.active_object_id)
         if info is None:
             return
-        answer = QMessageBox.question(self, "Delete object", f"Delete “{info.name}” and all its painted keyframes?")
+        answer = QMessageBox.question(
+            self, "Delete object", f"Delete “{info.name}” and all its painted keyframes?"
+        )
         if answer == QMessageBox.Yes:
             self.document.delete_object(info.object_id)

@@ -8,7 +8,11 @@ from PySide6.QtWidgets import QWidget
 
 from app.document import COMPUTED, NOT_COMPUTED, STALE, ShotDocument
 
-STATE_COLOURS = {NOT_COMPUTED: QColor(70, 70, 70), COMPUTED: QColor(70, 170, 90), STALE: QColor(200, 140, 40)}
+STATE_COLOURS = {
+    NOT_COMPUTED: QColor(70, 70, 70),
+    COMPUTED: QColor(70, 170, 90),
+    STALE: QColor(200, 140, 40),
+}
 
 
 class TimelineWidget(QWidget):
@@ -18,9 +22,15 @@ class TimelineWidget(QWidget):
         super().__init__(parent)
         self.document = document
         self.setMinimumHeight(44)
-        self.setToolTip("Frames: grey not computed, green computed, orange stale after retraining; "
-                        "triangles mark painted keyframes. Click or drag to scrub.")
-        for signal in (document.clip_loaded, document.results_invalidated, document.objects_changed):
+        self.setToolTip(
+            "Frames: grey not computed, green computed, orange stale after retraining; "
+            "triangles mark painted keyframes. Click or drag to scrub."
+        )
+        for signal in (
+            document.clip_loaded,
+            document.results_invalidated,
+            document.objects_changed,
+        ):
             signal.connect(self.update)
         document.frame_changed.connect(lambda _f: self.update())
         document.result_changed.connect(lambda _f: self.update())

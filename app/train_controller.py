@@ -28,7 +28,9 @@ class TrainController(QObject):
     status_changed = Signal(str)
     model_state_changed = Signal(str)
 
-    def __init__(self, document: ShotDocument, engine: Engine, panel: TrainPanel, parent=None) -> None:
+    def __init__(
+        self, document: ShotDocument, engine: Engine, panel: TrainPanel, parent=None
+    ) -> None:
         super().__init__(parent)
         self.document = document
         self.engine = engine
@@ -105,7 +107,10 @@ class TrainController(QObject):
             self.current_request.cancel.cancel()
 
     def _on_auto_timer_timeout(self) -> None:
-        if self.document.project.settings.auto_train and self.document.store.fingerprint() != self.trained_fingerprint:
+        if (
+            self.document.project.settings.auto_train
+            and self.document.store.fingerprint() != self.trained_fingerprint
+        ):
             self.train(update_only=self.document.model_version > 0)
 
     def _on_document_annotation_changed(self, _object_id: int, _frame_idx: int) -> None:

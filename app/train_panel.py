@@ -33,7 +33,9 @@ class TrainPanel(QWidget):
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setRange(0, 100)
         self.slider.setValue(int(round(quality * 100)))
-        self.slider.setToolTip("Left: fast (head only, seconds). Right: best (whole network, minutes).")
+        self.slider.setToolTip(
+            "Left: fast (head only, seconds). Right: best (whole network, minutes)."
+        )
         self.train_button = QPushButton("Train")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
@@ -95,7 +97,9 @@ class TrainPanel(QWidget):
         self.progress.setMaximum(progress.total_steps)
         self.progress.setValue(progress.step)
         eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
-        self.status.setText(f"Training: step {progress.step}/{progress.total_steps}, loss {progress.loss:.3f}{eta}")
+        self.status.setText(
+            f"Training: step {progress.step}/{progress.total_steps}, loss {progress.loss:.3f}{eta}"
+        )
 
     def show_stopped(self, message: str) -> None:
         self.train_button.setEnabled(True)

@@ -61,7 +61,11 @@ def test_results_cache_round_trip(tmp_path):
 
 @pytest.mark.parametrize(
     "content, message",
-    [("{not json", "corrupt"), ('{"app": "other"}', "corrupt"), ('{"app": "rotoshot", "schema_version": 99, "source_path": "x"}', "newer")],
+    [
+        ("{not json", "corrupt"),
+        ('{"app": "other"}', "corrupt"),
+        ('{"app": "rotoshot", "schema_version": 99, "source_path": "x"}', "newer"),
+    ],
 )
 def test_corrupt_projects_are_refused(tmp_path, content, message):
     (tmp_path / "project.json").write_text(content)

@@ -1,0 +1,230 @@
+"""The desktop app driven like an artist would: paint, undo, train, stop, scrub, save, reopen."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QMessageBox
+
+from app.canvas import ERASER, FILL, LASSO
+from app.main_window import MainWindow
+from core.project import MANIFEST
+from tests.synthetic import iou
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot, settings, clip_folder):
+    win = MainWindow(device="cpu", settings=settings)
+    win.engine._weights = "imagenet"  # the same start on every machine, shipped parent or not
+    qtbot.addWidget(win)
+    win.resize(900, 600)
+    win.show()
+    with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
+        assert win.open_path(str(clip_folder[0]))
+    yield win
+    win.close()
+
+
+def view_pos(canvas, x, y) -> QPoint:
+    """Viewport position of image pixel (x, y)."""
+    return canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
+
+
+def drag(qtbot, canvas, points, button=Qt.LeftButton):
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, button, pos=view_pos(canvas, *points[0]))
+    for p in points[1:]:
+        qtbot.mouseMove(viewport, view_pos(canvas, *p))
+    qtbot.mouseRelease(viewport, button, pos=view_pos(canvas, *points[-1]))
+
+
+def paint_object(qtbot, win, labels, frame_idx=0):
+    """Paint the synthetic object on a frame with the brush, row by row."""
+    win.document.set_frame(frame_idx)
+    win.canvas.set_brush_size(6)
+    ys, xs = np.nonzero(labels[frame_idx] == 1)
+    for y in range(ys.min() + 3, ys.max() - 1, 4):
+        row = xs[ys == y]
+        drag(qtbot, win.canvas, [(row.min() + 3, y), (row.max() - 3, y)])
+
+
+def test_brush_stroke_is_one_undo_step(qtbot, window, clip_folder):
+    doc = window.document
+    object_id = doc.active_object_id
+    drag(qtbot, window.canvas, [(20, 40), (40, 40), (60, 42)])
+    mask = doc.annotation(object_id, 0)
+    assert mask is not None and mask[40, 20:60].all() and not mask[5, 5]
+    assert doc.undo_stack.count() == 1
+    doc.undo_stack.undo()
+    assert doc.annotation(object_id, 0) is None
+    doc.undo_stack.redo()
+    assert np.array_equal(doc.annotation(object_id, 0), mask)
+    # the stroke was written to disk at once
+    assert (doc.folder / "annotations" / str(object_id) / "000000.png").exists()
+
+
+def test_eraser_lasso_fill_and_brush_size(qtbot, window):
+    doc, canvas = window.document, window.canvas
+    object_id = doc.active_object_id
+    canvas.set_tool(LASSO)
+    drag(qtbot, canvas, [(20, 20), (80, 20), (80, 70), (20, 70)])
+    mask = doc.annotation(object_id, 0)
+    assert mask[45, 50] and not mask[10, 10]
+    canvas.set_tool(ERASER)
+    canvas.set_brush_size(8)
+    drag(qtbot, canvas, [(50, 45), (50, 45)])
+    assert not doc.annotation(object_id, 0)[45, 50]
+    canvas.set_tool(FILL)  # fill the hole the eraser made: a closed region
+    qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=view_pos(canvas, 50, 45))
+    assert doc.annotation(object_id, 0)[45, 50]
+    qtbot.keyClick(canvas, Qt.Key_BracketRight)
+    assert canvas.brush_size > 8
+    assert doc.undo_stack.count() == 3
+
+
+def test_objects_panel_add_rename_hide_select(qtbot, window):
+    doc, panel = window.document, window.objects_panel
+    qtbot.mouseClick(panel.add_button, Qt.LeftButton)
+    assert len(doc.project.objects) == 2 and doc.active_object_id == 2
+    item = panel.list.item(1)
+    item.setText("Hero")
+    assert doc.object(2).name == "Hero"
+    panel.list.item(1).setCheckState(Qt.Unchecked)
+    assert doc.object(2).visible is False
+    qtbot.keyClick(window.canvas, Qt.Key_1)
+    assert doc.active_object_id == 1
+
+
+def test_timeline_scrub_and_keys(qtbot, window):
+    doc = window.document
+    qtbot.mouseClick(window.timeline, Qt.LeftButton, pos=QPoint(window.timeline.width() - 2, 20))
+    assert doc.current_frame == doc.num_frames - 1
+    qtbot.keyClick(window.canvas, Qt.Key_Home)
+    assert doc.current_frame == 0
+    qtbot.keyClick(window.canvas, Qt.Key_Period)
+    assert doc.current_frame == 1
+    qtbot.keyClick(window.canvas, Qt.Key_End)
+    assert doc.current_frame == doc.num_frames - 1
+
+
+def test_train_then_segment_visible_frame_first(qtbot, window, clip_folder):
+    _, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, window, labels, 0)
+    window.document.set_frame(6)
+    engine = window.engine
+    segmented = []
+    engine.frame_segmented.connect(lambda f, *_: segmented.append(f))
+    with qtbot.waitSignals(
+        [engine.training_started, engine.training_finished], order="strict", timeout=TIMEOUT_MS
+    ):
+        assert window.train_controller.train()
+    with qtbot.waitSignal(engine.segmentation_idle, timeout=TIMEOUT_MS):
+        pass
+    assert segmented[:3] == [6, 7, 5]
+    assert sorted(segmented) == list(range(10))
+    doc = window.document
+    assert all(doc.result_state(f) == 1 for f in range(10))
+    assert iou(doc.display_mask(1, 8), labels[8] == 1) > 0.7
+
+
+def test_stop_gives_cancelled_and_never_finished(qtbot, window, clip_folder):
+    _, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    window.train_panel.slider.setValue(100)  # whole network, many steps
+    paint_object(qtbot, window, labels, 0)
+    engine = window.engine
+    finished = []
+    engine.training_finished.connect(lambda *a: finished.append(a))
+    with qtbot.waitSignal(engine.training_progress, timeout=TIMEOUT_MS):
+        window.train_controller.train()
+    with qtbot.waitSignal(engine.training_cancelled, timeout=5_000):
+        qtbot.mouseClick(window.train_panel.stop_button, Qt.LeftButton)
+    qtbot.wait(200)
+    assert not finished
+    assert window.train_panel.train_button.isEnabled()
+
+
+def test_correction_becomes_annotation_from_result(qtbot, window, clip_folder):
+    _, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, window, labels, 0)
+    engine = window.engine
+    with qtbot.waitSignal(engine.segmentation_idle, timeout=TIMEOUT_MS):
+        window.train_controller.train()
+    doc = window.document
+    doc.set_frame(5)
+    result_mask = doc.display_mask(1, 5).copy()
+    window.canvas.set_tool(ERASER)
+    window.canvas.set_brush_size(4)
+    drag(qtbot, window.canvas, [(2, 2), (4, 2)])  # a small correction far from the object
+    annotation = doc.annotation(1, 5)
+    assert annotation is not None
+    changed = annotation != result_mask
+    assert changed.sum() <= 40  # the result was converted, only the stroke changed
+
+
+def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp_path):
+    _, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, window, labels, 0)
+    window.document.add_object("Second")
+    drag(qtbot, window.canvas, [(100, 80), (110, 80)])
+    window.train_panel.slider.setValue(30)
+    with qtbot.waitSignal(window.engine.segmentation_idle, timeout=TIMEOUT_MS):
+        window.train_controller.train()
+    project_dir = tmp_path / "shot.rotoshot"
+    window.save_project_to(project_dir)
+    qtbot.waitUntil(lambda: (project_dir / "model.pt").exists(), timeout=TIMEOUT_MS)
+    before = {k: window.document.store.get(*k).copy() for k in window.document.store.keys()}
+    results_before = {f: r.probs.copy() for f, r in window.document.results.items()}
+    window.close()
+
+    reopened = MainWindow(device="cpu", settings=settings)
+    reopened.engine._weights = "imagenet"
+    qtbot.addWidget(reopened)
+    with qtbot.waitSignal(reopened.engine.model_ready, timeout=TIMEOUT_MS):
+        assert reopened.open_project(project_dir)
+    doc = reopened.document
+    assert [o.name for o in doc.project.objects] == ["Object 1", "Second"]
+    assert doc.project.settings.quality == pytest.approx(0.3)
+    assert sorted(before) == doc.store.keys()
+    for key, mask in before.items():
+        assert np.array_equal(doc.store.get(*key), mask)  # byte-identical annotations
+    assert doc.model_version == 1 and set(doc.results) == set(results_before)
+    for f, probs in results_before.items():
+        assert np.array_equal(doc.results[f].probs, probs)
+    assert str(project_dir) in settings.value("recent_projects", [], type=list)
+    reopened.close()
+
+
+def test_bad_input_shows_a_message_and_keeps_work(qtbot, window, monkeypatch, tmp_path):
+    messages = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: messages.append(text))
+    drag(qtbot, window.canvas, [(20, 40), (40, 40)])
+    painted_file = window.document.folder / "annotations" / "1" / "000000.png"
+    assert not window.open_path(str(tmp_path / "missing.mp4"))
+    bad_video = tmp_path / "bad.mp4"
+    bad_video.write_bytes(b"garbage")
+    assert not window.open_path(str(bad_video))
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / MANIFEST).write_text("{broken")
+    assert not window.open_project(corrupt)
+    assert len(messages) == 3
+    assert "no such file" in messages[0] and "corrupt" in messages[2]
+    assert painted_file.exists() and window.document.annotation(1, 0) is not None
+
+
+def test_reopening_a_clip_restores_autosaved_strokes(qtbot, window, settings, clip_folder):
+    drag(qtbot, window.canvas, [(20, 40), (40, 40)])
+    mask = window.document.annotation(1, 0).copy()
+    window.close()
+    again = MainWindow(device="cpu", settings=settings)
+    again.engine._weights = "imagenet"
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.engine.model_ready, timeout=TIMEOUT_MS):
+        again.open_path(str(clip_folder[0]))
+    assert np.array_equal(again.document.annotation(1, 0), mask)
+    again.close()
