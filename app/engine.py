@@ -10,6 +10,7 @@ re-prioritises at once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -23,10 +24,20 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from core.errors import RotoshotError
 from core.jobs import Cancelled, CancelToken
 from core.segmentation import FrameAnnotation, SegmentConfig, Segmenter
-from core.training import FeatureCache, TrainingSample, config_for_quality, fine_tune
+from core.training import (
+    FeatureCache,
+    FineTuneConfig,
+    TrainingSample,
+    config_for_quality,
+    fine_tune,
+)
 from core.video import open_frames
 
 log = logging.getLogger(__name__)
+
+# The preview phase of a first training: enough for a usable first overlay within seconds.
+PREVIEW_STEPS = 25
+PREVIEW_VIEWS = 3
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class Engine(QObject):
     model_ready = Signal(str, str)  # source ("parent"/"imagenet"), warning
     training_started = Signal()
     training_progress = Signal(object)  # TrainProgress
+    model_updated = Signal(int, str, bool)  # model version, fingerprint, final (not a preview)
     training_finished = Signal(int, str)  # model version, fingerprint
     training_cancelled = Signal()
     training_failed = Signal(str)
@@ -156,31 +168,61 @@ class Engine(QObject):
             except OSError as exc:
                 self.error.emit(f"cannot save the model: {exc}")
 
+    def _phases(self, request: TrainRequest) -> list[FineTuneConfig]:
+        """The fine-tunes to run for a request. A first training starts with a short preview
+        (a few views, head only) so the visible frame shows a result within seconds, then the
+        full recipe continues from those weights; a correction runs a shorter update."""
+        config = config_for_quality(request.quality)
+        if request.update_only:
+            return [dataclasses.replace(config, steps=max(40, config.steps // 3))]
+        preview = dataclasses.replace(
+            config, trainable="head", steps=PREVIEW_STEPS, views_per_frame=PREVIEW_VIEWS
+        )
+        return [preview, config]
+
+    def _publish_model(self, request: TrainRequest, *, final: bool) -> None:
+        self._version += 1
+        self._object_ids = tuple(request.object_ids)
+        self._annotations = dict(request.annotations)
+        self._segmenter = None
+        self._done = set()
+        self.model_updated.emit(self._version, request.fingerprint, final)
+
     @Slot(object)
     def train(self, request: TrainRequest) -> None:
         """Fine-tune from the current weights, then restart segmentation from the focus frame."""
         if self._model is None:
             self.training_failed.emit("no clip is open")
             return
-        config = config_for_quality(request.quality)
-        if request.update_only:
-            config = config_for_quality(request.quality, steps=max(40, config.steps // 3))
         if self._object_ids and tuple(request.object_ids) != self._object_ids:
             self._feature_cache = FeatureCache()  # channel layout changed: cached targets invalid
+        phases = self._phases(request)
+        total = sum(p.steps for p in phases)
         self.training_started.emit()
-        last_emit = 0.0
+        last_emit, offset = 0.0, 0
         try:
-            for progress in fine_tune(
-                self._model,
-                list(request.samples),
-                config,
-                cancel=request.cancel,
-                feature_cache=self._feature_cache,
-            ):
-                now = time.perf_counter()
-                if now - last_emit > 0.1 or progress.eta_s == 0.0:
-                    self.training_progress.emit(progress)
-                    last_emit = now
+            for n, config in enumerate(phases):
+                for progress in fine_tune(
+                    self._model,
+                    list(request.samples),
+                    config,
+                    cancel=request.cancel,
+                    feature_cache=self._feature_cache,
+                ):
+                    now = time.perf_counter()
+                    last = progress.step == config.steps and n == len(phases) - 1
+                    if now - last_emit > 0.1 or last:
+                        # One continuous curve across phases for the loss plot.
+                        self.training_progress.emit(
+                            dataclasses.replace(
+                                progress, step=progress.step + offset, total_steps=total
+                            )
+                        )
+                        last_emit = now
+                offset += config.steps
+                if n < len(phases) - 1:
+                    self._publish_model(request, final=False)
+                    self._segment_focus_frame()
         except Cancelled:
             self.training_cancelled.emit()
             self._model.eval()
@@ -192,13 +234,15 @@ class Engine(QObject):
             log.error("training failed:\n%s", traceback.format_exc())
             self.training_failed.emit(f"training failed: {exc}")
             return
-        self._version += 1
-        self._object_ids = tuple(request.object_ids)
-        self._annotations = dict(request.annotations)
-        self._segmenter = None
-        self._done = set()
+        self._publish_model(request, final=True)
         self.training_finished.emit(self._version, request.fingerprint)
         self.start_segmentation()
+
+    def _segment_focus_frame(self) -> None:
+        """Segment just the visible frame (between training phases)."""
+        frame_idx = self._next_frame()
+        if frame_idx is not None:
+            self._segment_one(frame_idx)
 
     @Slot()
     def start_segmentation(self) -> None:
@@ -233,6 +277,10 @@ class Engine(QObject):
             self._segmenting = False
             self.segmentation_idle.emit()
             return
+        self._segment_one(frame_idx)
+        self._segment_more.emit()
+
+    def _segment_one(self, frame_idx: int) -> None:
         try:
             if self._segmenter is None:
                 self._segmenter = Segmenter(
@@ -245,7 +293,6 @@ class Engine(QObject):
         except RotoshotError as exc:
             self._done.add(frame_idx)
             self.error.emit(str(exc))
-        self._segment_more.emit()
 
     @Slot(object)
     def export(self, request: ExportRequest) -> None:

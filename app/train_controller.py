@@ -51,6 +51,7 @@ class TrainController(QObject):
         panel.auto_train_toggled.connect(self._on_panel_auto_train_toggled)
         engine.training_started.connect(panel.show_started)
         engine.training_progress.connect(panel.show_progress)
+        engine.model_updated.connect(self._on_engine_model_updated)
         engine.training_finished.connect(self._on_engine_training_finished)
         engine.training_cancelled.connect(self._on_engine_training_cancelled)
         engine.training_failed.connect(self._on_engine_training_failed)
@@ -127,17 +128,23 @@ class TrainController(QObject):
         if enabled:
             self._auto_timer.start()
 
-    def _on_engine_training_finished(self, version: int, fingerprint: str) -> None:
-        if self.current_request is not None and self.current_request.fingerprint == fingerprint:
-            self.current_request = None
+    def _on_engine_model_updated(self, version: int, fingerprint: str, final: bool) -> None:
+        """A preview or final model: results so far become stale and stream in again."""
+        self.document.start_model_version(version)
+        if not final:
+            self.model_state_changed.emit("preview (still training)")
+            return
         self.trained_fingerprint = fingerprint
         self.document.project.model_fingerprint = fingerprint
-        self.document.start_model_version(version)
         self.document.save_manifest()
-        self.panel.show_stopped("Trained. Segmenting, visible frame first…")
-        self.model_state_changed.emit("trained")
         if self.document.folder is not None:
             self.weights_save_requested.emit(str(self.document.folder / "model.pt"))
+
+    def _on_engine_training_finished(self, _version: int, fingerprint: str) -> None:
+        if self.current_request is not None and self.current_request.fingerprint == fingerprint:
+            self.current_request = None
+        self.panel.show_stopped("Trained. Segmenting, visible frame first…")
+        self.model_state_changed.emit("trained")
 
     def _on_engine_training_cancelled(self) -> None:
         # A restart cancels the previous run: only report a stop the artist asked for.

@@ -115,15 +115,21 @@ def test_train_then_segment_visible_frame_first(qtbot, window, clip_folder):
     window.document.set_frame(6)
     engine = window.engine
     segmented = []
-    engine.frame_segmented.connect(lambda f, *_: segmented.append(f))
-    with qtbot.waitSignals(
-        [engine.training_started, engine.training_finished], order="strict", timeout=TIMEOUT_MS
-    ):
+    engine.frame_segmented.connect(lambda f, _p, _ids, version: segmented.append((version, f)))
+    signals = [
+        engine.training_started,
+        engine.model_updated,
+        engine.model_updated,
+        engine.training_finished,
+    ]
+    with qtbot.waitSignals(signals, order="strict", timeout=TIMEOUT_MS):
         assert window.train_controller.train()
     with qtbot.waitSignal(engine.segmentation_idle, timeout=TIMEOUT_MS):
         pass
-    assert segmented[:3] == [6, 7, 5]
-    assert sorted(segmented) == list(range(10))
+    assert segmented[0] == (1, 6)  # the preview model segments the visible frame at once
+    final = [f for version, f in segmented if version == 2]
+    assert final[:3] == [6, 7, 5]  # then outward from the visible frame
+    assert sorted(final) == list(range(10))
     doc = window.document
     assert all(doc.result_state(f) == 1 for f in range(10))
     assert iou(doc.display_mask(1, 8), labels[8] == 1) > 0.7
