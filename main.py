@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="'parent' (shipped, default), 'imagenet', or a checkpoint path",
     )
     seg.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="override the fine-tuning steps of --quality (0: no fine-tuning, the parent alone)",
+    )
+    seg.add_argument(
         "--gate",
         type=int,
         default=None,

@@ -33,6 +33,7 @@ def main() -> int:
     parser.add_argument(
         "--gate", type=int, default=None, help="temporal gate px (default: engine's)"
     )
+    parser.add_argument("--steps", type=int, default=None, help="fine-tune steps (0: parent alone)")
     parser.add_argument("--sequences", default="", help="comma-separated subset (default: all)")
     parser.add_argument("--baseline", choices=["copy-first"], help="score a baseline instead")
     parser.add_argument("--out", default="", help="prediction folder (default bench/out/<label>)")
@@ -81,6 +82,8 @@ def main() -> int:
             ]
             if args.gate is not None:
                 command += ["--gate", str(args.gate)]
+            if args.steps is not None:
+                command += ["--steps", str(args.steps)]
             command += args.extra.split()
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
@@ -104,6 +107,7 @@ def main() -> int:
         "quality": args.quality,
         "weights": args.weights,
         "gate": args.gate,
+        "steps": args.steps,
         "sequences": len(scores),
         "frames": total_frames,
         "J": round(j, 1),

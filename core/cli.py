@@ -7,6 +7,7 @@ Bad input raises RotoshotError, which main.py turns into one clear line.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -105,19 +106,28 @@ def run_segment(args) -> int:
         annotations[frame_idx] = FrameAnnotation(masks, valid)
 
     config = config_for_quality(args.quality)
-    last = None
-    for progress in fine_tune(model, samples, config):
-        last = progress
-        if progress.step and progress.step % 50 == 0:
-            log.info(
-                "fine-tune step %d/%d loss %.4f", progress.step, progress.total_steps, progress.loss
-            )
-    log.info(
-        "fine-tuned (%s, %d steps) in %.1f s",
-        config.trainable,
-        last.step if last else 0,
-        time.perf_counter() - started,
-    )
+    if args.steps is not None:
+        config = dataclasses.replace(config, steps=max(0, args.steps))
+    if config.steps > 0:
+        last = None
+        for progress in fine_tune(model, samples, config):
+            last = progress
+            if progress.step and progress.step % 50 == 0:
+                log.info(
+                    "fine-tune step %d/%d loss %.4f",
+                    progress.step,
+                    progress.total_steps,
+                    progress.loss,
+                )
+        log.info(
+            "fine-tuned (%s, %d steps) in %.1f s",
+            config.trainable,
+            last.step if last else 0,
+            time.perf_counter() - started,
+        )
+    else:
+        model.set_num_objects(len(ids))  # no fine-tuning: every object starts from the parent
+        model.eval()
 
     gate = DEFAULT_GATE_PX if args.gate is None else args.gate
     seg_config = SegmentConfig(temporal_gate_px=gate)

@@ -64,6 +64,7 @@ class FineTuneConfig:
     backbone_lr: float = 5e-5
     max_seconds: float = math.inf
     side_weight: float = 0.5
+    crop: int = 320  # "all" mode trains on crops of this size around the object (0 = full frame)
     seed: int = 0
     augment: AugmentConfig = AugmentConfig()
 
@@ -75,8 +76,8 @@ class FineTuneConfig:
 def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     """Map the speed/quality slider, quality in [0, 1], to a fine-tuning recipe.
 
-    0 -> head only, 250 steps (~8 s at 480p on 2 CPU cores including feature caching);
-    0.5 -> stride-16/32 stages + head, 400 steps; 1 -> whole network, 600 steps.
+    0 -> head only, 100 steps on 8 cached views (~8 s at 480p on 2 CPU cores, caching included);
+    0.5 -> stride-16/32 stages + head, 300 steps; 1 -> whole network on 320 px crops, 500 steps.
     """
     q = float(np.clip(quality, 0.0, 1.0))
     if q < 1 / 3:
@@ -85,8 +86,8 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
         trainable = "deep"
     else:
         trainable = "all"
-    steps = int(round(250 + 350 * q))
-    views = int(round(12 + 12 * q))
+    steps = int(round(100 + 400 * q))
+    views = int(round(8 + 8 * q))
     config = FineTuneConfig(steps=steps, trainable=trainable, views_per_frame=views)
     return dataclasses.replace(config, **overrides)
 
@@ -174,6 +175,26 @@ class FeatureCache:
         """Drop entries not in `keys` (frames whose annotation changed or went away)."""
         for key in [k for k in self._entries if k not in keys]:
             del self._entries[key]
+
+
+def _random_crop(
+    rng: np.random.Generator, image: np.ndarray, masks: np.ndarray, crop: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """A crop x crop window, centred on a random object pixel 80 % of the time (0 = no crop).
+    Training the whole network on crops is ~2.5x faster per step than on full 480p frames."""
+    height, width = image.shape[:2]
+    if crop <= 0 or (height <= crop and width <= crop):
+        return image, masks
+    ch, cw = min(crop, height), min(crop, width)
+    ys, xs = np.nonzero(masks.any(axis=0))
+    if len(ys) and rng.random() < 0.8:
+        k = int(rng.integers(len(ys)))
+        cy, cx = int(ys[k]), int(xs[k])
+    else:
+        cy, cx = int(rng.integers(height)), int(rng.integers(width))
+    top = int(np.clip(cy - ch // 2, 0, height - ch))
+    left = int(np.clip(cx - cw // 2, 0, width - cw))
+    return image[top : top + ch, left : left + cw], masks[:, top : top + ch, left : left + cw]
 
 
 def _make_view(
@@ -269,6 +290,7 @@ def fine_tune(
         else:
             sample = samples[int(rng.integers(len(samples)))]
             image, masks = _make_view(rng, sample, config, identity=rng.random() < 0.2)
+            image, masks = _random_crop(rng, image, masks, config.crop)
             output = model(model.normalize(_to_tensor_image(image, device)), full_resolution=False)
             target = _to_tensor_masks(masks, device)
             valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)

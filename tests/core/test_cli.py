@@ -158,3 +158,25 @@ def test_cli_as_a_real_process_has_no_traceback(tmp_path):
         result.stderr.strip()
         == f"rotoshot: error: no such file or folder: {tmp_path / 'nothing.mp4'}"
     )
+
+
+def test_segment_without_fine_tuning(clip_dir, tmp_path, capsys):
+    folder, _ = clip_dir
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        [
+            "segment",
+            str(folder / "frames"),
+            "--annotation",
+            f"0:{folder / 'one.png'}",
+            "--out",
+            str(out),
+            "--weights",
+            "imagenet",
+            "--steps",
+            "0",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert len(list(out.glob("*.png"))) == 8
