@@ -11,6 +11,7 @@ file; a corrupt or foreign folder is refused with one clear RotoshotError.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -77,7 +78,8 @@ def _write_text_atomic(path: Path, text: str) -> None:
         tmp.write_text(text)
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise RotoshotError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
