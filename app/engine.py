@@ -63,6 +63,9 @@ class ExportRequest:
     last: int
     objects: tuple[tuple[int, str], ...]  # (object_id, folder name)
     stems: tuple[str, ...]
+    fmt: str = "png8"  # core.export.MATTE_FORMATS
+    cutouts: bool = False  # also RGBA cutouts (PNG) in folder/<object name>_rgba/
+    premultiplied: bool = True
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -287,7 +290,9 @@ class Engine(QObject):
                     self._model, self._source, annotations=self._annotations, config=SegmentConfig()
                 )
             result = self._segmenter.segment_frame(frame_idx)
-            probs_u8 = np.round(result.probs * 255).astype(np.uint8)
+            # floor(p * 255.999): p > 0.5 <=> u8 > 127 for every float16-cached probability,
+            # so the viewer's masks equal the exported ones (rounding maps 0.5 itself to 128).
+            probs_u8 = np.floor(result.probs * 255.999).astype(np.uint8)
             self._done.add(frame_idx)
             self.frame_segmented.emit(frame_idx, probs_u8, self._object_ids, self._version)
         except RotoshotError as exc:
@@ -297,11 +302,13 @@ class Engine(QObject):
     @Slot(object)
     def export(self, request: ExportRequest) -> None:
         """Write mattes, segmenting frames that have no current result on the way."""
-        from core.export import write_png_atomic
+        from core.export import write_cutout, write_matte
 
         if self._model is None or not self._object_ids:
             self.export_failed.emit("train a model before exporting")
             return
+        ext = {"png8": ".png", "png16": ".png", "tiff16": ".tif", "exr": ".exr"}[request.fmt]
+        frame_idx = request.first
         try:
             if self._segmenter is None:
                 self._segmenter = Segmenter(
@@ -310,17 +317,25 @@ class Engine(QObject):
             root = Path(request.folder)
             for _, name in request.objects:
                 (root / name).mkdir(parents=True, exist_ok=True)
+                if request.cutouts:
+                    (root / f"{name}_rgba").mkdir(parents=True, exist_ok=True)
             total = request.last - request.first + 1
             for n, frame_idx in enumerate(range(request.first, request.last + 1), start=1):
                 request.cancel.raise_if_cancelled()
                 result = self._segmenter.segment_frame(frame_idx)
+                stem = request.stems[frame_idx]
                 for object_id, name in request.objects:
-                    if object_id in self._object_ids:
-                        k = self._object_ids.index(object_id)
-                        matte = (result.labels == k + 1).astype(np.uint8) * 255
-                    else:
-                        matte = np.zeros(result.labels.shape, np.uint8)
-                    write_png_atomic(root / name / f"{request.stems[frame_idx]}.png", matte)
+                    k = self._object_ids.index(object_id) if object_id in self._object_ids else -1
+                    alpha = (result.labels == k + 1).astype(np.float32)
+                    write_matte(root / name / f"{stem}{ext}", alpha, request.fmt, channel=name)
+                    if request.cutouts:
+                        image = self._source.read(frame_idx)
+                        write_cutout(
+                            root / f"{name}_rgba" / f"{stem}.png",
+                            image,
+                            alpha,
+                            premultiplied=request.premultiplied,
+                        )
                 self.export_progress.emit(n, total)
             self.export_finished.emit(str(root))
         except Cancelled:

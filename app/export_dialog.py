@@ -7,6 +7,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -23,6 +25,13 @@ from PySide6.QtWidgets import (
 
 from app.document import ShotDocument
 from app.engine import Engine, ExportRequest
+
+FORMAT_NAMES = {
+    "png8": "PNG 8-bit (0/255)",
+    "png16": "PNG 16-bit",
+    "tiff16": "TIFF 16-bit",
+    "exr": "OpenEXR half (channel named after the object)",
+}
 
 
 def safe_folder_name(name: str, object_id: int) -> str:
@@ -54,9 +63,16 @@ class ExportDialog(QDialog):
         form.addRow("Folder", holder)
         form.addRow("First frame", self.first_spin)
         form.addRow("Last frame", self.last_spin)
-        form.addRow(
-            QLabel("PNG 8-bit 0/255, one folder per object, named after the source frames.")
-        )
+        self.format_combo = QComboBox()
+        for key, text in FORMAT_NAMES.items():
+            self.format_combo.addItem(text, key)
+        self.cutouts = QCheckBox("Also write RGBA cutouts (PNG)")
+        self.premultiplied = QCheckBox("Premultiplied alpha")
+        self.premultiplied.setChecked(True)
+        form.addRow("Matte format", self.format_combo)
+        form.addRow(self.cutouts)
+        form.addRow(self.premultiplied)
+        form.addRow(QLabel("One folder per object; files named after the source frames."))
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -72,6 +88,13 @@ class ExportDialog(QDialog):
     def values(self) -> tuple[str, int, int]:
         first, last = self.first_spin.value() - 1, self.last_spin.value() - 1
         return self.folder_edit.text().strip(), min(first, last), max(first, last)
+
+    def options(self) -> dict:
+        return {
+            "fmt": self.format_combo.currentData(),
+            "cutouts": self.cutouts.isChecked(),
+            "premultiplied": self.premultiplied.isChecked(),
+        }
 
 
 class ExportController(QObject):
@@ -112,14 +135,16 @@ class ExportController(QObject):
             return
         settings.export_dir, settings.export_first, settings.export_last = folder, first, last
         doc.save_manifest()
-        self.start(folder, first, last)
+        self.start(folder, first, last, **dialog.options())
 
-    def start(self, folder: str, first: int, last: int) -> ExportRequest:
+    def start(self, folder: str, first: int, last: int, **options) -> ExportRequest:
         doc = self.document
         objects = tuple(
             (o.object_id, safe_folder_name(o.name, o.object_id)) for o in doc.project.objects
         )
-        self.request = ExportRequest(folder, first, last, objects, tuple(doc.source.stems))
+        self.request = ExportRequest(
+            folder, first, last, objects, tuple(doc.source.stems), **options
+        )
         self.progress = QProgressDialog(
             "Exporting mattes…", "Cancel", 0, last - first + 1, self.parent()
         )

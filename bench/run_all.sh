@@ -17,6 +17,7 @@ for stage in ${STAGES:-main}; do
     main)
       run copy-first --baseline copy-first
       run parent_q0 --quality 0
+      echo "== snapping $(date +%H:%M:%S)"; $PY bench/snap_bench.py --data "$DATA" --pred bench/out/parent_q0 > bench/out/snap.log 2>&1; tail -1 bench/out/snap.log
       run parent_alone --steps 0 --quality 0
       run imagenet_q0 --weights imagenet --quality 0
       run parent_q0_nogate --quality 0 --gate 0

@@ -234,3 +234,28 @@ def test_reopening_a_clip_restores_autosaved_strokes(qtbot, window, settings, cl
         again.open_path(str(clip_folder[0]))
     assert np.array_equal(again.document.annotation(1, 0), mask)
     again.close()
+
+
+def test_export_mattes_named_after_source_frames(qtbot, window, clip_folder, tmp_path):
+    import cv2
+
+    from core.export import read_exr
+
+    _, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, window, labels, 0)
+    with qtbot.waitSignal(window.engine.segmentation_idle, timeout=TIMEOUT_MS):
+        window.train_controller.train()
+    out = tmp_path / "export"
+    with qtbot.waitSignal(window.engine.export_finished, timeout=TIMEOUT_MS):
+        window.export_controller.start(str(out), 2, 6, fmt="png8", cutouts=True)
+    files = sorted((out / "1_Object_1").glob("*.png"))
+    assert [f.stem for f in files] == [f"frame_{i:05d}" for i in range(2, 7)]
+    for f in files:
+        frame_idx = int(f.stem.split("_")[1])
+        matte = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(matte > 127, window.document.display_mask(1, frame_idx))
+    assert len(list((out / "1_Object_1_rgba").glob("*.png"))) == 5
+    with qtbot.waitSignal(window.engine.export_finished, timeout=TIMEOUT_MS):
+        window.export_controller.start(str(tmp_path / "exr"), 3, 3, fmt="exr")
+    assert list(read_exr(tmp_path / "exr" / "1_Object_1" / "frame_00003.exr")) == ["1_Object_1"]
