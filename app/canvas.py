@@ -65,7 +65,10 @@ class CanvasView(QGraphicsView):
         self._working: np.ndarray | None = None  # mask being painted (H, W) bool
         self._last_point: tuple[int, int] | None = None
         self._erasing = False
-        self._lasso: list[QPointF] = []
+        self._lasso: list[QPointF] = []  # lasso/polygon corners in scene coordinates
+        self._lasso_press = QPointF()
+        self._lasso_dragged = False
+        self._lasso_erasing = False
         self._space_held = False
         self._space_dragged = False
         self._pan_from: QPointF | None = None
@@ -147,6 +150,8 @@ class CanvasView(QGraphicsView):
 
     # --- tools -------------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
+        if self._lasso:
+            self.cancel_lasso()
         self.tool = tool
         self._update_cursor_item()
         self.tool_changed.emit(tool)
@@ -225,7 +230,15 @@ class CanvasView(QGraphicsView):
         self._working = doc.editable_mask(doc.active_object_id, doc.current_frame)
         self._erasing = self.tool == ERASER or event.button() == Qt.RightButton
         if self.tool == LASSO:
-            self._lasso = [self.mapToScene(event.position().toPoint())]
+            # A drag draws a freehand lasso; clicks add polygon corners (Enter or a double-click
+            # closes the polygon, Esc drops it).
+            point = self.mapToScene(event.position().toPoint())
+            if not self._lasso:
+                self._lasso_erasing = self._erasing
+            self._lasso.append(point)
+            self._lasso_press = event.position()
+            self._lasso_dragged = False
+            self.lasso_item.setPolygon(QPolygonF(self._lasso))
             return
         self._last_point = (x, y)
         self._stamp(x, y, x, y)
@@ -236,11 +249,15 @@ class CanvasView(QGraphicsView):
         if self._pan_from is not None:
             self._pan(event)
             return
-        if self._working is None:
+        if self.tool == LASSO and self._lasso:
+            pressed = event.buttons() & (Qt.LeftButton | Qt.RightButton)
+            if pressed and (event.position() - self._lasso_press).manhattanLength() > 4:
+                self._lasso_dragged = True
+            if self._lasso_dragged:
+                self._lasso.append(scene_pos)
+            self.lasso_item.setPolygon(QPolygonF([*self._lasso, scene_pos]))
             return
-        if self.tool == LASSO:
-            self._lasso.append(scene_pos)
-            self.lasso_item.setPolygon(QPolygonF(self._lasso))
+        if self._working is None:
             return
         x, y = self._image_point(event)
         x0, y0 = self._last_point
@@ -254,18 +271,43 @@ class CanvasView(QGraphicsView):
             return
         if self._working is None:
             return
-        doc = self.document
-        if self.tool == LASSO and len(self._lasso) >= 3:
-            points = np.array([[p.x(), p.y()] for p in self._lasso], np.int32)
-            canvas = self._working.astype(np.uint8)
-            cv2.fillPoly(canvas, [points], 0 if self._erasing else 1)
-            self._working = canvas > 0
-        self.lasso_item.setPolygon(QPolygonF())
+        if self.tool == LASSO:
+            if self._lasso_dragged:
+                self.close_lasso()
+            return  # a click: the polygon waits for more corners
+        self._commit_working(
+            "Erase" if self._erasing else {BRUSH: "Brush stroke", ERASER: "Erase"}[self.tool]
+        )
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        if self.tool == LASSO and self._lasso:
+            self.close_lasso()
+        else:
+            super().mouseDoubleClickEvent(event)
+
+    def close_lasso(self) -> None:
+        """Fill (or, started with the right button, erase) the lasso/polygon and commit it."""
+        points = [(p.x(), p.y()) for p in self._lasso]
         self._lasso = []
+        self.lasso_item.setPolygon(QPolygonF())
+        if self._working is None:
+            return
+        unique = {(int(x), int(y)) for x, y in points}
+        if len(unique) >= 3:
+            canvas = self._working.astype(np.uint8)
+            cv2.fillPoly(canvas, [np.array(points, np.int32)], 0 if self._lasso_erasing else 1)
+            self._working = canvas > 0
+        self._commit_working("Lasso erase" if self._lasso_erasing else "Lasso fill")
+
+    def cancel_lasso(self) -> None:
+        self._lasso = []
+        self.lasso_item.setPolygon(QPolygonF())
+        self._working = None
+        self.refresh_overlay()
+
+    def _commit_working(self, text: str) -> None:
+        doc = self.document
         mask, self._working = self._working, None
-        text = {BRUSH: "Brush stroke", ERASER: "Erase", LASSO: "Lasso fill"}[self.tool]
-        if self._erasing and self.tool != ERASER:
-            text = "Erase"
         doc.commit_mask(doc.active_object_id, doc.current_frame, mask, text)
         self.refresh_overlay()
 
@@ -307,6 +349,12 @@ class CanvasView(QGraphicsView):
         if event.key() == Qt.Key_Space and not event.isAutoRepeat():
             self._space_held = True
             self._space_dragged = False
+            return
+        if self._lasso and event.key() in (Qt.Key_Return, Qt.Key_Enter):
+            self.close_lasso()
+            return
+        if self._lasso and event.key() == Qt.Key_Escape:
+            self.cancel_lasso()
             return
         if event.key() == Qt.Key_BracketLeft:
             self.set_brush_size(int(self.brush_size / 1.25))

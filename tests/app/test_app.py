@@ -83,6 +83,22 @@ def test_eraser_lasso_fill_and_brush_size(qtbot, window):
     assert doc.undo_stack.count() == 3
 
 
+def test_polygon_by_clicks_closed_with_enter(qtbot, window):
+    doc, canvas = window.document, window.canvas
+    canvas.set_tool(LASSO)
+    for x, y in [(10, 10), (60, 10), (60, 50), (10, 50)]:
+        qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=view_pos(canvas, x, y))
+    assert doc.annotation(1, 0) is None  # not committed until the polygon is closed
+    qtbot.keyClick(canvas, Qt.Key_Return)
+    mask = doc.annotation(1, 0)
+    assert mask[30, 35] and not mask[70, 100]
+    assert doc.undo_stack.count() == 1
+    for x, y in [(80, 60), (100, 60), (100, 80)]:
+        qtbot.mouseClick(canvas.viewport(), Qt.LeftButton, pos=view_pos(canvas, x, y))
+    qtbot.keyClick(canvas, Qt.Key_Escape)
+    assert doc.undo_stack.count() == 1 and not doc.annotation(1, 0)[65, 95]
+
+
 def test_objects_panel_add_rename_hide_select(qtbot, window):
     doc, panel = window.document, window.objects_panel
     qtbot.mouseClick(panel.add_button, Qt.LeftButton)
