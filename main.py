@@ -61,6 +61,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("pred_dir")
     ev.add_argument("gt_dir")
 
+    ex = sub.add_parser("export", help="export finished mattes of a saved project")
+    ex.add_argument("project", help="project folder (with project.json and model.pt)")
+    ex.add_argument("--out", required=True)
+    ex.add_argument("--format", default="png8", choices=["png8", "png16", "tiff16", "exr"])
+    ex.add_argument("--first", type=int, help="first frame index (default 0)")
+    ex.add_argument("--last", type=int, help="last frame index, inclusive (default: last)")
+    ex.add_argument("--cutouts", action="store_true", help="also write RGBA cutouts (PNG)")
+    ex.add_argument("--straight", action="store_true", help="straight (not premultiplied) cutouts")
+    ex.add_argument("--threshold", type=float)
+    ex.add_argument("--grow", type=int, help="grow (>0) or shrink (<0) px")
+    ex.add_argument("--feather", type=float, help="soft edge width px")
+    ex.add_argument("--fill-holes", type=int, help="fill holes smaller than N px")
+    ex.add_argument("--remove-specks", type=int, help="remove islands smaller than N px")
+    ex.add_argument("--temporal", type=int, help="temporal smoothing radius in frames")
+    ex.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
     tp = sub.add_parser("train-parent", help="train the parent network on DAVIS-layout data")
     tp.add_argument(
         "--data", required=True, help="DAVIS-layout folder (JPEGImages/480p, Annotations/480p)"
@@ -111,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             return cli.run_segment(args)
         if args.command == "evaluate":
             return cli.run_evaluate(args)
+        if args.command == "export":
+            return cli.run_export(args)
         if args.command == "train-parent":
             return cli.run_train_parent(args)
     except RotoshotError as exc:

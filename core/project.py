@@ -24,6 +24,7 @@ import numpy as np
 from core.annotations import AnnotationStore
 from core.errors import RotoshotError
 from core.export import write_png_atomic
+from core.matte import FinishSettings
 
 SCHEMA_VERSION = 1
 MANIFEST = "project.json"
@@ -41,6 +42,7 @@ class ObjectInfo:
     name: str
     colour: tuple[int, int, int]
     visible: bool = True
+    finish: FinishSettings = field(default_factory=FinishSettings)
 
 
 @dataclass
@@ -141,6 +143,11 @@ def clear_results(folder: str | os.PathLike) -> None:
     shutil.rmtree(Path(folder) / "results", ignore_errors=True)
 
 
+def _finish_from(data: dict) -> FinishSettings:
+    known = FinishSettings.__dataclass_fields__
+    return FinishSettings(**{k: v for k, v in data.items() if k in known})
+
+
 def load_project(
     folder: str | os.PathLike, size: tuple[int, int] | None = None
 ) -> tuple[Project, AnnotationStore | None]:
@@ -165,6 +172,7 @@ def load_project(
                 str(o["name"]),
                 tuple(o["colour"]),
                 bool(o.get("visible", True)),
+                _finish_from(o.get("finish", {})),
             )
             for o in data.get("objects", [])
         ]
