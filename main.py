@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--fill-holes", type=int, help="fill holes smaller than N px")
     ex.add_argument("--remove-specks", type=int, help="remove islands smaller than N px")
     ex.add_argument("--temporal", type=int, help="temporal smoothing radius in frames")
+    ex.add_argument("--preview", choices=["overlay", "matte"], help="also write a preview movie")
+    ex.add_argument("--preview-codec", default="h264", choices=["h264", "prores4444"])
     ex.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
     tp = sub.add_parser("train-parent", help="train the parent network on DAVIS-layout data")

@@ -182,6 +182,25 @@ def run_train_parent(args) -> int:
     return 0
 
 
+def preview_frame(
+    image: np.ndarray, alphas: list[np.ndarray], colours: list, kind: str, codec: str
+) -> np.ndarray:
+    """One preview-movie frame: "overlay" tints each object in its colour over the shot; "matte"
+    shows the union matte in grey. ProRes 4444 frames carry the union matte as alpha."""
+    union = np.max(np.stack(alphas), axis=0)
+    if kind == "matte":
+        rgb = np.repeat((union * 255).astype(np.uint8)[..., None], 3, axis=2)
+    else:
+        rgb = image.astype(np.float32)
+        for alpha, colour in zip(alphas, colours, strict=True):
+            a = 0.5 * alpha[..., None]
+            rgb = rgb * (1 - a) + np.array(colour, np.float32) * a
+        rgb = rgb.astype(np.uint8)
+    if codec == "prores4444":
+        return np.dstack([image if kind == "overlay" else rgb, (union * 255).astype(np.uint8)])
+    return rgb
+
+
 def run_export(args) -> int:
     """`export PROJECT --out DIR ...`: finished mattes (and cutouts) of a saved project."""
     from collections import deque
@@ -241,6 +260,17 @@ def run_export(args) -> int:
     radius = max(s.temporal_radius for s in finish.values())
     # A sliding window of soft results keeps temporal smoothing in bounded memory.
     window: deque[tuple[int, np.ndarray]] = deque()
+    preview = None
+    if args.preview:
+        from core.export import PREVIEW_CODECS, PreviewVideoWriter
+
+        suffix = PREVIEW_CODECS[args.preview_codec][2]
+        preview = PreviewVideoWriter(
+            out / f"preview_{args.preview}{suffix}",
+            fps=source.fps,
+            size=source.size,
+            codec=args.preview_codec,
+        )
     segmenter = Segmenter(
         model,
         source,
@@ -288,7 +318,19 @@ def run_export(args) -> int:
                 labels,
                 {o: infos[o].colour for o in object_ids if o in infos},
             )
+        if preview is not None:
+            preview.write(
+                preview_frame(
+                    source.read(frame_idx),
+                    alphas,
+                    [infos[o].colour if o in infos else (255, 0, 0) for o in object_ids],
+                    args.preview,
+                    args.preview_codec,
+                )
+            )
         if (frame_idx - first) % 25 == 0:
             log.info("exported frame %d/%d", frame_idx - first + 1, last - first + 1)
+    if preview is not None:
+        preview.close()
     report(f"exported {last - first + 1} frames of {len(object_ids)} object(s) to {out}")
     return 0

@@ -191,3 +191,70 @@ def import_matte_sequence(folder: str | os.PathLike, stems: list[str]) -> dict[i
     if not out:
         raise RotoshotError(f"no mattes in {folder} are named after the clip's frames")
     return out
+
+
+PREVIEW_CODECS = {
+    "h264": ("libx264", "yuv420p", ".mp4"),
+    "prores4444": ("prores_ks", "yuva444p10le", ".mov"),
+}
+
+
+class PreviewVideoWriter:
+    """A preview movie through PyAV (its wheel bundles ffmpeg: no system ffmpeg needed).
+
+    codec "h264": MP4, yuv420p (matte or overlay previews for review);
+    codec "prores4444": MOV ProRes 4444 with the matte as alpha (for editors that take alpha).
+    Frames go in as (H, W, 3) uint8 RGB, or (H, W, 4) RGBA for ProRes 4444.
+    Written to a temp file and renamed on close, so a failed export leaves no broken movie.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, *, fps: float, size: tuple[int, int], codec: str = "h264"
+    ) -> None:
+        from fractions import Fraction
+
+        import av
+
+        if codec not in PREVIEW_CODECS:
+            raise RotoshotError(
+                f"unknown preview codec {codec!r}; choose one of {sorted(PREVIEW_CODECS)}"
+            )
+        encoder, self._pix_fmt, _ = PREVIEW_CODECS[codec]
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
+        width, height = size
+        if codec == "h264" and (width % 2 or height % 2):
+            raise RotoshotError("H.264 needs an even width and height")
+        try:
+            self._container = av.open(str(self._tmp), mode="w")
+        except OSError as exc:
+            raise RotoshotError(f"cannot write {self.path}: {exc}") from None
+        rate = Fraction(fps).limit_denominator(1001)
+        self._stream = self._container.add_stream(encoder, rate=rate)
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = self._pix_fmt
+        if codec == "prores4444":
+            self._stream.options = {"profile": "4444"}
+        else:
+            self._stream.options = {"crf": "18", "preset": "veryfast"}
+        self._rgba = codec == "prores4444"
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+
+        fmt = "rgba" if frame.shape[2] == 4 else "rgb24"
+        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=fmt)
+        for packet in self._stream.encode(video_frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+        with contextlib.suppress(OSError):
+            self._tmp.unlink()

@@ -163,3 +163,28 @@ def test_failed_write_names_the_file(tmp_path):
     not_a_folder.write_text("x")  # a write "into" a file fails for root too (unlike chmod)
     with pytest.raises(RotoshotError, match="cannot write .*shot.0001.png"):
         write_matte(not_a_folder / "shot.0001.png", np.zeros((4, 4), np.float32), "png8")
+
+
+@pytest.mark.parametrize("codec, ext", [("h264", ".mp4"), ("prores4444", ".mov")])
+def test_preview_video_round_trip(tmp_path, codec, ext):
+    import av
+
+    from core.export import PreviewVideoWriter
+
+    path = tmp_path / f"preview{ext}"
+    writer = PreviewVideoWriter(path, fps=24, size=(64, 48), codec=codec)
+    for t in range(5):
+        frame = np.zeros((48, 64, 4 if codec == "prores4444" else 3), np.uint8)
+        frame[:, : 10 + 8 * t] = 255
+        writer.write(frame)
+    writer.close()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == ("h264" if codec == "h264" else "prores")
+        decoded = [f.to_ndarray(format="rgba") for f in container.decode(stream)]
+    assert len(decoded) == 5
+    assert decoded[2][:, :20, 0].mean() > 200 and decoded[2][:, 40:, 0].mean() < 50
+    if codec == "prores4444":
+        assert (
+            decoded[4][:, :30, 3].mean() > 200 and decoded[4][:, 60:, 3].mean() < 50
+        )  # alpha kept
