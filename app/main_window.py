@@ -160,6 +160,8 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([undo, redo])
         self.addActions([undo, redo])
         self._action("&Clear Frame", self.canvas.clear_frame, "Delete", edit_menu)
+        self._action("&Snap to Contours", self.snap_current_frame, "S", edit_menu)
+        self._action("&Import Matte Sequence…", self.import_mattes_dialog, None, edit_menu)
 
         tools = QToolBar("Tools")
         tools.setObjectName("Tools")
@@ -239,6 +241,49 @@ class MainWindow(QMainWindow):
         objects = self.document.project.objects
         if n <= len(objects):
             self.document.set_active_object(objects[n - 1].object_id)
+
+    def snap_current_frame(self) -> None:
+        """Snap the active object's mask on this frame to image contours; the snapped mask
+        becomes an editable keyframe (one undo step)."""
+        from core.contours import snap_to_contours
+
+        doc = self.document
+        if doc.source is None:
+            return
+        mask = doc.display_mask(doc.active_object_id, doc.current_frame)
+        if mask is None or not mask.any():
+            self.statusBar().showMessage("Nothing to snap on this frame.", 4000)
+            return
+        snapped = snap_to_contours(mask, doc.frame_image())
+        doc.commit_mask(doc.active_object_id, doc.current_frame, snapped, "Snap to contours")
+
+    def import_mattes_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of mattes named after the frames")
+        if folder:
+            self.import_mattes(Path(folder))
+
+    def import_mattes(self, folder: Path) -> int:
+        """Mattes named after the clip's frames become keyframes of the active object (one undo
+        step for the whole import). Returns how many frames were imported."""
+        from core.export import import_matte_sequence
+
+        doc = self.document
+        try:
+            masks = import_matte_sequence(folder, doc.source.stems)
+        except (RotoshotError, OSError) as exc:
+            self.show_error(str(exc))
+            return 0
+        if any(m.shape != (doc.source.height, doc.source.width) for m in masks.values()):
+            self.show_error(
+                f"the mattes in {folder.name} are not {doc.source.width}x{doc.source.height}"
+            )
+            return 0
+        doc.undo_stack.beginMacro(f"Import {len(masks)} mattes")
+        for frame_idx, mask in masks.items():
+            doc.commit_mask(doc.active_object_id, frame_idx, mask, "Import matte")
+        doc.undo_stack.endMacro()
+        self.statusBar().showMessage(f"Imported {len(masks)} mattes as keyframes.", 6000)
+        return len(masks)
 
     def step(self, delta: int) -> None:
         self.document.set_frame(self.document.current_frame + delta)

@@ -36,6 +36,7 @@ def superpixels(image: np.ndarray, settings: SnapSettings = SnapSettings()) -> n
         compactness=settings.compactness,
         start_label=0,
         enforce_connectivity=True,
+        slic_zero=True,  # SLICO: adaptive compactness, regular segments on textured frames
     )
 
 

@@ -275,3 +275,29 @@ def test_export_mattes_named_after_source_frames(qtbot, window, clip_folder, tmp
     with qtbot.waitSignal(window.engine.export_finished, timeout=TIMEOUT_MS):
         window.export_controller.start(str(tmp_path / "exr"), 3, 3, fmt="exr")
     assert list(read_exr(tmp_path / "exr" / "1_Object_1" / "frame_00003.exr")) == ["1_Object_1"]
+
+
+def test_snap_and_import_become_keyframes(qtbot, window, clip_folder, tmp_path):
+    from core.export import write_matte
+
+    _, labels = clip_folder
+    doc = window.document
+    import cv2
+
+    # the network's typical error: an outline a few pixels too wide
+    bloated = cv2.dilate((labels[0] == 1).astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+    doc.commit_mask(1, 0, bloated, "Box")
+    window.snap_current_frame()
+    snapped = doc.annotation(1, 0)
+    assert iou(snapped, labels[0] == 1) > iou(bloated, labels[0] == 1)
+    doc.undo_stack.undo()
+    assert np.array_equal(doc.annotation(1, 0), bloated)
+
+    mattes = tmp_path / "mattes"
+    mattes.mkdir()
+    for f in (3, 4):
+        write_matte(mattes / f"frame_{f:05d}.png", (labels[f] == 1).astype(np.float32), "png8")
+    assert window.import_mattes(mattes) == 2
+    assert np.array_equal(doc.annotation(1, 4), labels[4] == 1)
+    doc.undo_stack.undo()  # the whole import is one step
+    assert doc.annotation(1, 3) is None and doc.annotation(1, 4) is None
