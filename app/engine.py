@@ -16,12 +16,12 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from core.errors import RotoshotError
+from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
 from core.segmentation import FrameAnnotation, SegmentConfig, Segmenter
 from core.training import (
@@ -51,21 +51,6 @@ class TrainRequest:
     quality: float
     fingerprint: str
     update_only: bool = False  # a correction on an existing model: fewer steps
-    cancel: CancelToken = field(default_factory=CancelToken)
-
-
-@dataclass(frozen=True)
-class ExportRequest:
-    """Write 0/255 PNG mattes for frames first..last (inclusive) into folder/<object name>/."""
-
-    folder: str
-    first: int
-    last: int
-    objects: tuple[tuple[int, str], ...]  # (object_id, folder name)
-    stems: tuple[str, ...]
-    fmt: str = "png8"  # core.export.MATTE_FORMATS
-    cutouts: bool = False  # also RGBA cutouts (PNG) in folder/<object name>_rgba/
-    premultiplied: bool = True
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
@@ -300,48 +285,25 @@ class Engine(QObject):
             self.error.emit(str(exc))
 
     @Slot(object)
-    def export(self, request: ExportRequest) -> None:
-        """Write mattes, segmenting frames that have no current result on the way."""
-        from core.export import write_cutout, write_matte
-
+    def export(self, job: ExportJob) -> None:
+        """Run an export job, segmenting with the current model on the way."""
         if self._model is None or not self._object_ids:
             self.export_failed.emit("train a model before exporting")
             return
-        ext = {"png8": ".png", "png16": ".png", "tiff16": ".tif", "exr": ".exr"}[request.fmt]
-        frame_idx = request.first
         try:
             if self._segmenter is None:
                 self._segmenter = Segmenter(
                     self._model, self._source, annotations=self._annotations
                 )
-            root = Path(request.folder)
-            for _, name in request.objects:
-                (root / name).mkdir(parents=True, exist_ok=True)
-                if request.cutouts:
-                    (root / f"{name}_rgba").mkdir(parents=True, exist_ok=True)
-            total = request.last - request.first + 1
-            for n, frame_idx in enumerate(range(request.first, request.last + 1), start=1):
-                request.cancel.raise_if_cancelled()
-                result = self._segmenter.segment_frame(frame_idx)
-                stem = request.stems[frame_idx]
-                for object_id, name in request.objects:
-                    k = self._object_ids.index(object_id) if object_id in self._object_ids else -1
-                    alpha = (result.labels == k + 1).astype(np.float32)
-                    write_matte(root / name / f"{stem}{ext}", alpha, request.fmt, channel=name)
-                    if request.cutouts:
-                        image = self._source.read(frame_idx)
-                        write_cutout(
-                            root / f"{name}_rgba" / f"{stem}.png",
-                            image,
-                            alpha,
-                            premultiplied=request.premultiplied,
-                        )
-                self.export_progress.emit(n, total)
-            self.export_finished.emit(str(root))
+            for done, total in run_export_job(
+                job, self._segmenter, self._source.stems, list(self._object_ids)
+            ):
+                self.export_progress.emit(done, total)
+            self.export_finished.emit(job.folder)
         except Cancelled:
             self.export_failed.emit("export cancelled")
         except (RotoshotError, OSError) as exc:
-            self.export_failed.emit(f"export stopped at frame {frame_idx}: {exc}")
+            self.export_failed.emit(f"export stopped: {exc}")
 
 
 class EngineThread(QObject):

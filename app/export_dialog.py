@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -24,7 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import ShotDocument
-from app.engine import Engine, ExportRequest
+from app.engine import Engine
+from core.export_job import ExportJob, export_objects_of
 
 FORMAT_NAMES = {
     "png8": "PNG 8-bit (0/255)",
@@ -32,12 +32,6 @@ FORMAT_NAMES = {
     "tiff16": "TIFF 16-bit",
     "exr": "OpenEXR half (channel named after the object)",
 }
-
-
-def safe_folder_name(name: str, object_id: int) -> str:
-    """An object's name as a folder name (letters, digits, -_. only)."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "object"
-    return f"{object_id}_{cleaned}"
 
 
 class ExportDialog(QDialog):
@@ -106,7 +100,7 @@ class ExportController(QObject):
         super().__init__(parent)
         self.document = document
         self.engine = engine
-        self.request: ExportRequest | None = None
+        self.request: ExportJob | None = None
         self.progress: QProgressDialog | None = None
         self.export_requested.connect(engine.export)
         engine.export_progress.connect(self._on_engine_export_progress)
@@ -137,14 +131,10 @@ class ExportController(QObject):
         doc.save_manifest()
         self.start(folder, first, last, **dialog.options())
 
-    def start(self, folder: str, first: int, last: int, **options) -> ExportRequest:
-        doc = self.document
-        objects = tuple(
-            (o.object_id, safe_folder_name(o.name, o.object_id)) for o in doc.project.objects
-        )
-        self.request = ExportRequest(
-            folder, first, last, objects, tuple(doc.source.stems), **options
-        )
+    def start(self, folder: str, first: int, last: int, **options) -> ExportJob:
+        """Queue an export of every object with its finishing settings (options: ExportJob's)."""
+        objects = export_objects_of(self.document.project.objects)
+        self.request = ExportJob(folder, first, last, objects, **options)
         self.progress = QProgressDialog(
             "Exporting mattes…", "Cancel", 0, last - first + 1, self.parent()
         )

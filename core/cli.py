@@ -182,32 +182,10 @@ def run_train_parent(args) -> int:
     return 0
 
 
-def preview_frame(
-    image: np.ndarray, alphas: list[np.ndarray], colours: list, kind: str, codec: str
-) -> np.ndarray:
-    """One preview-movie frame: "overlay" tints each object in its colour over the shot; "matte"
-    shows the union matte in grey. ProRes 4444 frames carry the union matte as alpha."""
-    union = np.max(np.stack(alphas), axis=0)
-    if kind == "matte":
-        rgb = np.repeat((union * 255).astype(np.uint8)[..., None], 3, axis=2)
-    else:
-        rgb = image.astype(np.float32)
-        for alpha, colour in zip(alphas, colours, strict=True):
-            a = 0.5 * alpha[..., None]
-            rgb = rgb * (1 - a) + np.array(colour, np.float32) * a
-        rgb = rgb.astype(np.uint8)
-    if codec == "prores4444":
-        return np.dstack([image if kind == "overlay" else rgb, (union * 255).astype(np.uint8)])
-    return rgb
-
-
 def run_export(args) -> int:
-    """`export PROJECT --out DIR ...`: finished mattes (and cutouts) of a saved project."""
-    from collections import deque
-
+    """`export PROJECT --out DIR ...`: finished mattes (and cutouts, preview) of a saved project."""
     from core.device import resolve_device
-    from core.export import write_cutout, write_label_png, write_matte
-    from core.matte import FinishSettings, finish_matte, temporal_smooth
+    from core.export_job import ExportJob, export_objects_of, run_export_job
     from core.model.build import build_network, load_checkpoint, load_weights_into
     from core.project import load_project
 
@@ -225,112 +203,41 @@ def run_export(args) -> int:
     model = build_network(backbone_name=payload["backbone"], imagenet=False)
     load_weights_into(model, payload, path=str(weights))
     model.to(resolve_device(args.device)).eval()
-
     annotations = {}
     for frame_idx in store.frames():
         masks, valid = store.frame_masks(frame_idx, object_ids)
         annotations[frame_idx] = FrameAnnotation(masks, valid)
-    first = max(0, args.first if args.first is not None else 0)
-    last = min(len(source) - 1, args.last if args.last is not None else len(source) - 1)
-    if first > last:
-        raise RotoshotError(f"empty frame range {first}..{last}")
-    ext = {"png8": ".png", "png16": ".png", "tiff16": ".tif", "exr": ".exr"}[args.format]
-    infos = {o.object_id: o for o in project.objects}
-    out = Path(args.out)
-    names = {}
-    for object_id in object_ids:
-        info = infos.get(object_id)
-        names[object_id] = f"{object_id}_{info.name if info else 'object'}".replace(
-            "/", "_"
-        ).replace(" ", "_")
-        (out / names[object_id]).mkdir(parents=True, exist_ok=True)
-        if args.cutouts:
-            (out / f"{names[object_id]}_rgba").mkdir(parents=True, exist_ok=True)
-    if len(object_ids) > 1:
-        (out / "labels").mkdir(parents=True, exist_ok=True)
 
-    def settings_for(object_id: int) -> FinishSettings:
-        base = infos[object_id].finish if object_id in infos else FinishSettings()
-        overrides = {k: v for k, v in {"threshold": args.threshold, "grow_px": args.grow, "feather_px": args.feather,
-                     "fill_holes_px": args.fill_holes, "remove_specks_px": args.remove_specks,
-                     "temporal_radius": args.temporal}.items() if v is not None}  # fmt: skip
-        return dataclasses.replace(base, **overrides)
-
-    finish = {object_id: settings_for(object_id) for object_id in object_ids}
-    radius = max(s.temporal_radius for s in finish.values())
-    # A sliding window of soft results keeps temporal smoothing in bounded memory.
-    window: deque[tuple[int, np.ndarray]] = deque()
-    preview = None
-    if args.preview:
-        from core.export import PREVIEW_CODECS, PreviewVideoWriter
-
-        suffix = PREVIEW_CODECS[args.preview_codec][2]
-        preview = PreviewVideoWriter(
-            out / f"preview_{args.preview}{suffix}",
-            fps=source.fps,
-            size=source.size,
-            codec=args.preview_codec,
-        )
+    overrides = {
+        "threshold": args.threshold, "grow_px": args.grow, "feather_px": args.feather,
+        "fill_holes_px": args.fill_holes, "remove_specks_px": args.remove_specks,
+        "temporal_radius": args.temporal,
+    }  # fmt: skip
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    objects = tuple(
+        dataclasses.replace(o, finish=dataclasses.replace(o.finish, **overrides))
+        for o in export_objects_of(project.objects, object_ids)
+    )
+    job = ExportJob(
+        folder=args.out,
+        first=args.first if args.first is not None else 0,
+        last=args.last if args.last is not None else len(source) - 1,
+        objects=objects,
+        fmt=args.format,
+        cutouts=args.cutouts,
+        premultiplied=not args.straight,
+        preview=args.preview,
+        preview_codec=args.preview_codec,
+    )
     segmenter = Segmenter(
         model,
         source,
         annotations=annotations,
         config=SegmentConfig(temporal_gate_px=DEFAULT_GATE_PX),
     )
-    frame_order = range(max(0, first - radius), min(len(source), last + radius + 1))
-    pending = list(frame_order)
-    for frame_idx in range(first, last + 1):
-        while pending and pending[0] <= frame_idx + radius:
-            f = pending.pop(0)
-            window.append((f, segmenter.segment_frame(f).probs))
-        while window and window[0][0] < frame_idx - radius:
-            window.popleft()
-        frames = [f for f, _ in window]
-        here = frames.index(frame_idx)
-        stem = source.stems[frame_idx]
-        alphas = []
-        for k, object_id in enumerate(object_ids):
-            soft = temporal_smooth(
-                [p[k] for _, p in window], here, finish[object_id].temporal_radius
-            )
-            alpha = finish_matte(soft, finish[object_id])
-            alphas.append(alpha)
-            write_matte(
-                out / names[object_id] / f"{stem}{ext}",
-                alpha,
-                args.format,
-                channel=names[object_id],
-            )
-            if args.cutouts:
-                write_cutout(
-                    out / f"{names[object_id]}_rgba" / f"{stem}.png",
-                    source.read(frame_idx),
-                    alpha,
-                    premultiplied=not args.straight,
-                )
-        if len(object_ids) > 1:
-            stack = np.stack(alphas)
-            labels = np.where(
-                stack.max(axis=0) > 0.5, np.array(object_ids)[stack.argmax(axis=0)], 0
-            )
-            write_label_png(
-                out / "labels" / f"{stem}.png",
-                labels,
-                {o: infos[o].colour for o in object_ids if o in infos},
-            )
-        if preview is not None:
-            preview.write(
-                preview_frame(
-                    source.read(frame_idx),
-                    alphas,
-                    [infos[o].colour if o in infos else (255, 0, 0) for o in object_ids],
-                    args.preview,
-                    args.preview_codec,
-                )
-            )
-        if (frame_idx - first) % 25 == 0:
-            log.info("exported frame %d/%d", frame_idx - first + 1, last - first + 1)
-    if preview is not None:
-        preview.close()
-    report(f"exported {last - first + 1} frames of {len(object_ids)} object(s) to {out}")
+    done = total = 0
+    for done, total in run_export_job(job, segmenter, source.stems, object_ids):
+        if done % 25 == 0:
+            log.info("exported frame %d/%d", done, total)
+    report(f"exported {total} frames of {len(objects)} object(s) to {args.out}")
     return 0

@@ -1,0 +1,195 @@
+"""The export job shared by the CLI and the app: finished mattes, cutouts, label maps, preview.
+
+A generator: it yields (done, total) after every frame and stops at the next frame once its
+cancel token is set. Temporal smoothing keeps a sliding window of soft results, so memory stays
+bounded however long the range.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import RotoshotError
+from core.export import (
+    PREVIEW_CODECS,
+    PreviewVideoWriter,
+    write_cutout,
+    write_label_png,
+    write_matte,
+)
+from core.jobs import CancelToken
+from core.matte import FinishSettings, finish_matte, temporal_smooth
+from core.segmentation import Segmenter
+
+MATTE_EXTENSIONS = {"png8": ".png", "png16": ".png", "tiff16": ".tif", "exr": ".exr"}
+
+
+def safe_name(object_id: int, name: str) -> str:
+    """An object's folder/channel name: "<id>_<name>" in letters, digits, '-', '_' and '.'."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "object"
+    return f"{object_id}_{cleaned}"
+
+
+@dataclass(frozen=True)
+class ExportObject:
+    """One object to export: id, display name, RGB colour, finishing settings."""
+
+    object_id: int
+    name: str
+    colour: tuple[int, int, int] = (255, 0, 0)
+    finish: FinishSettings = field(default_factory=FinishSettings)
+
+    @property
+    def folder(self) -> str:
+        return safe_name(self.object_id, self.name)
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """What to write: frames first..last (inclusive) into `folder`; fmt: matte format;
+    cutouts: RGBA PNGs too (premultiplied or straight); preview: None, "overlay" or "matte"
+    movie with preview_codec "h264" or "prores4444". Files are named after the source frames."""
+
+    folder: str
+    first: int
+    last: int
+    objects: tuple[ExportObject, ...]
+    fmt: str = "png8"
+    cutouts: bool = False
+    premultiplied: bool = True
+    preview: str | None = None
+    preview_codec: str = "h264"
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
+def preview_frame(
+    image: np.ndarray, alphas: list[np.ndarray], colours: list, kind: str, codec: str
+) -> np.ndarray:
+    """One preview-movie frame: "overlay" tints each object in its colour over the shot; "matte"
+    shows the union matte in grey. ProRes 4444 frames carry the union matte as alpha."""
+    union = np.max(np.stack(alphas), axis=0)
+    if kind == "matte":
+        rgb = np.repeat((union * 255).astype(np.uint8)[..., None], 3, axis=2)
+    else:
+        rgb = image.astype(np.float32)
+        for alpha, colour in zip(alphas, colours, strict=True):
+            a = 0.5 * alpha[..., None]
+            rgb = rgb * (1 - a) + np.array(colour, np.float32) * a
+        rgb = rgb.astype(np.uint8)
+    if codec == "prores4444":
+        return np.dstack([image if kind == "overlay" else rgb, (union * 255).astype(np.uint8)])
+    return rgb
+
+
+def object_soft_matte(probs: np.ndarray, labels: np.ndarray, channel: int) -> np.ndarray:
+    """Object `channel`'s probability (H, W) float32, zero where another object wins (objects
+    never overlap in their mattes; background pixels keep their soft value for the threshold)."""
+    soft = probs[channel].astype(np.float32)
+    return np.where((labels == channel + 1) | (labels == 0), soft, 0.0).astype(np.float32)
+
+
+def run_export_job(
+    job: ExportJob, segmenter: Segmenter, stems: list[str], object_ids: list[int]
+) -> Iterator[tuple[int, int]]:
+    """Write the job; `object_ids` are the model's channels in order (objects not among them
+    export an empty matte). Yields (frames done, total). RotoshotError names a failed file."""
+    if job.fmt not in MATTE_EXTENSIONS:
+        raise RotoshotError(f"unknown matte format {job.fmt!r}")
+    source = segmenter.source
+    first, last = max(0, job.first), min(len(source) - 1, job.last)
+    if first > last:
+        raise RotoshotError(f"empty frame range {first}..{last}")
+    out = Path(job.folder)
+    ext = MATTE_EXTENSIONS[job.fmt]
+    for obj in job.objects:
+        (out / obj.folder).mkdir(parents=True, exist_ok=True)
+        if job.cutouts:
+            (out / f"{obj.folder}_rgba").mkdir(parents=True, exist_ok=True)
+    if len(job.objects) > 1:
+        (out / "labels").mkdir(parents=True, exist_ok=True)
+    preview = None
+    if job.preview:
+        suffix = PREVIEW_CODECS[job.preview_codec][2]
+        preview = PreviewVideoWriter(
+            out / f"preview_{job.preview}{suffix}",
+            fps=source.fps,
+            size=source.size,
+            codec=job.preview_codec,
+        )
+    radius = max((o.finish.temporal_radius for o in job.objects), default=0)
+    window: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # (frame, probs, labels)
+    next_to_segment = max(0, first - radius)
+    total = last - first + 1
+    try:
+        for frame_idx in range(first, last + 1):
+            job.cancel.raise_if_cancelled()
+            while next_to_segment <= min(len(source) - 1, frame_idx + radius):
+                result = segmenter.segment_frame(next_to_segment)
+                window.append((next_to_segment, result.probs, result.labels))
+                next_to_segment += 1
+            while window and window[0][0] < frame_idx - radius:
+                window.popleft()
+            here = [f for f, _, _ in window].index(frame_idx)
+            stem = stems[frame_idx]
+            alphas = []
+            for obj in job.objects:
+                if obj.object_id in object_ids:
+                    k = object_ids.index(obj.object_id)
+                    softs = [object_soft_matte(p, lab, k) for _, p, lab in window]
+                    alpha = finish_matte(
+                        temporal_smooth(softs, here, obj.finish.temporal_radius), obj.finish
+                    )
+                else:
+                    alpha = np.zeros((source.height, source.width), np.float32)
+                alphas.append(alpha)
+                write_matte(out / obj.folder / f"{stem}{ext}", alpha, job.fmt, channel=obj.folder)
+                if job.cutouts:
+                    write_cutout(
+                        out / f"{obj.folder}_rgba" / f"{stem}.png",
+                        source.read(frame_idx),
+                        alpha,
+                        premultiplied=job.premultiplied,
+                    )
+            if len(job.objects) > 1:
+                stack = np.stack(alphas)
+                ids = np.array([o.object_id for o in job.objects])
+                labels = np.where(stack.max(axis=0) > 0.5, ids[stack.argmax(axis=0)], 0)
+                write_label_png(
+                    out / "labels" / f"{stem}.png",
+                    labels,
+                    {o.object_id: o.colour for o in job.objects},
+                )
+            if preview is not None:
+                preview.write(
+                    preview_frame(
+                        source.read(frame_idx),
+                        alphas,
+                        [o.colour for o in job.objects],
+                        job.preview,
+                        job.preview_codec,
+                    )
+                )
+            yield frame_idx - first + 1, total
+        if preview is not None:
+            preview.close()
+            preview = None
+    finally:
+        if preview is not None:
+            preview.abort()
+
+
+def export_objects_of(
+    project_objects, object_ids: list[int] | None = None
+) -> tuple[ExportObject, ...]:
+    """ExportObjects from core.project.ObjectInfo entries (all, or those in `object_ids`)."""
+    return tuple(
+        ExportObject(o.object_id, o.name, tuple(o.colour), o.finish)
+        for o in project_objects
+        if object_ids is None or o.object_id in object_ids
+    )
