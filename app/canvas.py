@@ -80,6 +80,7 @@ class CanvasView(QGraphicsView):
         document.results_invalidated.connect(self.refresh_overlay)
         document.objects_changed.connect(self.refresh_overlay)
         document.active_object_changed.connect(lambda _o: self.refresh_overlay())
+        document.finish_changed.connect(lambda _o: self.refresh_overlay())
 
     # --- drawing -----------------------------------------------------------------------------
     def _on_document_clip_loaded(self) -> None:
@@ -113,7 +114,13 @@ class CanvasView(QGraphicsView):
             if mask is None:
                 continue
             if self.view_mode == VIEW_MATTE:
-                if info.object_id == doc.active_object_id:
+                if info.object_id == doc.active_object_id and self._working is None:
+                    finished = doc.finished_alpha(info.object_id, doc.current_frame)
+                    if finished is not None:
+                        grey = (finished * 255).astype(np.uint8)
+                        rgba[..., :3] = grey[..., None]
+                        rgba[..., 3] = 255
+                elif info.object_id == doc.active_object_id:
                     rgba[mask] = (255, 255, 255, 255)
                 continue
             rgba[mask] = (*info.colour, alpha)

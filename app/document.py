@@ -17,6 +17,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from core.annotations import AnnotationStore
+from core.export_job import object_soft_matte
+from core.matte import FinishSettings, finish_matte
 from core.project import (
     ObjectInfo,
     Project,
@@ -27,6 +29,7 @@ from core.project import (
     save_manifest,
     save_result,
 )
+from core.segmentation import labels_from_probs
 from core.video import FrameSource
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,7 @@ class ShotDocument(QObject):
     result_changed = Signal(int)  # frame_idx
     results_invalidated = Signal()  # a new model: every result is stale
     settings_changed = Signal()
+    finish_changed = Signal(int)  # object_id
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -197,6 +201,30 @@ class ShotDocument(QObject):
         if self.active_object_id == object_id:
             self.set_active_object(self.project.objects[0].object_id)
         self.annotation_changed.emit(object_id, self.current_frame)
+
+    def set_finish(self, object_id: int, settings: FinishSettings) -> None:
+        """Change an object's matte finishing (export settings, previewed in Matte view)."""
+        info = self.object(object_id)
+        if info is not None and info.finish != settings:
+            info.finish = settings
+            self.save_manifest()
+            self.finish_changed.emit(object_id)
+
+    def finished_alpha(self, object_id: int, frame_idx: int) -> np.ndarray | None:
+        """The object's matte as exported (finishing applied, temporal smoothing aside):
+        (H, W) float32 in [0, 1], or None when the frame has neither annotation nor result."""
+        info = self.object(object_id)
+        annotation = self.store.get(object_id, frame_idx)
+        if annotation is not None:
+            soft = annotation.astype(np.float32)
+        else:
+            result = self.results.get(frame_idx)
+            if result is None or object_id not in result.object_ids:
+                return None
+            k = result.object_ids.index(object_id)
+            labels = labels_from_probs(result.probs.astype(np.float32) / 255.0)
+            soft = object_soft_matte(result.probs.astype(np.float32) / 255.0, labels, k)
+        return finish_matte(soft, info.finish if info is not None else FinishSettings())
 
     def set_active_object(self, object_id: int) -> None:
         if self.object(object_id) is not None and object_id != self.active_object_id:

@@ -39,6 +39,7 @@ from app.canvas import (
 from app.document import ShotDocument
 from app.engine import Engine, EngineThread
 from app.export_dialog import ExportController
+from app.finish_panel import FinishPanel
 from app.objects_panel import ObjectListPanel
 from app.timeline import TimelineWidget
 from app.train_controller import TrainController
@@ -98,7 +99,12 @@ class MainWindow(QMainWindow):
         )
         self.train_controller = TrainController(self.document, self.engine, self.train_panel, self)
         self.export_controller = ExportController(self.document, self.engine, self)
-        for title, widget in (("Objects", self.objects_panel), ("Train", self.train_panel)):
+        self.finish_panel = FinishPanel(self.document)
+        for title, widget in (
+            ("Objects", self.objects_panel),
+            ("Train", self.train_panel),
+            ("Matte finishing", self.finish_panel),
+        ):
             dock = QDockWidget(title, self)
             dock.setObjectName(title)
             dock.setWidget(widget)

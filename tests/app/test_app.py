@@ -301,3 +301,19 @@ def test_snap_and_import_become_keyframes(qtbot, window, clip_folder, tmp_path):
     assert np.array_equal(doc.annotation(1, 4), labels[4] == 1)
     doc.undo_stack.undo()  # the whole import is one step
     assert doc.annotation(1, 3) is None and doc.annotation(1, 4) is None
+
+
+def test_finishing_panel_previews_in_matte_view(qtbot, window):
+    from app.canvas import VIEW_MATTE
+
+    doc = window.document
+    drag(qtbot, window.canvas, [(40, 40), (60, 40)])
+    window.canvas.set_view_mode(VIEW_MATTE)
+    before = window.canvas.overlay_rgba()[..., 0] > 127
+    window.finish_panel.grow.setValue(3)
+    assert doc.object(1).finish.grow_px == 3
+    after = window.canvas.overlay_rgba()[..., 0] > 127
+    assert after.sum() > before.sum() and (after | before).sum() == after.sum()
+    window.finish_panel.feather.setValue(4.0)
+    soft = window.canvas.overlay_rgba()[..., 0]
+    assert ((soft > 10) & (soft < 245)).any()  # a feathered edge is shown
