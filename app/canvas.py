@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.document import ShotDocument
+from app.outline_editor import OutlineEditor
 
-BRUSH, ERASER, LASSO, FILL = "brush", "eraser", "lasso", "fill"
+BRUSH, ERASER, LASSO, FILL, OUTLINE = "brush", "eraser", "lasso", "fill", "outline"
 VIEW_OVERLAY, VIEW_MATTE, VIEW_ORIGINAL = "overlay", "matte", "original"
 
 
@@ -58,6 +59,7 @@ class CanvasView(QGraphicsView):
         self.setBackgroundBrush(QBrush(QColor(38, 38, 38)))
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
+        self.outline = OutlineEditor(self.scene(), document)
         self.tool = BRUSH
         self.brush_size = 24
         self.view_mode = VIEW_OVERLAY
@@ -139,6 +141,8 @@ class CanvasView(QGraphicsView):
     def refresh_overlay(self) -> None:
         if self.document.source is None:
             return
+        if self.outline.active and not self.outline.moved:
+            self.outline.show()  # follow the frame/object/annotation being shown
         if self.view_mode == VIEW_ORIGINAL:
             self.overlay_item.setVisible(False)
             return
@@ -160,6 +164,10 @@ class CanvasView(QGraphicsView):
         if self._lasso:
             self.cancel_lasso()
         self.tool = tool
+        if tool == OUTLINE:
+            self.outline.show()
+        elif self.outline.active:
+            self.outline.clear()
         self._update_cursor_item()
         self.tool_changed.emit(tool)
 
@@ -229,6 +237,9 @@ class CanvasView(QGraphicsView):
             return
         if event.button() not in (Qt.LeftButton, Qt.RightButton):
             return
+        if self.tool == OUTLINE:
+            super().mousePressEvent(event)  # the scene drags the handle under the cursor
+            return
         doc = self.document
         x, y = self._image_point(event)
         if self.tool == FILL:
@@ -256,6 +267,9 @@ class CanvasView(QGraphicsView):
         if self._pan_from is not None:
             self._pan(event)
             return
+        if self.tool == OUTLINE:
+            super().mouseMoveEvent(event)
+            return
         if self.tool == LASSO and self._lasso:
             pressed = event.buttons() & (Qt.LeftButton | Qt.RightButton)
             if pressed and (event.position() - self._lasso_press).manhattanLength() > 4:
@@ -275,6 +289,10 @@ class CanvasView(QGraphicsView):
         if self._pan_from is not None:
             self._pan_from = None
             self.unsetCursor()
+            return
+        if self.tool == OUTLINE:
+            super().mouseReleaseEvent(event)
+            self.outline.commit_if_moved()
             return
         if self._working is None:
             return

@@ -31,6 +31,7 @@ from app.canvas import (
     ERASER,
     FILL,
     LASSO,
+    OUTLINE,
     VIEW_MATTE,
     VIEW_ORIGINAL,
     VIEW_OVERLAY,
@@ -178,6 +179,7 @@ class MainWindow(QMainWindow):
             (ERASER, "Eraser", "E"),
             (LASSO, "Lasso", "L"),
             (FILL, "Fill", "G"),
+            (OUTLINE, "Outline", "O"),
         ):
             action = self._action(
                 f"{text} ({key})",

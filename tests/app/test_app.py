@@ -317,3 +317,28 @@ def test_finishing_panel_previews_in_matte_view(qtbot, window):
     window.finish_panel.feather.setValue(4.0)
     soft = window.canvas.overlay_rgba()[..., 0]
     assert ((soft > 10) & (soft < 245)).any()  # a feathered edge is shown
+
+
+def test_outline_edit_drag_a_control_point(qtbot, window):
+    from app.canvas import LASSO as LASSO_TOOL
+    from app.canvas import OUTLINE
+
+    doc, canvas = window.document, window.canvas
+    canvas.set_tool(LASSO_TOOL)
+    drag(qtbot, canvas, [(20, 20), (70, 20), (70, 60), (20, 60)])
+    before = doc.annotation(1, 0).copy()
+    canvas.set_tool(OUTLINE)
+    handles = canvas.outline._handles
+    assert 4 <= len(handles) <= 12  # a rectangle-ish outline: few control points
+    # vectorise -> rasterise reproduces the mask within the 1 px boundary band
+    assert (canvas.outline.rasterised() ^ before).sum() < 0.1 * before.sum()
+    corner = max(handles, key=lambda h: h.pos().x() + h.pos().y())  # bottom-right corner
+    start = canvas.mapFromScene(corner.pos())
+    end = canvas.mapFromScene(corner.pos() + QPointF(15, 15))
+    viewport = canvas.viewport()
+    qtbot.mousePress(viewport, Qt.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.LeftButton, pos=end)
+    after = doc.annotation(1, 0)
+    assert after.sum() > before.sum() and after[70, 78]
+    assert doc.undo_stack.undoText() == "Edit outline"
