@@ -14,7 +14,7 @@ from core.training import FineTuneConfig, TrainingSample, fine_tune, run_to_end
 from tests.synthetic import iou, make_clip, write_image_folder
 
 
-def make_project(tmp_path):
+def make_project(tmp_path, *, train=True):
     frames, labels = make_clip(num_frames=6, height=96, width=128, num_objects=2, seed=6)
     write_image_folder(tmp_path / "clip", frames)
     project = Project(str(tmp_path / "clip"))
@@ -27,6 +27,8 @@ def make_project(tmp_path):
     folder = tmp_path / "shot"
     save_manifest(folder, project)
     save_annotations(folder, store)
+    if not train:
+        return folder, labels
     model, _ = build_model(weights="imagenet")
     masks = np.stack([labels[0] == 1, labels[0] == 2])
     run_to_end(
@@ -93,7 +95,6 @@ def test_export_project_png16_exr_cutouts_labels(tmp_path, capsys):
 
 
 def test_export_without_model_is_a_clear_error(tmp_path, capsys):
-    folder, _ = make_project(tmp_path)
-    (folder / "model.pt").unlink()
+    folder, _ = make_project(tmp_path, train=False)
     assert main.main(["export", str(folder), "--out", str(tmp_path / "o")]) == 2
     assert "no trained model" in capsys.readouterr().err
