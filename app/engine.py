@@ -23,7 +23,7 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from core.errors import RotoshotError
 from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
-from core.segmentation import FrameAnnotation, SegmentConfig, Segmenter
+from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation, SegmentConfig, Segmenter
 from core.training import (
     FeatureCache,
     FineTuneConfig,
@@ -268,12 +268,14 @@ class Engine(QObject):
         self._segment_one(frame_idx)
         self._segment_more.emit()
 
+    def _make_segmenter(self) -> Segmenter:
+        config = SegmentConfig(temporal_gate_px=DEFAULT_GATE_PX)
+        return Segmenter(self._model, self._source, annotations=self._annotations, config=config)
+
     def _segment_one(self, frame_idx: int) -> None:
         try:
             if self._segmenter is None:
-                self._segmenter = Segmenter(
-                    self._model, self._source, annotations=self._annotations, config=SegmentConfig()
-                )
+                self._segmenter = self._make_segmenter()
             result = self._segmenter.segment_frame(frame_idx)
             # floor(p * 255.999): p > 0.5 <=> u8 > 127 for every float16-cached probability,
             # so the viewer's masks equal the exported ones (rounding maps 0.5 itself to 128).
@@ -292,9 +294,7 @@ class Engine(QObject):
             return
         try:
             if self._segmenter is None:
-                self._segmenter = Segmenter(
-                    self._model, self._source, annotations=self._annotations
-                )
+                self._segmenter = self._make_segmenter()
             for done, total in run_export_job(
                 job, self._segmenter, self._source.stems, list(self._object_ids)
             ):

@@ -18,14 +18,17 @@ import numpy as np
 from core.annotations import read_label_mask
 from core.errors import RotoshotError
 from core.export import write_png_atomic
-from core.segmentation import FrameAnnotation, SegmentConfig, Segmenter, segment
+from core.segmentation import (
+    DEFAULT_GATE_PX,
+    FrameAnnotation,
+    SegmentConfig,
+    Segmenter,
+    segment,
+)
 from core.training import TrainingSample, config_for_quality, fine_tune
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)
-
-# The default temporal gate (px); 0 disables it. Chosen by the dev-split benchmark (BENCHMARKS.md).
-DEFAULT_GATE_PX = 40
 
 
 def report(text: str) -> None:

@@ -24,6 +24,11 @@ from core.video import FrameSource
 log = logging.getLogger(__name__)
 
 
+# Temporal gate radius used by the CLI and the app (px at the clip's resolution); chosen with the
+# dev-split benchmark (docs/BENCHMARKS.md: gate on vs off).
+DEFAULT_GATE_PX = 40
+
+
 @dataclass(frozen=True)
 class SegmentConfig:
     """threshold: probability above which a pixel is object; temporal_gate_px: keep only the
