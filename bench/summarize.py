@@ -15,7 +15,9 @@ def main() -> int:
     print("| run | weights | quality | steps | gate | J | F | J&F | s/frame | total s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for s in rows:
-        print(f"| {s['label']} | {s['weights']} | {s['quality']} | {s.get('steps')} | {s.get('gate')} | {s['J']} | {s['F']} | {s['JF']} | {s['s_per_frame']} | {s['total_s']} |")
+        print(
+            f"| {s['label']} | {s['weights']} | {s['quality']} | {s.get('steps')} | {s.get('gate')} | {s['J']} | {s['F']} | {s['JF']} | {s['s_per_frame']} | {s['total_s']} |"
+        )
     return 0
 
 

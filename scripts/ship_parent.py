@@ -1,6 +1,6 @@
 """Copy trained parent weights into resources/ with the manifest the engine checks (sha256).
 
-    .venv/bin/python scripts/ship_parent.py runs/parent/parent_lite0.pt
+.venv/bin/python scripts/ship_parent.py runs/parent/parent_lite0.pt
 """
 
 import hashlib
