@@ -107,7 +107,17 @@ def set_trainable(model: OSVOSNet, trainable: str) -> list[dict]:
     first_stage = _FIRST_TRAINED_STAGE[trainable]
     for p in model.parameters():
         p.requires_grad_(False)
-    head_params = list(model.head.parameters())
+    head = model.head
+    if trainable == "head":
+        # The fast end keeps the parent's stride-2 edge refinement (object-agnostic) frozen.
+        frozen = {
+            id(p)
+            for m in (head.side_convs[0], head.side_preds[0], head.refine)
+            for p in m.parameters()
+        }
+        head_params = [p for p in head.parameters() if id(p) not in frozen]
+    else:
+        head_params = list(head.parameters())
     for p in head_params:
         p.requires_grad_(True)
     backbone_params = []
@@ -149,6 +159,7 @@ class _View:
     features: list[torch.Tensor]
     target: torch.Tensor  # (1, K, H, W) float
     valid: torch.Tensor  # (1, K) float
+    resized_targets: dict = dataclasses.field(default_factory=dict)  # size -> target, memoised
 
 
 class FeatureCache:
@@ -231,6 +242,7 @@ def fine_tune(
     total_steps = config.steps
 
     first_trained = _FIRST_TRAINED_STAGE[config.trainable]
+    refine = config.trainable != "head"
     views: list[_View] = []
     if first_trained > 0:
         views_per_frame = max(
@@ -252,6 +264,8 @@ def fine_tune(
                     image, masks = _make_view(rng, sample, config, identity=(v == 0))
                     x = model.normalize(_to_tensor_image(image, device))
                     feats = model.backbone(x, stop_stage=first_trained)
+                    if not refine:
+                        feats[0] = None  # stride-2 features unused: don't keep ~6 MB per view
                     valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
                     sample_views.append(_View(feats, _to_tensor_masks(masks, device), valid))
                     elapsed = time.perf_counter() - started
@@ -285,8 +299,9 @@ def fine_tune(
             feats = view.features
             if first_trained < 5:
                 feats = model.backbone(None, start_stage=first_trained, features=feats)
-            output = model.head(feats, None)
+            output = model.head(feats, None, refine=refine)
             target, valid = view.target, view.valid
+            resized_targets = view.resized_targets
         else:
             sample = samples[int(rng.integers(len(samples)))]
             image, masks = _make_view(rng, sample, config, identity=rng.random() < 0.2)
@@ -294,7 +309,10 @@ def fine_tune(
             output = model(model.normalize(_to_tensor_image(image, device)), full_resolution=False)
             target = _to_tensor_masks(masks, device)
             valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
-        loss = osvos_loss(output, target, valid, side_weight=config.side_weight)
+            resized_targets = None
+        loss = osvos_loss(
+            output, target, valid, side_weight=config.side_weight, resized_targets=resized_targets
+        )
         optimizer.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
             loss.backward()

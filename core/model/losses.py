@@ -38,22 +38,30 @@ def osvos_loss(
     valid: torch.Tensor | None = None,
     *,
     side_weight: float = 0.5,
+    resized_targets: dict | None = None,
 ) -> torch.Tensor:
     """Fused loss plus `side_weight` x mean side-output loss (deep supervision).
 
     target (B, K, H, W) float; every output is scored against the target area-resized to the
     output's own resolution, which is much cheaper than upsampling outputs to full size.
+    `resized_targets` (a dict kept with a cached training view) memoises those resizes.
     """
-    logits = output.logits
-    if logits.shape[-2:] != target.shape[-2:]:
-        target_fused = F.interpolate(target, size=logits.shape[-2:], mode="area")
-    else:
-        target_fused = target
-    loss = balanced_bce(logits, target_fused, valid)
+
+    def resized(size) -> torch.Tensor:
+        size = tuple(size)
+        if size == tuple(target.shape[-2:]):
+            return target
+        if resized_targets is not None and size in resized_targets:
+            return resized_targets[size]
+        small = F.interpolate(target, size=size, mode="area")
+        if resized_targets is not None:
+            resized_targets[size] = small
+        return small
+
+    loss = balanced_bce(output.logits, resized(output.logits.shape[-2:]), valid)
     if side_weight > 0 and output.side_logits:
         side_losses = []
         for side in output.side_logits:
-            small = F.interpolate(target, size=side.shape[-2:], mode="area")
-            side_losses.append(balanced_bce(side, small, valid))
+            side_losses.append(balanced_bce(side, resized(side.shape[-2:]), valid))
         loss = loss + side_weight * torch.stack(side_losses).mean()
     return loss

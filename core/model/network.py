@@ -119,6 +119,10 @@ class OSVOSHead(nn.Module):
             nn.ReLU(inplace=True),
             _conv(fine_channels, 1, 3),
         )
+        # Zero-initialised residual: until trained (parent training, or the deeper fine-tune
+        # modes) the refinement is the identity, so an ImageNet-only model is not perturbed.
+        nn.init.zeros_(self.refine[-1].weight)
+        nn.init.zeros_(self.refine[-1].bias)
 
     @property
     def num_objects(self) -> int:
@@ -155,27 +159,42 @@ class OSVOSHead(nn.Module):
                 self.side_preds[int(name.split(".")[1])] = new
 
     def forward(
-        self, feats: list[torch.Tensor], out_size: tuple[int, int] | None = None
+        self,
+        feats: list[torch.Tensor | None],
+        out_size: tuple[int, int] | None = None,
+        *,
+        refine: bool = True,
     ) -> HeadOutput:
-        """Logits at `out_size`, or at stride 2 when None (training scores them there: the
-        full-resolution upsample adds nothing to learn and costs more than the head itself)."""
-        sides = [conv(f) for conv, f in zip(self.side_convs, feats, strict=True)]
-        side_logits = [pred(s) for pred, s in zip(self.side_preds, sides, strict=True)]
+        """Logits at `out_size`, or at their native stride when None (training scores them
+        there: the full-resolution upsample adds nothing to learn and costs more than the head).
+
+        refine=False skips the stride-2 branch (feats[0] may then be None) and returns the
+        stride-4 fused logits: the fast fine-tune trains only the object-specific stride-4..32
+        part and keeps the parent's object-agnostic edge refinement, ~3x cheaper per step.
+        """
+        first = 0 if refine else 1
+        sides = [None] * first + [
+            conv(f) for conv, f in zip(self.side_convs[first:], feats[first:], strict=True)
+        ]
+        side_logits = [
+            pred(s) for pred, s in zip(self.side_preds[first:], sides[first:], strict=True)
+        ]
         s4_size = sides[1].shape[-2:]
         fused_in = [sides[1]] + [
             F.interpolate(s, size=s4_size, mode="bilinear", align_corners=False) for s in sides[2:]
         ]
         fused = self.fuse(torch.cat(fused_in, dim=1))  # (B, K, H/4, W/4)
-        batch, k = fused.shape[:2]
-        s2 = sides[0]
-        up = F.interpolate(fused, size=s2.shape[-2:], mode="bilinear", align_corners=False)
-        up_flat = up.reshape(batch * k, 1, *up.shape[-2:])
-        s2_rep = s2.repeat_interleave(k, dim=0)
-        refined = up_flat + self.refine(torch.cat([s2_rep, up_flat], dim=1))
-        refined = refined.reshape(batch, k, *refined.shape[-2:])
-        logits = refined
+        logits = fused
+        if refine:
+            batch, k = fused.shape[:2]
+            s2 = sides[0]
+            up = F.interpolate(fused, size=s2.shape[-2:], mode="bilinear", align_corners=False)
+            up_flat = up.reshape(batch * k, 1, *up.shape[-2:])
+            s2_rep = s2.repeat_interleave(k, dim=0)
+            refined = up_flat + self.refine(torch.cat([s2_rep, up_flat], dim=1))
+            logits = refined.reshape(batch, k, *refined.shape[-2:])
         if out_size is not None:
-            logits = F.interpolate(refined, size=out_size, mode="bilinear", align_corners=False)
+            logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
         return HeadOutput(logits=logits, side_logits=side_logits)
 
 
