@@ -34,6 +34,14 @@ FORMAT_NAMES = {
 }
 
 
+PREVIEW_NAMES = {
+    None: "None",
+    ("overlay", "h264"): "Overlay, H.264 MP4",
+    ("matte", "h264"): "Matte, H.264 MP4",
+    ("overlay", "prores4444"): "Shot with matte as alpha, ProRes 4444 MOV",
+}
+
+
 class ExportDialog(QDialog):
     """Asks for the output folder and the inclusive frame range (1-based in the UI)."""
 
@@ -66,6 +74,10 @@ class ExportDialog(QDialog):
         form.addRow("Matte format", self.format_combo)
         form.addRow(self.cutouts)
         form.addRow(self.premultiplied)
+        self.preview_combo = QComboBox()
+        for key, text in PREVIEW_NAMES.items():
+            self.preview_combo.addItem(text, key)
+        form.addRow("Preview movie", self.preview_combo)
         form.addRow(QLabel("One folder per object; files named after the source frames."))
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
@@ -88,6 +100,8 @@ class ExportDialog(QDialog):
             "fmt": self.format_combo.currentData(),
             "cutouts": self.cutouts.isChecked(),
             "premultiplied": self.premultiplied.isChecked(),
+            "preview": (self.preview_combo.currentData() or (None, "h264"))[0],
+            "preview_codec": (self.preview_combo.currentData() or (None, "h264"))[1],
         }
 
 

@@ -342,3 +342,24 @@ def test_outline_edit_drag_a_control_point(qtbot, window):
     after = doc.annotation(1, 0)
     assert after.sum() > before.sum() and after[70, 78]
     assert doc.undo_stack.undoText() == "Edit outline"
+
+
+def test_export_dialog_options(qtbot):
+    from app.export_dialog import ExportDialog
+
+    dialog = ExportDialog("/tmp/out", 2, 8, 10)
+    qtbot.addWidget(dialog)
+    assert dialog.values() == ("/tmp/out", 2, 8)
+    dialog.format_combo.setCurrentIndex(3)
+    dialog.preview_combo.setCurrentIndex(3)
+    dialog.cutouts.setChecked(True)
+    dialog.premultiplied.setChecked(False)
+    assert dialog.options() == {
+        "fmt": "exr",
+        "cutouts": True,
+        "premultiplied": False,
+        "preview": "overlay",
+        "preview_codec": "prores4444",
+    }
+    dialog.preview_combo.setCurrentIndex(0)
+    assert dialog.options()["preview"] is None
