@@ -6,7 +6,7 @@ completed step. Calling it again on the same model continues from the current we
 
 Where the speed/quality slider lands decides what trains (see `config_for_quality`):
 - "head": backbone frozen; features of a few augmented views per annotated frame are computed
-  once and cached, then only the OSVOS head trains (~0.02 s/step at 480p on 2 cores).
+  once and cached, then only the OSVOS head's stride-4..32 part trains (tens of ms per step).
 - "deep": stride-2..8 features cached, the stride-16/32 stages and the head train.
 - "all": every layer trains on a fresh augmentation each step (BatchNorm statistics frozen).
 """
@@ -76,8 +76,10 @@ class FineTuneConfig:
 def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     """Map the speed/quality slider, quality in [0, 1], to a fine-tuning recipe.
 
-    0 -> head only, 100 steps on 8 cached views (~8 s at 480p on 2 CPU cores, caching included);
-    0.5 -> stride-16/32 stages + head, 300 steps; 1 -> whole network on 320 px crops, 500 steps.
+    0 -> head only (stride-2 refinement kept from the parent), 100 steps on 8 cached views
+    (~5 s at 480p on 2 CPU cores, caching included); 0.5 -> stride-16/32 stages + head, 300
+    steps (~2 min); 1 -> whole network on 320 px crops, 500 steps. Measured cost and accuracy of
+    each: docs/BENCHMARKS.md.
     """
     q = float(np.clip(quality, 0.0, 1.0))
     if q < 1 / 3:
