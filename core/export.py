@@ -14,6 +14,19 @@ import numpy as np
 from core.errors import RotoshotError
 
 
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write a file via a temp file + rename; RotoshotError naming the file on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise RotoshotError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def write_png_atomic(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write a PNG via a temp file + rename, so a reader never sees half a file.
 
@@ -26,28 +39,10 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise RotoshotError(f"cannot encode {path.name} as PNG")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(encoded.tobytes())
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise RotoshotError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_bytes_atomic(path, encoded.tobytes())
 
 
 MATTE_FORMATS = ("png8", "png16", "tiff16", "exr")
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise RotoshotError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _encode(path: Path, image: np.ndarray) -> bytes:
@@ -99,9 +94,9 @@ def write_matte(
     one channel named `channel`). The file extension must match the format."""
     path = Path(path)
     if fmt == "png8":
-        _write_bytes_atomic(path, _encode(path, quantize(alpha, 8)))
+        write_bytes_atomic(path, _encode(path, quantize(alpha, 8)))
     elif fmt in ("png16", "tiff16"):
-        _write_bytes_atomic(path, _encode(path, quantize(alpha, 16)))
+        write_bytes_atomic(path, _encode(path, quantize(alpha, 16)))
     elif fmt == "exr":
         write_exr(path, {channel: alpha})
     else:

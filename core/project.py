@@ -11,7 +11,6 @@ file; a corrupt or foreign folder is refused with one clear RotoshotError.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -23,7 +22,7 @@ import numpy as np
 
 from core.annotations import AnnotationStore
 from core.errors import RotoshotError
-from core.export import write_png_atomic
+from core.export import write_bytes_atomic, write_png_atomic
 from core.matte import FinishSettings
 
 SCHEMA_VERSION = 1
@@ -74,23 +73,12 @@ class Project:
         return ObjectInfo(object_id, name or f"Object {object_id}", colour)
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise RotoshotError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 def save_manifest(folder: str | os.PathLike, project: Project) -> None:
     """Write project.json atomically (creating the folder)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = {"schema_version": SCHEMA_VERSION, "app": "rotoshot", **asdict(project)}
-    _write_text_atomic(folder / MANIFEST, json.dumps(data, indent=1))
+    write_bytes_atomic(folder / MANIFEST, json.dumps(data, indent=1).encode())
 
 
 def annotation_path(folder: str | os.PathLike, object_id: int, frame_idx: int) -> Path:

@@ -33,22 +33,17 @@ def run_cli(args, capsys):
     return code, captured.out, captured.err
 
 
+def segment_one(folder, out, capsys, *extra):
+    """Run `segment` on the synthetic clip with the single-object mask (ImageNet weights)."""
+    mask = folder / "one.png"
+    args = ["segment", str(folder / "frames"), "--annotation", f"0:{mask}", "--out", str(out)]
+    return run_cli([*args, "--weights", "imagenet", *extra], capsys)
+
+
 def test_segment_single_object(clip_dir, tmp_path, capsys):
     folder, labels = clip_dir
     out = tmp_path / "out"
-    code, _, err = run_cli(
-        [
-            "segment",
-            str(folder / "frames"),
-            "--annotation",
-            f"0:{folder / 'one.png'}",
-            "--out",
-            str(out),
-            "--weights",
-            "imagenet",
-        ],
-        capsys,
-    )
+    code, _, err = segment_one(folder, out, capsys)
     assert code == 0, err
     files = sorted(out.glob("*.png"))
     assert [f.stem for f in files] == [f"frame_{i:05d}" for i in range(8)]
@@ -163,20 +158,6 @@ def test_cli_as_a_real_process_has_no_traceback(tmp_path):
 def test_segment_without_fine_tuning(clip_dir, tmp_path, capsys):
     folder, _ = clip_dir
     out = tmp_path / "out"
-    code, _, err = run_cli(
-        [
-            "segment",
-            str(folder / "frames"),
-            "--annotation",
-            f"0:{folder / 'one.png'}",
-            "--out",
-            str(out),
-            "--weights",
-            "imagenet",
-            "--steps",
-            "0",
-        ],
-        capsys,
-    )
+    code, _, err = segment_one(folder, out, capsys, "--steps", "0")
     assert code == 0, err
     assert len(list(out.glob("*.png"))) == 8
