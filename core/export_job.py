@@ -20,6 +20,7 @@ from core.export import (
     PREVIEW_CODECS,
     PreviewVideoWriter,
     write_cutout,
+    write_exr,
     write_label_png,
     write_matte,
 )
@@ -53,7 +54,9 @@ class ExportObject:
 @dataclass(frozen=True)
 class ExportJob:
     """What to write: frames first..last (inclusive) into `folder`; fmt: matte format;
-    cutouts: RGBA PNGs too (premultiplied or straight); preview: None, "overlay" or "matte"
+    cutouts: RGBA cutouts too (premultiplied or straight; EXR half with the EXR matte format,
+    16-bit PNG with 16-bit mattes, else 8-bit PNG); several objects in EXR also get one
+    multi-channel EXR per frame in objects/ (a channel per object); preview: None, "overlay" or "matte"
     movie with preview_codec "h264" or "prores4444". Files are named after the source frames."""
 
     folder: str
@@ -107,12 +110,15 @@ def run_export_job(
         raise RotoshotError(f"empty frame range {first}..{last}")
     out = Path(job.folder)
     ext = MATTE_EXTENSIONS[job.fmt]
+    cutout_ext = ".exr" if job.fmt == "exr" else ".png"
     for obj in job.objects:
         (out / obj.folder).mkdir(parents=True, exist_ok=True)
         if job.cutouts:
             (out / f"{obj.folder}_rgba").mkdir(parents=True, exist_ok=True)
     if len(job.objects) > 1:
         (out / "labels").mkdir(parents=True, exist_ok=True)
+        if job.fmt == "exr":
+            (out / "objects").mkdir(parents=True, exist_ok=True)
     preview = None
     if job.preview:
         suffix = PREVIEW_CODECS[job.preview_codec][2]
@@ -151,11 +157,16 @@ def run_export_job(
                 write_matte(out / obj.folder / f"{stem}{ext}", alpha, job.fmt, channel=obj.folder)
                 if job.cutouts:
                     write_cutout(
-                        out / f"{obj.folder}_rgba" / f"{stem}.png",
+                        out / f"{obj.folder}_rgba" / f"{stem}{cutout_ext}",
                         source.read(frame_idx),
                         alpha,
                         premultiplied=job.premultiplied,
+                        bits=16 if job.fmt in ("png16", "tiff16") else 8,
                     )
+            if len(job.objects) > 1 and job.fmt == "exr":
+                # One multi-channel EXR per frame too: a channel per object, named after it.
+                channels = {o.folder: a for o, a in zip(job.objects, alphas, strict=True)}
+                write_exr(out / "objects" / f"{stem}.exr", channels)
             if len(job.objects) > 1:
                 stack = np.stack(alphas)
                 ids = np.array([o.object_id for o in job.objects])
