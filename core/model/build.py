@@ -51,9 +51,8 @@ def build_network(*, backbone_name: str = "efficientnet-lite0", imagenet: bool =
     effnet = EfficientNet.from_name(backbone_name, image_size=None, drop_connect_rate=0.0)
     if imagenet:
         # Loaded here rather than by from_pretrained(), which prints and skips weights_only.
-        state = torch.load(
-            _imagenet_weights_path(backbone_name), map_location="cpu", weights_only=True
-        )
+        weights_file = _imagenet_weights_path(backbone_name)
+        state = torch.load(weights_file, map_location="cpu", weights_only=True)
         effnet.load_state_dict(state, strict=True)
     backbone = Backbone(effnet, STAGE_ENDS[backbone_name])
     return OSVOSNet(backbone, OSVOSHead(backbone.channels), backbone_name=backbone_name)
