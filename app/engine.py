@@ -127,9 +127,31 @@ class Engine(QObject):
             self._object_ids = ()
             self._annotations = {}
             self._done = set()
+            self._warm_up()
             self.model_ready.emit(self._model_info.source, self._model_info.warning)
         except RotoshotError as exc:
             self.error.emit(str(exc))
+
+    def _warm_up(self) -> None:
+        """One inference and one head backward pass at the clip's frame size, before the artist
+        paints: the first pass at a new size pays oneDNN's one-off set-up, which otherwise
+        delays the first overlay by seconds. No weights change."""
+        import torch
+
+        image = self._source.read(0)
+        segmenter = Segmenter(self._model, self._source)
+        segmenter.predict(image)
+        x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
+        x = self._model.normalize(x.to(next(self._model.parameters()).device))
+        with torch.no_grad():
+            feats = self._model.backbone(x)
+        params = list(self._model.head.parameters())
+        for p in params:
+            p.requires_grad_(True)
+        self._model.head([None, *feats[1:]], None, refine=False).logits.mean().backward()
+        for p in params:
+            p.requires_grad_(False)
+            p.grad = None
 
     @Slot(str, object, int)
     def load_weights(self, path: str, object_ids, version: int) -> None:
