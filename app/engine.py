@@ -23,7 +23,13 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from core.errors import RotoshotError
 from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
-from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation, SegmentConfig, Segmenter
+from core.segmentation import (
+    DEFAULT_GATE_PX,
+    FrameAnnotation,
+    SegmentConfig,
+    Segmenter,
+    priority_order,
+)
 from core.training import (
     FeatureCache,
     FineTuneConfig,
@@ -89,7 +95,6 @@ class Engine(QObject):
         self._version = 0
         self._done: set[int] = set()
         self._segmenting = False
-        self._paused = threading.Event()
         self.device_name = "cpu"
 
     # Called from the UI thread: plain attribute under a lock, no queued signal needed.
@@ -100,13 +105,6 @@ class Engine(QObject):
     def _focus_frame(self) -> int:
         with self._focus_lock:
             return self._focus
-
-    def set_paused(self, paused: bool) -> None:
-        """Pause or resume background segmentation (thread-safe)."""
-        if paused:
-            self._paused.set()
-        else:
-            self._paused.clear()
 
     @Slot(str)
     def open_clip(self, path: str) -> None:
@@ -268,20 +266,12 @@ class Engine(QObject):
         self._done.update(int(f) for f in frames)
 
     def _next_frame(self) -> int | None:
-        n = len(self._source)
-        focus = min(max(self._focus_frame(), 0), n - 1)
-        for distance in range(n):
-            for idx in (focus + distance, focus - distance):
-                if 0 <= idx < n and idx not in self._done:
-                    return idx
-        return None
+        """The not-yet-done frame nearest the focus frame (the UI moves the focus at any time)."""
+        order = priority_order(len(self._source), self._focus_frame())
+        return next((f for f in order if f not in self._done), None)
 
     @Slot()
     def _segment_next(self) -> None:
-        if self._paused.is_set():
-            time.sleep(0.05)  # paused (e.g. by a benchmark): poll without spinning
-            self._segment_more.emit()
-            return
         frame_idx = self._next_frame()
         if frame_idx is None:
             self._segmenting = False
@@ -348,7 +338,6 @@ class EngineThread(QObject):
 
     def stop(self) -> None:
         """Ask the thread's event loop to end and wait for it (the current job ends first)."""
-        self.engine.set_paused(False)
         self.thread.quit()
         self.thread.wait(30_000)
         if self.thread in EngineThread._live and not self.thread.isRunning():

@@ -72,6 +72,7 @@ def autosave_folder(source_path: str) -> Path:
 class MainWindow(QMainWindow):
     clip_open_requested = Signal(str)
     weights_load_requested = Signal(str, object, int)
+    results_restored = Signal(object)  # frame indices whose results came back from disk
 
     def __init__(self, *, device: str = "auto", settings: QSettings | None = None) -> None:
         super().__init__()
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.engine_thread = EngineThread(self.engine)
         self.clip_open_requested.connect(self.engine.open_clip)
         self.weights_load_requested.connect(self.engine.load_weights)
+        self.results_restored.connect(self.engine.mark_done)
 
         self.canvas = CanvasView(self.document)
         self.timeline = TimelineWidget(self.document)
@@ -393,7 +395,7 @@ class MainWindow(QMainWindow):
         self.document.model_version = 1
         self.document.restore_results(ids, 1)
         self.train_controller.trained_fingerprint = self.document.project.model_fingerprint
-        self.engine.mark_done(list(self.document.results))
+        self.results_restored.emit(list(self.document.results))
         self.engine.set_focus(self.document.current_frame)
         self.train_controller.segmentation_requested.emit()
         self.model_label.setText("model: trained (restored)")
