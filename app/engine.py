@@ -184,7 +184,11 @@ class Engine(QObject):
         if request.update_only:
             return [dataclasses.replace(config, steps=max(40, config.steps // 3))]
         preview = dataclasses.replace(
-            config, trainable="head", steps=PREVIEW_STEPS, views_per_frame=PREVIEW_VIEWS
+            config,
+            trainable="head",
+            steps=PREVIEW_STEPS,
+            views_per_frame=PREVIEW_VIEWS,
+            refine_steps=0,
         )
         return [preview, config]
 

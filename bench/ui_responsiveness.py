@@ -54,7 +54,7 @@ def main() -> int:
     entry.tune_allocator()
     import numpy as np
     import torch
-    from PySide6.QtCore import QElapsedTimer, QStandardPaths, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QStandardPaths, QTimer
     from PySide6.QtWidgets import QApplication
 
     torch.set_num_threads(2)
@@ -75,11 +75,22 @@ def main() -> int:
     window.show()
 
     def spin(predicate, timeout_s):
-        """Run the event loop until predicate() (a benchmark driver, not app code)."""
+        """Run the app's event loop until predicate() (checked every 10 ms) or the timeout.
+
+        A real QEventLoop, as in the app, which sleeps when idle: a driver polling
+        processEvents() in a loop would steal a core from the engine's two torch threads.
+        """
         end = time.perf_counter() + timeout_s
-        while not predicate() and time.perf_counter() < end:
-            app.processEvents()
-            time.sleep(0.001)
+        loop = QEventLoop()
+        poll = QTimer()
+        poll.setInterval(10)
+        poll.timeout.connect(
+            lambda: loop.quit() if predicate() or time.perf_counter() > end else None
+        )
+        poll.start()
+        if not predicate():
+            loop.exec()
+        poll.stop()
         return predicate()
 
     ready = []

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from core.jobs import NEVER_CANCELLED, CancelToken
+from core.model.inference import InferenceCopy
 from core.model.network import OSVOSNet
 from core.video import FrameSource
 
@@ -33,12 +34,13 @@ DEFAULT_GATE_PX = 40
 class SegmentConfig:
     """threshold: probability above which a pixel is object; temporal_gate_px: keep only the
     connected components within this many pixels of the neighbouring frame's object (0 = off);
-    bf16: bfloat16 autocast on CPU (None = when the CPU has native bf16); channels_last: NHWC."""
+    bf16: bfloat16 autocast on CPU (None = when the CPU has native bf16); fold_batchnorm: run a
+    BatchNorm-folded NHWC copy of the model (core.model.inference; same results, faster)."""
 
     threshold: float = 0.5
     temporal_gate_px: int = 0
     bf16: bool | None = None
-    channels_last: bool = True
+    fold_batchnorm: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,16 @@ def cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and "AVX512" in capability
     except (AttributeError, RuntimeError):
         return False
+
+
+# float16 <-> float32 through torch: numpy's scalar conversion took ~13 ms per 854x480 map here,
+# torch's vectorised one well under 1 ms (same IEEE round-to-nearest-even result).
+def _to_float16(array: np.ndarray) -> np.ndarray:
+    return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).half().numpy()
+
+
+def _to_float32(array: np.ndarray) -> np.ndarray:
+    return torch.from_numpy(array).float().numpy()
 
 
 def labels_from_probs(probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -101,8 +113,7 @@ class Segmenter:
         self.use_bf16 = (
             config.bf16 if config.bf16 is not None else self.device.type == "cpu" and cpu_has_bf16()
         )
-        if config.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        self._inference = InferenceCopy(model) if config.fold_batchnorm else None
         self._raw_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._raw_cache_frames = raw_cache_frames
 
@@ -111,10 +122,12 @@ class Segmenter:
         """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32."""
         x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
         x = self.model.normalize(x.permute(2, 0, 1)[None])
-        if self.config.channels_last:
+        model = self.model.eval()
+        if self._inference is not None:
+            model = self._inference.get()
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-            logits = self.model(x).logits
+            logits = model(x).logits
         return torch.sigmoid(logits.float())[0].cpu().numpy()
 
     def raw_probs(self, frame_idx: int) -> np.ndarray:
@@ -122,14 +135,14 @@ class Segmenter:
         cached = self._raw_cache.get(frame_idx)
         if cached is not None:
             self._raw_cache.move_to_end(frame_idx)
-            return cached.astype(np.float32)
+            return _to_float32(cached)
         # Stored as float16 and always returned from that copy, so a result never depends on
         # whether the frame was cached (which would make order matter).
-        stored = self.predict(self.source.read(frame_idx)).astype(np.float16)
+        stored = _to_float16(self.predict(self.source.read(frame_idx)))
         self._raw_cache[frame_idx] = stored
         while len(self._raw_cache) > self._raw_cache_frames:
             self._raw_cache.popitem(last=False)
-        return stored.astype(np.float32)
+        return _to_float32(stored)
 
     def _reference_mask(self, frame_idx: int, obj: int) -> np.ndarray | None:
         """Mask of object `obj` on the neighbour of `frame_idx` towards its nearest annotation."""

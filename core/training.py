@@ -28,10 +28,13 @@ from core.errors import RotoshotError
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.model.losses import osvos_loss
 from core.model.network import OSVOSNet
+from core.optim import Adam
 
 log = logging.getLogger(__name__)
 
 TRAINABLE_MODES = ("head", "deep", "all")
+# Steps of the separate stride-2 refinement stage at the fast end (measured: docs/BENCHMARKS.md).
+REFINE_STEPS = 30
 # First backbone stage that trains in each mode (5 = none).
 _FIRST_TRAINED_STAGE = {"head": 5, "deep": 3, "all": 0}
 
@@ -54,7 +57,9 @@ class FineTuneConfig:
     views_per_frame: cached augmented views per annotated frame (the first is the frame itself);
     max_cached_views: cap on all cached views (memory: ~11 MB each at 480p);
     lr / backbone_lr: Adam learning rates of the head and of trained backbone stages;
-    max_seconds: wall-clock cap (the slider's time budget); seed: augmentation seed."""
+    max_seconds: wall-clock cap (the slider's time budget); seed: augmentation seed;
+    refine_steps: "head" mode only: after `steps`, this many steps train the stride-2 edge
+    refinement alone on the frozen stride-4 result (cheap; see `_train_refinement`)."""
 
     steps: int = 250
     trainable: str = "head"
@@ -65,6 +70,7 @@ class FineTuneConfig:
     max_seconds: float = math.inf
     side_weight: float = 0.5
     crop: int = 320  # "all" mode trains on crops of this size around the object (0 = full frame)
+    refine_steps: int = 0
     seed: int = 0
     augment: AugmentConfig = AugmentConfig()
 
@@ -76,8 +82,8 @@ class FineTuneConfig:
 def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     """Map the speed/quality slider, quality in [0, 1], to a fine-tuning recipe.
 
-    0 -> head only (stride-2 refinement kept from the parent), 100 steps on 8 cached views
-    (~5 s at 480p on 2 CPU cores, caching included); 0.5 -> stride-16/32 stages + head, 300
+    0 -> head only, 100 steps on 8 cached views, then 30 steps of the stride-2 refinement alone
+    (~4 s at 480p on 2 CPU cores, caching included); 0.5 -> stride-16/32 stages + head, 300
     steps (~2 min); 1 -> whole network on 320 px crops, 500 steps. Measured cost and accuracy of
     each: docs/BENCHMARKS.md.
     """
@@ -90,7 +96,10 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
         trainable = "all"
     steps = int(round(100 + 400 * q))
     views = int(round(8 + 8 * q))
-    config = FineTuneConfig(steps=steps, trainable=trainable, views_per_frame=views)
+    refine_steps = REFINE_STEPS if trainable == "head" else 0  # other modes train it jointly
+    config = FineTuneConfig(
+        steps=steps, trainable=trainable, views_per_frame=views, refine_steps=refine_steps
+    )
     return dataclasses.replace(config, **overrides)
 
 
@@ -167,24 +176,25 @@ class _View:
 class FeatureCache:
     """Frozen-backbone features of augmented views, kept between fine-tune runs.
 
-    Entries are keyed by (TrainingSample.key, first trained stage, views): after a correction only
-    the new or changed frame is encoded again. Samples with an empty key are never reused.
+    Entries are keyed by (TrainingSample.key, first trained stage, views, stride-2 kept): after a
+    correction only the new or changed frame is encoded again. Samples with an empty key are
+    never reused.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, int, int], list[_View]] = {}
+        self._entries: dict[tuple[str, int, int, bool], list[_View]] = {}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._entries.values())
 
-    def get(self, key: tuple[str, int, int]) -> list[_View] | None:
+    def get(self, key: tuple[str, int, int, bool]) -> list[_View] | None:
         return self._entries.get(key) if key[0] else None
 
-    def put(self, key: tuple[str, int, int], views: list[_View]) -> None:
+    def put(self, key: tuple[str, int, int, bool], views: list[_View]) -> None:
         if key[0]:
             self._entries[key] = views
 
-    def retain(self, keys: set[tuple[str, int, int]]) -> None:
+    def retain(self, keys: set[tuple[str, int, int, bool]]) -> None:
         """Drop entries not in `keys` (frames whose annotation changed or went away)."""
         for key in [k for k in self._entries if k not in keys]:
             del self._entries[key]
@@ -241,10 +251,11 @@ def fine_tune(
     model.train()
     rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
-    total_steps = config.steps
-
     first_trained = _FIRST_TRAINED_STAGE[config.trainable]
     refine = config.trainable != "head"
+    refine_steps = config.refine_steps if config.trainable == "head" else 0
+    keep_s2 = refine or refine_steps > 0
+    total_steps = config.steps + refine_steps
     views: list[_View] = []
     if first_trained > 0:
         views_per_frame = max(
@@ -254,7 +265,7 @@ def fine_tune(
         wanted = set()
         with torch.no_grad():
             for sample in samples:
-                key = (sample.key, first_trained, views_per_frame)
+                key = (sample.key, first_trained, views_per_frame, keep_s2)
                 wanted.add(key)
                 cached = cache.get(key)
                 if cached is not None and cached[0].target.shape[1] == num_objects:
@@ -266,7 +277,7 @@ def fine_tune(
                     image, masks = _make_view(rng, sample, config, identity=(v == 0))
                     x = model.normalize(_to_tensor_image(image, device))
                     feats = model.backbone(x, stop_stage=first_trained)
-                    if not refine:
+                    if not keep_s2:
                         feats[0] = None  # stride-2 features unused: don't keep ~6 MB per view
                     valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
                     sample_views.append(_View(feats, _to_tensor_masks(masks, device), valid))
@@ -284,14 +295,15 @@ def fine_tune(
         {"params": groups[1]["params"], "lr": config.backbone_lr},
     ]
     param_groups = [g for g in param_groups if g["params"]]
-    optimizer = torch.optim.Adam(param_groups)
+    optimizer = Adam(param_groups)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     train_started = time.perf_counter()
     order: list[int] = []
-    for step in range(1, total_steps + 1):
+    out_of_time = False
+    for step in range(1, config.steps + 1):
         cancel.raise_if_cancelled()
         # Cosine decay to 10 % keeps late steps from undoing what early steps learned.
-        decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, total_steps)))
+        decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, config.steps)))
         for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
             g["lr"] = lr * decay
         if views:
@@ -315,7 +327,7 @@ def fine_tune(
         loss = osvos_loss(
             output, target, valid, side_weight=config.side_weight, resized_targets=resized_targets
         )
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         if torch.isfinite(loss):
             loss.backward()
             optimizer.step()
@@ -330,9 +342,75 @@ def fine_tune(
         if out_of_time:
             log.info("time budget of %.1f s reached after %d steps", config.max_seconds, step)
             break
+    if refine_steps and views and not out_of_time:
+        yield from _train_refinement(
+            model, views, config, rng, cancel=cancel, started=started, step_offset=config.steps
+        )
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
+
+
+def _train_refinement(
+    model: OSVOSNet,
+    views: list[_View],
+    config: FineTuneConfig,
+    rng: np.random.Generator,
+    *,
+    cancel: CancelToken,
+    started: float,
+    step_offset: int,
+) -> Iterator[TrainProgress]:
+    """Train the stride-2 edge refinement (side conv/predictor 0 + refine convs) alone.
+
+    The rest of the head is frozen here, so each view's stride-4 fused logits are computed once;
+    a step then costs only the stride-2 branch. This lets the fast end adapt the object's edges
+    (boundary F is where the stride-4 result loses most) for a fraction of training the whole
+    head jointly with the refinement, and trains the refinement at all when the model has no
+    parent (ImageNet-only: it starts as the identity).
+    """
+    head = model.head
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = [
+        p for m in (head.side_convs[0], head.side_preds[0], head.refine) for p in m.parameters()
+    ]
+    for p in params:
+        p.requires_grad_(True)
+    with torch.no_grad():
+        fused = [head(v.features, None, refine=False).logits for v in views]
+    optimizer = Adam([{"params": params, "lr": config.lr}])
+    base_lr = config.lr
+    total = step_offset + config.refine_steps
+    stage_started = time.perf_counter()
+    order: list[int] = []
+    for step in range(1, config.refine_steps + 1):
+        cancel.raise_if_cancelled()
+        decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 1) / config.refine_steps))
+        optimizer.param_groups[0]["lr"] = base_lr * decay
+        if not order:
+            order = list(rng.permutation(len(views)))
+        i = order.pop()
+        output = head.refine_only(views[i].features[0], fused[i])
+        loss = osvos_loss(
+            output,
+            views[i].target,
+            views[i].valid,
+            side_weight=config.side_weight,
+            resized_targets=views[i].resized_targets,
+        )
+        optimizer.zero_grad()
+        if torch.isfinite(loss):
+            loss.backward()
+            optimizer.step()
+        now = time.perf_counter()
+        per_step = (now - stage_started) / step
+        out_of_time = now - started >= config.max_seconds
+        last = step == config.refine_steps or out_of_time
+        eta = 0.0 if last else per_step * (config.refine_steps - step)
+        yield TrainProgress(step_offset + step, total, float(loss.detach()), now - started, eta)
+        if out_of_time:
+            break
 
 
 def run_to_end(progress: Iterator[TrainProgress]) -> list[TrainProgress]:

@@ -186,3 +186,54 @@ def test_feature_cache_encodes_only_new_frames(clip):
     assert sum(p.phase == "preparing" for p in first) == 3
     assert sum(p.phase == "preparing" for p in second) == 3  # only frame 5 was encoded
     assert len(cache) == 6
+
+
+def test_hand_written_adam_matches_torch_adam():
+    """core.optim.Adam (kept to avoid torch.optim's 2 s import) takes torch.optim.Adam's steps."""
+    import torch
+
+    from core.optim import Adam
+
+    torch.manual_seed(0)
+    target = torch.randn(5, 3)
+    ours = [torch.nn.Parameter(torch.randn(5, 3)), torch.nn.Parameter(torch.randn(3))]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    opt_ours = Adam([{"params": ours[:1], "lr": 0.05}, {"params": ours[1:], "lr": 0.01}])
+    opt_theirs = torch.optim.Adam(
+        [{"params": theirs[:1], "lr": 0.05}, {"params": theirs[1:], "lr": 0.01}]
+    )
+    for step in range(20):
+        for params, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            opt.param_groups[0]["lr"] = 0.05 * (1 - step / 40)  # schedules apply the same way
+            opt.zero_grad()
+            ((params[0] - target).pow(2).sum() + params[1].abs().sum()).backward()
+            opt.step()
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_refinement_stage_trains_only_the_stride2_branch(clip):
+    """refine_steps: the stride-2 refinement learns on its own (an ImageNet-only model starts with
+    it as the identity); the stride-4..32 head and the backbone stay as they were."""
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    assert not model.head.refine[-1].weight.any()  # untrained: the identity
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = FineTuneConfig(steps=0, trainable="head", views_per_frame=4, refine_steps=40)
+    progress = run_to_end(fine_tune(model, [_sample(frames, labels, 0)], config))
+    assert [p.step for p in progress] == list(range(1, 41))
+    assert progress[-1].total_steps == 40 and progress[-1].eta_s == 0.0
+    assert np.mean([p.loss for p in progress[-5:]]) < np.mean([p.loss for p in progress[:5]])
+    changed = {k for k, v in model.state_dict().items() if not v.equal(before[k])}
+    trained = ("head.refine.", "head.side_convs.0.", "head.side_preds.0.")
+    assert changed and all(k.startswith(trained) for k in changed), changed
+    assert model.head.refine[-1].weight.any()
+
+
+def test_fast_end_runs_main_then_refinement_steps(clip):
+    frames, labels = clip
+    model, _ = build_model(weights="imagenet")
+    config = config_for_quality(0, steps=6, refine_steps=3, views_per_frame=2)
+    progress = run_to_end(fine_tune(model, [_sample(frames, labels, 0)], config))
+    assert [p.step for p in progress] == list(range(1, 10))
+    assert all(p.total_steps == 9 for p in progress)
