@@ -24,11 +24,10 @@ from core.errors import RotoshotError
 from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
 from core.segmentation import (
-    DEFAULT_GATE_PX,
     FrameAnnotation,
-    SegmentConfig,
     Segmenter,
     priority_order,
+    segment_config_for_quality,
 )
 from core.training import (
     FeatureCache,
@@ -36,6 +35,7 @@ from core.training import (
     TrainingSample,
     config_for_quality,
     fine_tune,
+    total_steps,
 )
 from core.video import open_frames
 
@@ -93,6 +93,7 @@ class Engine(QObject):
         self._object_ids: tuple[int, ...] = ()
         self._annotations: dict[int, FrameAnnotation] = {}
         self._version = 0
+        self._quality = 0.0  # slider position the current model was trained at
         self._done: set[int] = set()
         self._segmenting = False
         self.device_name = "cpu"
@@ -160,6 +161,7 @@ class Engine(QObject):
             payload = load_checkpoint(path)
             load_weights_into(self._model, payload, path=path)
             self._model.eval()
+            self._quality = float(payload.get("extra", {}).get("quality", 0.0))
             self._object_ids = tuple(object_ids)
             self._version = version
             self._segmenter = None
@@ -172,7 +174,8 @@ class Engine(QObject):
 
         if self._model is not None and self._object_ids:
             try:
-                save_checkpoint(self._model, path, extra={"object_ids": list(self._object_ids)})
+                extra = {"object_ids": list(self._object_ids), "quality": self._quality}
+                save_checkpoint(self._model, path, extra=extra)
             except OSError as exc:
                 self.error.emit(f"cannot save the model: {exc}")
 
@@ -182,7 +185,11 @@ class Engine(QObject):
         full recipe continues from those weights; a correction runs a shorter update."""
         config = config_for_quality(request.quality)
         if request.update_only:
-            return [dataclasses.replace(config, steps=max(40, config.steps // 3))]
+            return [
+                dataclasses.replace(
+                    config, steps=max(40, config.steps // 3), refine_steps=config.refine_steps // 3
+                )
+            ]
         preview = dataclasses.replace(
             config,
             trainable="head",
@@ -194,6 +201,7 @@ class Engine(QObject):
 
     def _publish_model(self, request: TrainRequest, *, final: bool) -> None:
         self._version += 1
+        self._quality = request.quality  # inference settings follow the slider (TTA)
         self._object_ids = tuple(request.object_ids)
         self._annotations = dict(request.annotations)
         self._segmenter = None
@@ -209,7 +217,7 @@ class Engine(QObject):
         if self._object_ids and tuple(request.object_ids) != self._object_ids:
             self._feature_cache = FeatureCache()  # channel layout changed: cached targets invalid
         phases = self._phases(request)
-        total = sum(p.steps for p in phases)
+        total = sum(total_steps(p) for p in phases)
         self.training_started.emit()
         last_emit, offset = 0.0, 0
         try:
@@ -222,7 +230,7 @@ class Engine(QObject):
                     feature_cache=self._feature_cache,
                 ):
                     now = time.perf_counter()
-                    last = progress.step == config.steps and n == len(phases) - 1
+                    last = progress.step == total_steps(config) and n == len(phases) - 1
                     if now - last_emit > 0.1 or last:
                         # One continuous curve across phases for the loss plot.
                         self.training_progress.emit(
@@ -231,7 +239,7 @@ class Engine(QObject):
                             )
                         )
                         last_emit = now
-                offset += config.steps
+                offset += total_steps(config)
                 if n < len(phases) - 1:
                     self._publish_model(request, final=False)
                     self._segment_focus_frame()
@@ -285,7 +293,7 @@ class Engine(QObject):
         self._segment_more.emit()
 
     def _make_segmenter(self) -> Segmenter:
-        config = SegmentConfig(temporal_gate_px=DEFAULT_GATE_PX)
+        config = segment_config_for_quality(self._quality)
         return Segmenter(self._model, self._source, annotations=self._annotations, config=config)
 
     def _segment_one(self, frame_idx: int) -> None:

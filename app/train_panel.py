@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import TrainProgress
+from core.segmentation import segment_config_for_quality
+from core.training import config_for_quality
 
 
 class TrainPanel(QWidget):
@@ -34,8 +36,12 @@ class TrainPanel(QWidget):
         self.slider.setRange(0, 100)
         self.slider.setValue(int(round(quality * 100)))
         self.slider.setToolTip(
-            "Left: fast (head only, seconds). Right: best (whole network, minutes)."
+            "Fast (left third): trains the network head, a few seconds.\n"
+            "Balanced: longer head training, every frame also segmented mirrored (~15 s).\n"
+            "Best (right quarter): trains the whole network (minutes on a CPU)."
         )
+        self.preset_label = QLabel()
+        self.preset_label.setMinimumWidth(60)
         self.train_button = QPushButton("Train")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
@@ -58,6 +64,7 @@ class TrainPanel(QWidget):
         speed_row.addWidget(QLabel("Speed"))
         speed_row.addWidget(self.slider, 1)
         speed_row.addWidget(QLabel("Quality"))
+        speed_row.addWidget(self.preset_label)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
@@ -73,7 +80,15 @@ class TrainPanel(QWidget):
         self.train_button.clicked.connect(self.train_clicked)
         self.stop_button.clicked.connect(self.stop_clicked)
         self.slider.valueChanged.connect(lambda v: self.quality_changed.emit(v / 100.0))
+        self.slider.valueChanged.connect(self._show_preset)
+        self._show_preset(self.slider.value())
         self.auto_train.toggled.connect(self.auto_train_toggled)
+
+    def _show_preset(self, value: int) -> None:
+        """Name the recipe the slider position selects (core.training.config_for_quality)."""
+        mode = config_for_quality(value / 100.0).trainable
+        flip = segment_config_for_quality(value / 100.0).flip
+        self.preset_label.setText("Best" if mode == "all" else "Balanced" if flip else "Fast")
 
     @property
     def quality(self) -> float:

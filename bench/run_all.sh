@@ -15,20 +15,24 @@ run() {  # label, then davis_bench.py arguments
     tail -1 "bench/out/$label.log"
 }
 mkdir -p bench/out
-for stage in ${STAGES:-q0 snap curve subset ui}; do
+for stage in ${STAGES:-q0 gate snap curve subset ui}; do
     case $stage in
         q0)
             run copy-first --baseline copy-first
             run parent_alone --steps 0 --quality 0
-            run parent_q0_v2 --quality 0
+            run parent_q0 --quality 0
             run imagenet_q0 --weights imagenet --quality 0
             ;;
+        gate)
+            run parent_q0_gate0 --quality 0 --gate 0
+            ;;
         snap)
-            $PY bench/snap_bench.py --data "$DATA" --pred bench/out/parent_q0_v2 | tail -1
+            $PY bench/snap_bench.py --data "$DATA" --pred bench/out/parent_q0 | tail -1
             ;;
         curve)
-            for m in 15 60; do
+            for m in 15 30 60; do
                 run "parent${m}min_alone" --steps 0 --weights "runs/parent/parent_lite0_${m}min.pt"
+                run "parent${m}min_q0" --quality 0 --weights "runs/parent/parent_lite0_${m}min.pt"
             done
             ;;
         subset)

@@ -21,9 +21,9 @@ from core.export import write_png_atomic
 from core.segmentation import (
     DEFAULT_GATE_PX,
     FrameAnnotation,
-    SegmentConfig,
     Segmenter,
     segment,
+    segment_config_for_quality,
 )
 from core.training import TrainingSample, config_for_quality, fine_tune
 from core.video import FrameSource, open_frames
@@ -133,7 +133,7 @@ def run_segment(args) -> int:
         model.eval()
 
     gate = DEFAULT_GATE_PX if args.gate is None else args.gate
-    seg_config = SegmentConfig(temporal_gate_px=gate)
+    seg_config = segment_config_for_quality(args.quality, gate_px=gate)
     out_dir.mkdir(parents=True, exist_ok=True)
     single = len(ids) == 1
     if not single:
@@ -232,11 +232,9 @@ def run_export(args) -> int:
         preview=args.preview,
         preview_codec=args.preview_codec,
     )
+    quality = float(payload.get("extra", {}).get("quality", project.settings.quality))
     segmenter = Segmenter(
-        model,
-        source,
-        annotations=annotations,
-        config=SegmentConfig(temporal_gate_px=DEFAULT_GATE_PX),
+        model, source, annotations=annotations, config=segment_config_for_quality(quality)
     )
     done = total = 0
     for done, total in run_export_job(job, segmenter, source.stems, object_ids):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core.jobs import NEVER_CANCELLED, CancelToken
 from core.model.inference import InferenceCopy
@@ -35,12 +36,27 @@ class SegmentConfig:
     """threshold: probability above which a pixel is object; temporal_gate_px: keep only the
     connected components within this many pixels of the neighbouring frame's object (0 = off);
     bf16: bfloat16 autocast on CPU (None = when the CPU has native bf16); fold_batchnorm: run a
-    BatchNorm-folded NHWC copy of the model (core.model.inference; same results, faster)."""
+    BatchNorm-folded NHWC copy of the model (core.model.inference; same results, faster);
+    scales / flip: test-time augmentation, the probabilities of every (scale, mirror) pass
+    averaged ((1.0,), False = one pass; each extra pass costs about one more inference)."""
 
     threshold: float = 0.5
     temporal_gate_px: int = 0
     bf16: bool | None = None
     fold_batchnorm: bool = True
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+
+
+# From this slider position on, every frame is also segmented mirrored and the two averaged:
+# +0.6 J&F on the 5-sequence subset for ~0.14 s/frame (docs/BENCHMARKS.md). Multi-scale passes
+# (0.75/1/1.25) cost 6x and lowered J&F there, so the slider does not use them.
+MIRROR_FROM_QUALITY = 1 / 3
+
+
+def segment_config_for_quality(quality: float, *, gate_px: int = DEFAULT_GATE_PX) -> SegmentConfig:
+    """The inference settings that go with the speed/quality slider (quality in [0, 1])."""
+    return SegmentConfig(temporal_gate_px=gate_px, flip=quality >= MIRROR_FROM_QUALITY)
 
 
 @dataclass(frozen=True)
@@ -119,16 +135,31 @@ class Segmenter:
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray) -> np.ndarray:
-        """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32."""
+        """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32,
+        averaged over the configured test-time scales and mirror."""
         x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
         x = self.model.normalize(x.permute(2, 0, 1)[None])
         model = self.model.eval()
         if self._inference is not None:
             model = self._inference.get()
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-            logits = model(x).logits
-        return torch.sigmoid(logits.float())[0].cpu().numpy()
+        size = tuple(x.shape[-2:])
+        total = None
+        passes = 0
+        for scale in self.config.scales:
+            scaled = x
+            if scale != 1.0:
+                scaled_size = [max(32, round(d * scale)) for d in size]
+                scaled = F.interpolate(x, size=scaled_size, mode="bilinear", antialias=scale < 1)
+            for mirrored in (False, True) if self.config.flip else (False,):
+                inp = scaled.flip(-1) if mirrored else scaled
+                if self._inference is not None:
+                    inp = inp.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+                    logits = model.head(model.backbone(inp), size).logits.float()
+                probs = torch.sigmoid(logits.flip(-1) if mirrored else logits)
+                total = probs if total is None else total + probs
+                passes += 1
+        return (total / passes)[0].cpu().numpy()
 
     def raw_probs(self, frame_idx: int) -> np.ndarray:
         """Network probabilities for a frame, (K, H, W) float32 (float16 precision), cached (LRU)."""

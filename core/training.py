@@ -82,25 +82,30 @@ class FineTuneConfig:
 def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     """Map the speed/quality slider, quality in [0, 1], to a fine-tuning recipe.
 
-    0 -> head only, 100 steps on 8 cached views, then 30 steps of the stride-2 refinement alone
-    (~4 s at 480p on 2 CPU cores, caching included); 0.5 -> stride-16/32 stages + head, 300
-    steps (~2 min); 1 -> whole network on 320 px crops, 500 steps. Measured cost and accuracy of
-    each: docs/BENCHMARKS.md.
+    [0, 1/3): head only, 100 steps on 8 cached views, then 30 steps of the stride-2 refinement
+    alone (~4 s at 480p on 2 CPU cores, caching included); [1/3, 0.75): the same with 300 steps
+    on 16 views and 100 refinement steps (~15 s); [0.75, 1]: the whole network on 320 px crops,
+    500 steps (~2 min). From 1/3 on, segmentation also averages a mirrored pass
+    (core.segmentation.segment_config_for_quality). Measured cost and accuracy of each:
+    docs/BENCHMARKS.md.
     """
     q = float(np.clip(quality, 0.0, 1.0))
     if q < 1 / 3:
-        trainable = "head"
+        config = FineTuneConfig(steps=100, trainable="head", views_per_frame=8)
+        config = dataclasses.replace(config, refine_steps=REFINE_STEPS)
     elif q < 0.75:
-        trainable = "deep"
+        # Longer head training on more views. Training the stride-16/32 stages too ("deep")
+        # measured worse than the fast end on the dev subset (one frame: it over-fits).
+        config = FineTuneConfig(steps=300, trainable="head", views_per_frame=16)
+        config = dataclasses.replace(config, refine_steps=100)
     else:
-        trainable = "all"
-    steps = int(round(100 + 400 * q))
-    views = int(round(8 + 8 * q))
-    refine_steps = REFINE_STEPS if trainable == "head" else 0  # other modes train it jointly
-    config = FineTuneConfig(
-        steps=steps, trainable=trainable, views_per_frame=views, refine_steps=refine_steps
-    )
+        config = FineTuneConfig(steps=500, trainable="all", views_per_frame=16)
     return dataclasses.replace(config, **overrides)
+
+
+def total_steps(config: FineTuneConfig) -> int:
+    """Steps a fine-tune with `config` reports: the main steps plus the refinement stage's."""
+    return config.steps + (config.refine_steps if config.trainable == "head" else 0)
 
 
 def _to_tensor_image(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -253,9 +258,9 @@ def fine_tune(
     started = time.perf_counter()
     first_trained = _FIRST_TRAINED_STAGE[config.trainable]
     refine = config.trainable != "head"
-    refine_steps = config.refine_steps if config.trainable == "head" else 0
+    refine_steps = total_steps(config) - config.steps
     keep_s2 = refine or refine_steps > 0
-    total_steps = config.steps + refine_steps
+    steps_reported = total_steps(config)
     views: list[_View] = []
     if first_trained > 0:
         views_per_frame = max(
@@ -283,7 +288,7 @@ def fine_tune(
                     sample_views.append(_View(feats, _to_tensor_masks(masks, device), valid))
                     elapsed = time.perf_counter() - started
                     yield TrainProgress(
-                        0, total_steps, math.nan, elapsed, math.nan, phase="preparing"
+                        0, steps_reported, math.nan, elapsed, math.nan, phase="preparing"
                     )
                 cache.put(key, sample_views)
                 views.extend(sample_views)
@@ -336,9 +341,9 @@ def fine_tune(
         now = time.perf_counter()
         per_step = (now - train_started) / step
         out_of_time = now - started >= config.max_seconds
-        last = step == total_steps or out_of_time
-        eta = 0.0 if last else per_step * (total_steps - step)
-        yield TrainProgress(step, total_steps, float(loss.detach()), now - started, eta)
+        last = step == steps_reported or out_of_time
+        eta = 0.0 if last else per_step * (steps_reported - step)
+        yield TrainProgress(step, steps_reported, float(loss.detach()), now - started, eta)
         if out_of_time:
             log.info("time budget of %.1f s reached after %d steps", config.max_seconds, step)
             break

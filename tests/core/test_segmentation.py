@@ -94,3 +94,18 @@ def test_priority_order_spreads_from_focus():
 def test_labels_from_probs_argmax_with_threshold():
     probs = np.array([[[0.9, 0.2, 0.6]], [[0.1, 0.3, 0.8]]], np.float32)
     assert labels_from_probs(probs).tolist() == [[1, 0, 2]]
+
+
+def test_test_time_augmentation_averages_mirror_and_scales(trained):
+    """Mirror + multi-scale passes give full-size probabilities that agree with one pass."""
+    from core.segmentation import Segmenter
+    from tests.synthetic import iou
+
+    model, frames, _ = trained
+    plain = Segmenter(model, ArraySource(frames)).segment_frame(5)
+    config = SegmentConfig(scales=(0.75, 1.0, 1.25), flip=True)
+    tta = Segmenter(model, ArraySource(frames), config=config).segment_frame(5)
+    assert tta.probs.shape == plain.probs.shape == (1, 96, 128)
+    assert tta.probs.min() >= 0.0 and tta.probs.max() <= 1.0
+    assert not np.allclose(tta.probs, plain.probs)  # the extra passes did contribute
+    assert iou(tta.labels == 1, plain.labels == 1) > 0.85

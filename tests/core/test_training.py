@@ -150,10 +150,15 @@ def test_empty_annotations_are_refused(clip):
 
 
 def test_quality_slider_maps_to_modes():
-    assert config_for_quality(0).trainable == "head"
-    assert config_for_quality(0.5).trainable == "deep"
-    assert config_for_quality(1).trainable == "all"
-    assert config_for_quality(0).steps < config_for_quality(1).steps
+    from core.segmentation import segment_config_for_quality
+
+    fast, balanced, best = (config_for_quality(q) for q in (0, 0.5, 1))
+    assert (fast.trainable, balanced.trainable, best.trainable) == ("head", "head", "all")
+    assert fast.steps < balanced.steps < best.steps
+    assert 0 < fast.refine_steps < balanced.refine_steps
+    assert balanced.views_per_frame > fast.views_per_frame
+    # mirrored test-time pass from the balanced setting on
+    assert [segment_config_for_quality(q).flip for q in (0, 0.5, 1)] == [False, True, True]
     assert config_for_quality(0, max_seconds=3).max_seconds == 3
 
 
