@@ -163,7 +163,7 @@ class OSVOSHead(nn.Module):
 
         Computed as sum_s upsample(W_s * side_s) + b, which equals fuse(cat(upsample(side_s)))
         exactly (a 1x1 convolution and bilinear upsampling are both linear) but upsamples K
-        channels per side instead of 16: ~25 % off a fast-end training step.
+        channels per side instead of 16: ~20 % off a fast-end training step.
         """
         weights = torch.split(self.fuse.weight, [s.shape[1] for s in sides], dim=1)
         size = sides[0].shape[-2:]

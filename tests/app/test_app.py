@@ -211,6 +211,10 @@ def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp
     doc = reopened.document
     assert [o.name for o in doc.project.objects] == ["Object 1", "Second"]
     assert doc.project.settings.quality == pytest.approx(0.3)
+    assert reopened.train_panel.preset_label.text() == "Fast"
+    reopened.train_panel.slider.setValue(50)
+    assert reopened.train_panel.preset_label.text() == "Balanced"
+    reopened.train_panel.slider.setValue(30)
     assert sorted(before) == doc.store.keys()
     for key, mask in before.items():
         assert np.array_equal(doc.store.get(*key), mask)  # byte-identical annotations
