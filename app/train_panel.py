@@ -56,9 +56,13 @@ class TrainPanel(QWidget):
         self.plot.setLabel("left", "loss")
         self.plot.setLabel("bottom", "step")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.curve = self.plot.plot(pen=pg.mkPen((90, 200, 255), width=2))
+        self.plot.addLegend(offset=(-10, 10))
+        self.curve = self.plot.plot(pen=pg.mkPen((90, 200, 255), width=2), name="object")
+        self.edges_curve = self.plot.plot(pen=pg.mkPen((255, 170, 60), width=2), name="edges")
         self._steps: list[int] = []
         self._losses: list[float] = []
+        self._edge_steps: list[int] = []
+        self._edge_losses: list[float] = []
 
         speed_row = QHBoxLayout()
         speed_row.addWidget(QLabel("Speed"))
@@ -96,7 +100,9 @@ class TrainPanel(QWidget):
 
     def show_started(self) -> None:
         self._steps, self._losses = [], []
+        self._edge_steps, self._edge_losses = [], []
         self.curve.setData([], [])
+        self.edges_curve.setData([], [])
         self.train_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.progress.setValue(0)
@@ -106,14 +112,20 @@ class TrainPanel(QWidget):
         if progress.phase == "preparing":
             self.status.setText(f"Encoding annotated frames… {progress.elapsed_s:.1f} s")
             return
-        self._steps.append(progress.step)
-        self._losses.append(progress.loss)
-        self.curve.setData(self._steps, self._losses)
+        if progress.stage == "edges":
+            self._edge_steps.append(progress.step)
+            self._edge_losses.append(progress.loss)
+            self.edges_curve.setData(self._edge_steps, self._edge_losses)
+        else:
+            self._steps.append(progress.step)
+            self._losses.append(progress.loss)
+            self.curve.setData(self._steps, self._losses)
         self.progress.setMaximum(progress.total_steps)
         self.progress.setValue(progress.step)
         eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
+        what = "Refining edges" if progress.stage == "edges" else "Training"
         self.status.setText(
-            f"Training: step {progress.step}/{progress.total_steps}, loss {progress.loss:.3f}{eta}"
+            f"{what}: step {progress.step}/{progress.total_steps}, loss {progress.loss:.3f}{eta}"
         )
 
     def show_stopped(self, message: str) -> None:

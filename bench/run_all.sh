@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/davis2016-dev}
 PY=.venv/bin/python
 SUBSET=blackswan,car-shadow,drift-chicane,motocross-jump,scooter-black  # five shortest sequences
+REST=breakdance,cows,goat,paragliding-launch,parkour  # the other five (quality 1 in two halves)
 run() {  # label, then davis_bench.py arguments
     local label=$1; shift
     echo "== $label $(date +%H:%M:%S)"
@@ -15,7 +16,7 @@ run() {  # label, then davis_bench.py arguments
     tail -1 "bench/out/$label.log"
 }
 mkdir -p bench/out
-for stage in ${STAGES:-q0 gate snap curve subset ui}; do
+for stage in ${STAGES:-q0 gate snap curve subset slow tta ui}; do
     case $stage in
         q0)
             run copy-first --baseline copy-first
@@ -38,6 +39,14 @@ for stage in ${STAGES:-q0 gate snap curve subset ui}; do
         subset)
             run parent_q0.5_subset5 --quality 0.5 --sequences $SUBSET
             run parent_q1_subset5 --quality 1 --sequences $SUBSET
+            ;;
+        slow)
+            run parent_q0.5 --quality 0.5
+            run parent_q1_rest5 --quality 1 --sequences $REST  # + parent_q1_subset5 = all ten
+            ;;
+        tta)
+            $PY bench/tta_explore.py --data "$DATA" --sequences $SUBSET --steps 300 --views 16 \
+                --refine-steps 100 --label tta_head300 | tail -1
             ;;
         ui)
             QT_QPA_PLATFORM=offscreen $PY bench/ui_responsiveness.py | tail -14

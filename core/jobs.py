@@ -40,7 +40,9 @@ class TrainProgress:
 
     step: 1-based step just finished; total_steps: planned steps; loss: that step's loss;
     elapsed_s: seconds since the job started; eta_s: estimated seconds left (0 when done);
-    phase: "preparing" while features are cached, "training" afterwards.
+    phase: "preparing" while features are cached, "training" afterwards; stage: what the
+    training step trains, "" for the main fine-tune, "edges" for the stride-2 refinement stage
+    (its loss is measured at a finer resolution, so it is plotted as its own curve).
     """
 
     step: int
@@ -49,3 +51,4 @@ class TrainProgress:
     elapsed_s: float
     eta_s: float
     phase: str = "training"
+    stage: str = ""

@@ -4,11 +4,15 @@
 at every yield, and updates the model in place, so a cancelled run leaves the weights of the last
 completed step. Calling it again on the same model continues from the current weights.
 
-Where the speed/quality slider lands decides what trains (see `config_for_quality`):
+What trains (`FineTuneConfig.trainable`; the slider picks one with `config_for_quality`):
 - "head": backbone frozen; features of a few augmented views per annotated frame are computed
-  once and cached, then only the OSVOS head's stride-4..32 part trains (tens of ms per step).
-- "deep": stride-2..8 features cached, the stride-16/32 stages and the head train.
-- "all": every layer trains on a fresh augmentation each step (BatchNorm statistics frozen).
+  once and cached, then only the OSVOS head's stride-4..32 part trains (tens of ms per step),
+  followed by `refine_steps` steps of the stride-2 edge refinement alone (the slider's Fast and
+  Balanced settings).
+- "deep": stride-2..8 features cached, the stride-16/32 stages and the head train (not on the
+  slider: it over-fitted one-frame annotations on the benchmark, docs/BENCHMARKS.md).
+- "all": every layer trains on a fresh augmentation each step (BatchNorm statistics frozen; the
+  slider's Best setting).
 """
 
 from __future__ import annotations
@@ -413,7 +417,9 @@ def _train_refinement(
         out_of_time = now - started >= config.max_seconds
         last = step == config.refine_steps or out_of_time
         eta = 0.0 if last else per_step * (config.refine_steps - step)
-        yield TrainProgress(step_offset + step, total, float(loss.detach()), now - started, eta)
+        yield TrainProgress(
+            step_offset + step, total, float(loss.detach()), now - started, eta, stage="edges"
+        )
         if out_of_time:
             break
 

@@ -149,6 +149,10 @@ def test_train_then_segment_visible_frame_first(qtbot, window, clip_folder):
     doc = window.document
     assert all(doc.result_state(f) == 1 for f in range(10))
     assert iou(doc.display_mask(1, 8), labels[8] == 1) > 0.7
+    # the loss plot shows the main fine-tune and the edge-refinement stage as two curves
+    panel = window.train_panel
+    assert panel.curve.getData()[0] is not None and panel.edges_curve.getData()[0] is not None
+    assert min(panel.edges_curve.getData()[0]) > max(panel.curve.getData()[0])
 
 
 def test_stop_gives_cancelled_and_never_finished(qtbot, window, clip_folder):

@@ -242,3 +242,4 @@ def test_fast_end_runs_main_then_refinement_steps(clip):
     progress = run_to_end(fine_tune(model, [_sample(frames, labels, 0)], config))
     assert [p.step for p in progress] == list(range(1, 10))
     assert all(p.total_steps == 9 for p in progress)
+    assert [p.stage for p in progress] == [""] * 6 + ["edges"] * 3
