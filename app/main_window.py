@@ -320,6 +320,7 @@ class MainWindow(QMainWindow):
         if warning:
             self.statusBar().showMessage(warning, 10_000)
         self._restore_model_if_saved()
+        self.train_controller.set_engine_ready(True)  # after the restore requests are queued
 
     def _update_title(self) -> None:
         name = Path(self.document.project.source_path).name if self.document.source else ""
@@ -367,6 +368,7 @@ class MainWindow(QMainWindow):
 
     def _load(self, source, project: Project, store: AnnotationStore, folder: Path) -> bool:
         self.train_controller.stop()
+        self.train_controller.set_engine_ready(False)  # until the engine has the network back
         try:
             self.document.load(source, project, store, folder)
         except RotoshotError as exc:

@@ -37,6 +37,10 @@ class TrainController(QObject):
         self.panel = panel
         self.current_request: TrainRequest | None = None
         self.trained_fingerprint = ""
+        # False from a clip/project open until the engine has loaded the network and a saved
+        # model (if any) was restored: a training request queued before that restore would be
+        # overwritten by it (the engine runs requests in order).
+        self.engine_ready = False
         self._auto_timer = QTimer(self)
         self._auto_timer.setSingleShot(True)
         self._auto_timer.setInterval(AUTO_TRAIN_DELAY_MS)
@@ -89,8 +93,19 @@ class TrainController(QObject):
             update_only=update_only,
         )
 
+    def set_engine_ready(self, ready: bool) -> None:
+        """Called by the window around opening a clip; auto-training waits for ready."""
+        self.engine_ready = ready
+        if not ready:
+            self._auto_timer.stop()
+        elif self.document.project.settings.auto_train:
+            self._auto_timer.start()
+
     def train(self, *, update_only: bool = False) -> bool:
         """Start (or restart with the latest annotations) a fine-tune. False if nothing to train."""
+        if not self.engine_ready:
+            self.panel.show_stopped("Loading the network… train again in a moment.")
+            return False
         request = self.build_request(update_only=update_only)
         if request is None:
             self.panel.show_stopped("Paint the object on at least one frame first.")
@@ -109,7 +124,8 @@ class TrainController(QObject):
 
     def _on_auto_timer_timeout(self) -> None:
         if (
-            self.document.project.settings.auto_train
+            self.engine_ready
+            and self.document.project.settings.auto_train
             and self.document.store.fingerprint() != self.trained_fingerprint
         ):
             self.train(update_only=self.document.model_version > 0)

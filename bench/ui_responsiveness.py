@@ -96,7 +96,7 @@ def main() -> int:
     ready = []
     window.engine.model_ready.connect(lambda *a: ready.append(a))
     window.open_path(str(clip100))
-    spin(lambda: ready, 60)
+    spin(lambda: ready and window.train_controller.engine_ready, 60)
 
     # Heartbeat: a 5 ms timer; lateness of each tick is the event-loop stall.
     lateness: list[float] = []
@@ -168,7 +168,7 @@ def main() -> int:
     window.train_controller.stop()
     ready.clear()
     window.open_path(str(clip1000))
-    spin(lambda: ready, 60)
+    spin(lambda: ready and window.train_controller.engine_ready, 60)
     rss_start = rss_mb()
     peak = rss_start
     for f in range(0, 1000, 3):

@@ -34,13 +34,17 @@ def main() -> int:
 
     QStandardPaths.setTestModeEnabled(True)  # a scratch autosave location, not the user's
     app = QApplication(sys.argv[:1])
-    from app.main_window import MainWindow, data_dir
+    import shutil
+
+    from app.main_window import MainWindow, autosave_folder, data_dir
     from core.demo import demo_frame, ensure_demo_clip
 
     window = MainWindow(device="cpu")
     window.resize(1500, 900)
     window.show()
     clip = ensure_demo_clip(data_dir() / "demo")
+    # Start from a fresh shot: an autosave of an earlier run would restore its strokes/results.
+    shutil.rmtree(autosave_folder(str(clip)), ignore_errors=True)
     ready = []
     window.engine.model_ready.connect(lambda *a: ready.append(a))
     window.open_path(str(clip))
@@ -52,7 +56,9 @@ def main() -> int:
             time.sleep(0.01)
         return predicate()
 
-    wait_until(lambda: ready, 60)
+    # model_ready reaches this lambda directly; the window's own (queued) handler, which
+    # restores a saved model and lets training start, runs on a later event-loop turn.
+    wait_until(lambda: ready and window.train_controller.engine_ready, 60)
     window.train_panel.auto_train.setChecked(False)
     window.train_panel.slider.setValue(int(args.quality * 100))
     canvas = window.canvas
@@ -66,10 +72,11 @@ def main() -> int:
         QTest.mouseMove(canvas.viewport(), points[1])
         QTest.mouseRelease(canvas.viewport(), Qt.LeftButton, pos=points[1])
     window.document.set_frame(args.show_frame)
-    idle = []
-    window.engine.segmentation_idle.connect(lambda: idle.append(1))
+    finished, idle = [], []
+    window.engine.training_finished.connect(lambda *_: finished.append(1))
+    window.engine.segmentation_idle.connect(lambda: idle.append(1) if finished else None)
     window.train_controller.train()
-    wait_until(lambda: idle, 600)
+    wait_until(lambda: idle, 600)  # every frame segmented by the final model
     window.document.set_frame(args.show_frame)
     wait_until(lambda: False, 0.5)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

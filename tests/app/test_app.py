@@ -22,6 +22,8 @@ def window(qtbot, settings, clip_folder):
     win.show()
     with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
         assert win.open_path(str(clip_folder[0]))
+    # the window's own (queued) model_ready handler lets training start
+    qtbot.waitUntil(lambda: win.train_controller.engine_ready, timeout=TIMEOUT_MS)
     yield win
     win.close()
 
@@ -371,3 +373,30 @@ def test_export_dialog_options(qtbot):
     }
     dialog.preview_combo.setCurrentIndex(0)
     assert dialog.options()["preview"] is None
+
+
+def test_reopening_waits_for_the_network_before_training(qtbot, window, clip_folder):
+    """A clip reopened with its autosaved model: nothing trains before that model is restored
+    (a request queued earlier would have been overwritten by the restore), and the restored
+    results stay current."""
+    folder, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, window, labels, 0)
+    with qtbot.waitSignal(window.engine.segmentation_idle, timeout=TIMEOUT_MS):
+        window.train_controller.train()
+    model_file = window.document.folder / "model.pt"
+    qtbot.waitUntil(model_file.exists, timeout=TIMEOUT_MS)
+    window.train_panel.auto_train.setChecked(True)
+
+    started = []
+    window.engine.training_started.connect(lambda: started.append(1))
+    with qtbot.waitSignal(window.engine.model_ready, timeout=TIMEOUT_MS):
+        assert window.open_path(str(folder))
+        assert not window.train_controller.engine_ready
+        assert not window.train_controller.train()  # refused until the network is back
+    qtbot.waitUntil(lambda: window.train_controller.engine_ready, timeout=TIMEOUT_MS)
+    qtbot.wait(1000)  # longer than the auto-train pause
+    assert not started  # the restored model already matches the keyframes
+    doc = window.document
+    assert len(doc.results) == 10
+    assert all(doc.result_state(f) == 1 for f in range(10))
