@@ -139,9 +139,10 @@ class Segmenter:
         averaged over the configured test-time scales and mirror."""
         x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
         x = self.model.normalize(x.permute(2, 0, 1)[None])
-        model = self.model.eval()
         if self._inference is not None:
-            model = self._inference.get()
+            model = self._inference.get()  # rebuilt if the model trained since
+        else:
+            model = self.model.eval()
         size = tuple(x.shape[-2:])
         total = None
         passes = 0
