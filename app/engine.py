@@ -133,8 +133,8 @@ class Engine(QObject):
 
     def _warm_up(self) -> None:
         """One inference and one head backward pass at the clip's frame size, before the artist
-        paints: the first pass at a new size pays oneDNN's one-off set-up, which otherwise
-        delays the first overlay by seconds. No weights change."""
+        paints: the first pass at a new size pays oneDNN's one-off set-up, which would otherwise
+        land in the first overlay's time. No weights change."""
         import torch
 
         image = self._source.read(0)

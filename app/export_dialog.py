@@ -96,12 +96,13 @@ class ExportDialog(QDialog):
         return self.folder_edit.text().strip(), min(first, last), max(first, last)
 
     def options(self) -> dict:
+        preview, codec = self.preview_combo.currentData() or (None, "h264")
         return {
             "fmt": self.format_combo.currentData(),
             "cutouts": self.cutouts.isChecked(),
             "premultiplied": self.premultiplied.isChecked(),
-            "preview": (self.preview_combo.currentData() or (None, "h264"))[0],
-            "preview_codec": (self.preview_combo.currentData() or (None, "h264"))[1],
+            "preview": preview,
+            "preview_codec": codec,
         }
 
 

@@ -95,13 +95,13 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     """
     q = float(np.clip(quality, 0.0, 1.0))
     if q < 1 / 3:
-        config = FineTuneConfig(steps=100, trainable="head", views_per_frame=8)
-        config = dataclasses.replace(config, refine_steps=REFINE_STEPS)
+        config = FineTuneConfig(
+            steps=100, trainable="head", views_per_frame=8, refine_steps=REFINE_STEPS
+        )
     elif q < 0.75:
         # Longer head training on more views. Training the stride-16/32 stages too ("deep")
         # measured worse than the fast end on the dev subset (one frame: it over-fits).
-        config = FineTuneConfig(steps=300, trainable="head", views_per_frame=16)
-        config = dataclasses.replace(config, refine_steps=100)
+        config = FineTuneConfig(steps=300, trainable="head", views_per_frame=16, refine_steps=100)
     else:
         config = FineTuneConfig(steps=500, trainable="all", views_per_frame=16)
     return dataclasses.replace(config, **overrides)
@@ -129,12 +129,8 @@ def set_trainable(model: OSVOSNet, trainable: str) -> list[dict]:
         p.requires_grad_(False)
     head = model.head
     if trainable == "head":
-        # The fast end keeps the parent's stride-2 edge refinement (object-agnostic) frozen.
-        frozen = {
-            id(p)
-            for m in (head.side_convs[0], head.side_preds[0], head.refine)
-            for p in m.parameters()
-        }
+        # The main "head" steps keep the stride-2 edge refinement frozen (its own stage follows).
+        frozen = {id(p) for p in head.refinement_parameters()}
         head_params = [p for p in head.parameters() if id(p) not in frozen]
     else:
         head_params = list(head.parameters())
@@ -311,8 +307,7 @@ def fine_tune(
     out_of_time = False
     for step in range(1, config.steps + 1):
         cancel.raise_if_cancelled()
-        # Cosine decay to 10 % keeps late steps from undoing what early steps learned.
-        decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, config.steps)))
+        decay = _cosine_decay(step, config.steps)
         for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
             g["lr"] = lr * decay
         if views:
@@ -336,12 +331,7 @@ def fine_tune(
         loss = osvos_loss(
             output, target, valid, side_weight=config.side_weight, resized_targets=resized_targets
         )
-        optimizer.zero_grad()
-        if torch.isfinite(loss):
-            loss.backward()
-            optimizer.step()
-        else:  # a diverged step is skipped so the model keeps its last good weights
-            log.warning("non-finite loss at step %d skipped", step)
+        _optimise(optimizer, loss, step)
         now = time.perf_counter()
         per_step = (now - train_started) / step
         out_of_time = now - started >= config.max_seconds
@@ -358,6 +348,23 @@ def fine_tune(
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
+
+
+def _cosine_decay(step: int, total: int) -> float:
+    """Learning-rate factor for 1-based `step` of `total`: cosine from 1 down to 0.1, which keeps
+    late steps from undoing what early steps learned."""
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(1, total)))
+
+
+def _optimise(optimizer: Adam, loss: torch.Tensor, step: int) -> None:
+    """One optimiser step; a diverged (non-finite) loss is skipped so the model keeps its last
+    good weights."""
+    optimizer.zero_grad()
+    if torch.isfinite(loss):
+        loss.backward()
+        optimizer.step()
+    else:
+        log.warning("non-finite loss at step %d skipped", step)
 
 
 def _train_refinement(
@@ -381,9 +388,7 @@ def _train_refinement(
     head = model.head
     for p in model.parameters():
         p.requires_grad_(False)
-    params = [
-        p for m in (head.side_convs[0], head.side_preds[0], head.refine) for p in m.parameters()
-    ]
+    params = head.refinement_parameters()
     for p in params:
         p.requires_grad_(True)
     with torch.no_grad():
@@ -395,8 +400,7 @@ def _train_refinement(
     order: list[int] = []
     for step in range(1, config.refine_steps + 1):
         cancel.raise_if_cancelled()
-        decay = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - 1) / config.refine_steps))
-        optimizer.param_groups[0]["lr"] = base_lr * decay
+        optimizer.param_groups[0]["lr"] = base_lr * _cosine_decay(step, config.refine_steps)
         if not order:
             order = list(rng.permutation(len(views)))
         i = order.pop()
@@ -408,10 +412,7 @@ def _train_refinement(
             side_weight=config.side_weight,
             resized_targets=views[i].resized_targets,
         )
-        optimizer.zero_grad()
-        if torch.isfinite(loss):
-            loss.backward()
-            optimizer.step()
+        _optimise(optimizer, loss, step_offset + step)
         now = time.perf_counter()
         per_step = (now - stage_started) / step
         out_of_time = now - started >= config.max_seconds

@@ -175,6 +175,12 @@ class OSVOSHead(nn.Module):
             fused = fused + up
         return fused
 
+    def refinement_parameters(self) -> list[nn.Parameter]:
+        """The stride-2 branch's parameters (side conv/predictor 0 and the refine convs): the
+        object-agnostic edge refinement, trained in its own stage at the fast end."""
+        modules = (self.side_convs[0], self.side_preds[0], self.refine)
+        return [p for m in modules for p in m.parameters()]
+
     def _refine_at_stride2(self, side_s2: torch.Tensor, fused: torch.Tensor) -> torch.Tensor:
         """side_s2 (B, C2, H/2, W/2) stride-2 side features, fused (B, K, H/4, W/4) logits ->
         refined logits (B, K, H/2, W/2); each object channel is refined on its own."""
