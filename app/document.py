@@ -9,6 +9,7 @@ the project folder at once (atomic PNG), so a crash never loses a stroke.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,40 @@ class FrameResultView:
         return (best == k) & (self.probs[k] > 127)
 
 
+class ResultWriter:
+    """Writes result caches to the project folder on one background thread, in order.
+
+    A PNG encode of a 480p result costs a few ms; done in the UI thread for every streamed frame
+    it added up while scrubbing. One worker keeps the order of writes and clears (a clear never
+    overtakes an earlier write). Result caches are re-computable, so a failed write is logged,
+    not shown; annotations are still written synchronously by the document.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotoshot-results")
+        self._last: Future | None = None
+
+    def write(self, folder: Path, frame_idx: int, probs: np.ndarray) -> None:
+        self._submit(save_result, folder, frame_idx, probs)
+
+    def clear(self, folder: Path) -> None:
+        self._submit(clear_results, folder)
+
+    def _submit(self, fn, *args) -> None:
+        self._last = self._pool.submit(fn, *args)
+        self._last.add_done_callback(_log_failure)
+
+    def flush(self) -> None:
+        """Wait until everything submitted so far is on disk (or has failed)."""
+        if self._last is not None:
+            self._last.exception()  # waits; failures were already logged
+
+
+def _log_failure(future: Future) -> None:
+    if future.exception() is not None:
+        log.warning("could not write a result cache: %s", future.exception())
+
+
 class StrokeCommand(QUndoCommand):
     """One paint action on one (object, frame): before/after masks (None = not annotated)."""
 
@@ -99,6 +134,7 @@ class ShotDocument(QObject):
         self.active_object_id = 0
         self.results: dict[int, FrameResultView] = {}
         self.model_version = 0
+        self.result_writer = ResultWriter()
 
     # --- clip and project -------------------------------------------------------------------
     @property
@@ -128,6 +164,7 @@ class ShotDocument(QObject):
         """Load cached results from the project folder as results of model `version`."""
         if not object_ids or self.source is None:
             return
+        self.result_writer.flush()
         for frame_idx, probs in load_results(
             self.folder, len(object_ids), self.source.height
         ).items():
@@ -267,13 +304,13 @@ class ShotDocument(QObject):
     # --- results -----------------------------------------------------------------------------
     def set_result(self, frame_idx: int, result: FrameResultView) -> None:
         self.results[frame_idx] = result
-        save_result(self.folder, frame_idx, result.probs)
+        self.result_writer.write(self.folder, frame_idx, result.probs)
         self.result_changed.emit(frame_idx)
 
     def start_model_version(self, version: int) -> None:
         """A newly trained model: existing results become stale (kept on screen until replaced)."""
         self.model_version = version
-        clear_results(self.folder)
+        self.result_writer.clear(self.folder)
         self.results_invalidated.emit()
 
     def result_state(self, frame_idx: int) -> int:

@@ -400,3 +400,24 @@ def test_reopening_waits_for_the_network_before_training(qtbot, window, clip_fol
     doc = window.document
     assert len(doc.results) == 10
     assert all(doc.result_state(f) == 1 for f in range(10))
+
+
+def test_result_writer_keeps_order_and_survives_a_failed_write(tmp_path, caplog):
+    from app.document import ResultWriter
+    from core.project import load_results
+
+    writer = ResultWriter()
+    probs = np.full((1, 4, 6), 200, np.uint8)
+    for frame_idx in range(5):
+        writer.write(tmp_path, frame_idx, probs)
+    writer.clear(tmp_path)  # a new model: the clear must not overtake the writes before it
+    writer.write(tmp_path, 7, probs)
+    writer.flush()
+    assert sorted(load_results(tmp_path, 1, 4)) == [7]
+
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "results").write_text("a file where the results folder should be")
+    writer.write(blocked, 0, probs)
+    writer.flush()  # the failure is logged, not raised
+    assert "could not write a result cache" in caplog.text
