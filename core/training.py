@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from core.augment import AugmentConfig, augment_pair
+from core.augment import AugmentConfig, DreamConfig, Dreamer, augment_pair
 from core.errors import RotoshotError
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.model.losses import osvos_loss
@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 TRAINABLE_MODES = ("head", "deep", "all")
 # Steps of the separate stride-2 refinement stage at the fast end (measured: docs/BENCHMARKS.md).
 REFINE_STEPS = 30
+# Share of augmented views that are dreamed, at every slider setting (measured on the dev split:
+# +0.4 J&F at Fast, +1.5 at Balanced, +1.1 at Best; docs/BENCHMARKS.md).
+DREAM = 0.5
 # First backbone stage that trains in each mode (5 = none).
 _FIRST_TRAINED_STAGE = {"head": 5, "deep": 3, "all": 0}
 
@@ -63,7 +66,10 @@ class FineTuneConfig:
     lr / backbone_lr: Adam learning rates of the head and of trained backbone stages;
     max_seconds: wall-clock cap (the slider's time budget); seed: augmentation seed;
     refine_steps: "head" mode only: after `steps`, this many steps train the stride-2 edge
-    refinement alone on the frozen stride-4 result (cheap; see `_train_refinement`)."""
+    refinement alone on the frozen stride-4 result (cheap; see `_train_refinement`);
+    dream: chance in [0, 1] that an augmented view is a "dreamed" one (core.augment.Dreamer:
+    objects moved, scaled and rotated over the inpainted background) instead of a plain
+    transform of the whole frame."""
 
     steps: int = 250
     trainable: str = "head"
@@ -75,8 +81,10 @@ class FineTuneConfig:
     side_weight: float = 0.5
     crop: int = 320  # "all" mode trains on crops of this size around the object (0 = full frame)
     refine_steps: int = 0
+    dream: float = 0.0
     seed: int = 0
     augment: AugmentConfig = AugmentConfig()
+    dream_config: DreamConfig = DreamConfig()
 
     def __post_init__(self) -> None:
         if self.trainable not in TRAINABLE_MODES:
@@ -89,21 +97,24 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     [0, 1/3): head only, 100 steps on 8 cached views, then 30 steps of the stride-2 refinement
     alone (~4 s at 480p on 2 CPU cores, caching included); [1/3, 0.75): the same with 300 steps
     on 16 views and 100 refinement steps (~15 s); [0.75, 1]: the whole network on 320 px crops,
-    500 steps (~2 min). From 1/3 on, segmentation also averages a mirrored pass
-    (core.segmentation.segment_config_for_quality). Measured cost and accuracy of each:
-    docs/BENCHMARKS.md.
+    500 steps (~2 min). At every setting half the augmented views are "dreamed" (the objects
+    moved, scaled and turned over the inpainted background; core.augment.Dreamer). From 1/3 on,
+    segmentation also averages a mirrored pass (core.segmentation.segment_config_for_quality).
+    Measured cost and accuracy of each: docs/BENCHMARKS.md.
     """
     q = float(np.clip(quality, 0.0, 1.0))
     if q < 1 / 3:
         config = FineTuneConfig(
-            steps=100, trainable="head", views_per_frame=8, refine_steps=REFINE_STEPS
+            steps=100, trainable="head", views_per_frame=8, refine_steps=REFINE_STEPS, dream=DREAM
         )
     elif q < 0.75:
         # Longer head training on more views. Training the stride-16/32 stages too ("deep")
         # measured worse than the fast end on the dev subset (one frame: it over-fits).
-        config = FineTuneConfig(steps=300, trainable="head", views_per_frame=16, refine_steps=100)
+        config = FineTuneConfig(
+            steps=300, trainable="head", views_per_frame=16, refine_steps=100, dream=DREAM
+        )
     else:
-        config = FineTuneConfig(steps=500, trainable="all", views_per_frame=16)
+        config = FineTuneConfig(steps=500, trainable="all", views_per_frame=16, dream=DREAM)
     return dataclasses.replace(config, **overrides)
 
 
@@ -181,25 +192,26 @@ class _View:
 class FeatureCache:
     """Frozen-backbone features of augmented views, kept between fine-tune runs.
 
-    Entries are keyed by (TrainingSample.key, first trained stage, views, stride-2 kept): after a
+    Entries are keyed by (TrainingSample.key, first trained stage, views, stride-2 kept, dream
+    chance): after a
     correction only the new or changed frame is encoded again. Samples with an empty key are
     never reused.
     """
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, int, int, bool], list[_View]] = {}
+        self._entries: dict[tuple[str, int, int, bool, float], list[_View]] = {}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._entries.values())
 
-    def get(self, key: tuple[str, int, int, bool]) -> list[_View] | None:
+    def get(self, key: tuple[str, int, int, bool, float]) -> list[_View] | None:
         return self._entries.get(key) if key[0] else None
 
-    def put(self, key: tuple[str, int, int, bool], views: list[_View]) -> None:
+    def put(self, key: tuple[str, int, int, bool, float], views: list[_View]) -> None:
         if key[0]:
             self._entries[key] = views
 
-    def retain(self, keys: set[tuple[str, int, int, bool]]) -> None:
+    def retain(self, keys: set[tuple[str, int, int, bool, float]]) -> None:
         """Drop entries not in `keys` (frames whose annotation changed or went away)."""
         for key in [k for k in self._entries if k not in keys]:
             del self._entries[key]
@@ -225,12 +237,30 @@ def _random_crop(
     return image[top : top + ch, left : left + cw], masks[:, top : top + ch, left : left + cw]
 
 
-def _make_view(
-    rng: np.random.Generator, sample: TrainingSample, cfg: FineTuneConfig, identity: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    if identity:
-        return sample.image, sample.masks
-    return augment_pair(rng, sample.image, sample.masks, cfg.augment)
+class _ViewMaker:
+    """Augmented views of the annotated frames; each frame's Dreamer (an inpainting) is made
+    the first time that frame is dreamed from."""
+
+    def __init__(self, samples: list[TrainingSample], cfg: FineTuneConfig) -> None:
+        self.samples = samples
+        self.cfg = cfg
+        self._dreamers: dict[int, Dreamer] = {}
+
+    def make(
+        self, rng: np.random.Generator, index: int, identity: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(image (H, W, 3) uint8, masks (K, H, W) bool) for sample `index`."""
+        sample = self.samples[index]
+        if identity:
+            return sample.image, sample.masks
+        if self.cfg.dream > 0 and rng.random() < self.cfg.dream:
+            dreamer = self._dreamers.get(index)
+            if dreamer is None:
+                dreamer = Dreamer(sample.image, sample.masks, sample.valid, self.cfg.dream_config)
+                self._dreamers[index] = dreamer
+            if dreamer.ok:
+                return dreamer.view(rng)
+        return augment_pair(rng, sample.image, sample.masks, self.cfg.augment)
 
 
 def fine_tune(
@@ -262,6 +292,7 @@ def fine_tune(
     keep_s2 = refine or refine_steps > 0
     steps_reported = total_steps(config)
     views: list[_View] = []
+    view_maker = _ViewMaker(samples, config)
     if first_trained > 0:
         views_per_frame = max(
             1, min(config.views_per_frame, config.max_cached_views // len(samples))
@@ -269,8 +300,8 @@ def fine_tune(
         cache = feature_cache if feature_cache is not None else FeatureCache()
         wanted = set()
         with torch.no_grad():
-            for sample in samples:
-                key = (sample.key, first_trained, views_per_frame, keep_s2)
+            for index, sample in enumerate(samples):
+                key = (sample.key, first_trained, views_per_frame, keep_s2, config.dream)
                 wanted.add(key)
                 cached = cache.get(key)
                 if cached is not None and cached[0].target.shape[1] == num_objects:
@@ -279,7 +310,7 @@ def fine_tune(
                 sample_views = []
                 for v in range(views_per_frame):
                     cancel.raise_if_cancelled()
-                    image, masks = _make_view(rng, sample, config, identity=(v == 0))
+                    image, masks = view_maker.make(rng, index, identity=(v == 0))
                     x = model.normalize(_to_tensor_image(image, device))
                     feats = model.backbone(x, stop_stage=first_trained)
                     if not keep_s2:
@@ -321,8 +352,9 @@ def fine_tune(
             target, valid = view.target, view.valid
             resized_targets = view.resized_targets
         else:
-            sample = samples[int(rng.integers(len(samples)))]
-            image, masks = _make_view(rng, sample, config, identity=rng.random() < 0.2)
+            index = int(rng.integers(len(samples)))
+            sample = samples[index]
+            image, masks = view_maker.make(rng, index, identity=rng.random() < 0.2)
             image, masks = _random_crop(rng, image, masks, config.crop)
             output = model(model.normalize(_to_tensor_image(image, device)), full_resolution=False)
             target = _to_tensor_masks(masks, device)

@@ -157,6 +157,7 @@ def test_quality_slider_maps_to_modes():
     assert fast.steps < balanced.steps < best.steps
     assert 0 < fast.refine_steps < balanced.refine_steps
     assert balanced.views_per_frame > fast.views_per_frame
+    assert fast.dream > 0 and balanced.dream > 0 and best.dream > 0  # dreamed views
     # mirrored test-time pass from the balanced setting on
     assert [segment_config_for_quality(q).flip for q in (0, 0.5, 1)] == [False, True, True]
     assert config_for_quality(0, max_seconds=3).max_seconds == 3
@@ -243,3 +244,37 @@ def test_fast_end_runs_main_then_refinement_steps(clip):
     assert [p.step for p in progress] == list(range(1, 10))
     assert all(p.total_steps == 9 for p in progress)
     assert [p.stage for p in progress] == [""] * 6 + ["edges"] * 3
+
+
+def test_dreamed_views_move_the_object_over_an_inpainted_background(clip):
+    from core.augment import Dreamer
+
+    frames, labels = clip
+    image, mask = frames[0], labels[0] == 1
+    dreamer = Dreamer(image, mask[None], np.ones(1, bool))
+    assert dreamer.ok
+    # The object is gone from the background: its pixels now look like their surroundings.
+    object_colour = image[mask].mean(axis=0)
+    assert np.abs(dreamer.background[mask].mean(axis=0) - object_colour).max() > 40
+    rng = np.random.default_rng(0)
+    areas, moved = [], 0
+    for _ in range(12):
+        view, masks = dreamer.view(rng)
+        assert view.shape == image.shape and view.dtype == np.uint8
+        assert masks.shape == (1, *mask.shape) and masks.dtype == bool
+        areas.append(masks[0].sum())
+        moved += iou(masks[0], mask) < 0.9
+        # The label follows the pasted object: its pixels carry the object's red.
+        assert view[masks[0]][:, 0].mean() > view[~masks[0]][:, 0].mean() + 40
+    assert moved >= 9 and max(areas) > 1.4 * min(areas)  # other places, other sizes
+    assert not Dreamer(image, np.zeros((1, *mask.shape), bool), np.ones(1, bool)).ok
+
+
+def test_fine_tune_with_dreamed_views(clip):
+    frames, labels = clip
+    for trainable in ("head", "all"):
+        model, _ = build_model(weights="imagenet")
+        config = FineTuneConfig(steps=40, trainable=trainable, views_per_frame=6, dream=1.0)
+        progress = run_to_end(fine_tune(model, [_sample(frames, labels, 0)], config))
+        assert len(progress) == 40 and np.isfinite(progress[-1].loss)
+        assert np.mean([p.loss for p in progress[-5:]]) < np.mean([p.loss for p in progress[:5]])
