@@ -38,7 +38,9 @@ class TrainPanel(QWidget):
         self.slider.setToolTip(
             "Fast (left third): trains the network head, a few seconds.\n"
             "Balanced: longer head training, every frame also segmented mirrored (~15 s).\n"
-            "Best (right quarter): trains the whole network (minutes on a CPU)."
+            "Best (right quarter): trains the whole network (minutes on a CPU).\n"
+            "Every setting also trains on 'dreamed' views: your object moved and resized\n"
+            "over the background with the object painted out."
         )
         self.preset_label = QLabel()
         self.preset_label.setMinimumWidth(60)
