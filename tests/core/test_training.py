@@ -278,3 +278,19 @@ def test_fine_tune_with_dreamed_views(clip):
         progress = run_to_end(fine_tune(model, [_sample(frames, labels, 0)], config))
         assert len(progress) == 40 and np.isfinite(progress[-1].loss)
         assert np.mean([p.loss for p in progress[-5:]]) < np.mean([p.loss for p in progress[:5]])
+
+
+def test_dreaming_moves_only_the_objects_annotated_on_that_frame():
+    from core.augment import Dreamer
+
+    frames, labels = make_clip(num_frames=2, num_objects=2, seed=3)
+    masks = np.stack([labels[0] == 1, labels[0] == 2])
+    # Object 2 is not annotated here (unknown): it stays in the background, unmoved.
+    dreamer = Dreamer(frames[0], masks, np.array([True, False]))
+    assert np.array_equal(dreamer.union, masks[0])
+    view, moved = dreamer.view(np.random.default_rng(1))
+    assert moved.shape == masks.shape and moved[0].any()
+    model, _ = build_model(weights="imagenet")
+    sample = TrainingSample(frames[0], masks, np.array([True, False]))
+    config = FineTuneConfig(steps=3, trainable="all", dream=1.0)
+    assert len(run_to_end(fine_tune(model, [sample], config))) == 3
