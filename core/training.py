@@ -13,6 +13,10 @@ What trains (`FineTuneConfig.trainable`; the slider picks one with `config_for_q
   slider: it over-fitted one-frame annotations on the benchmark, docs/BENCHMARKS.md).
 - "all": every layer trains on a fresh augmentation each step (BatchNorm statistics frozen; the
   slider's Best setting).
+
+Augmented views are plain transforms of the whole frame or, with chance `FineTuneConfig.dream`,
+"dreamed" ones: the objects moved, scaled and turned over the frame with them inpainted away
+(core.augment.Dreamer), which teaches one annotated frame other sizes and places.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ log = logging.getLogger(__name__)
 TRAINABLE_MODES = ("head", "deep", "all")
 # Steps of the separate stride-2 refinement stage at the fast end (measured: docs/BENCHMARKS.md).
 REFINE_STEPS = 30
-# Share of augmented views that are dreamed, at every slider setting (measured on the dev split:
-# +0.4 J&F at Fast, +1.5 at Balanced, +1.1 at Best; docs/BENCHMARKS.md).
+# Share of augmented views that are dreamed, at every slider setting (dev split, whole process:
+# +0.4 J&F at Fast, +2.2 at Balanced, +1.6 at Best; docs/BENCHMARKS.md "Dreamed views").
 DREAM = 0.5
 # First backbone stage that trains in each mode (5 = none).
 _FIRST_TRAINED_STAGE = {"head": 5, "deep": 3, "all": 0}
@@ -193,9 +197,8 @@ class FeatureCache:
     """Frozen-backbone features of augmented views, kept between fine-tune runs.
 
     Entries are keyed by (TrainingSample.key, first trained stage, views, stride-2 kept, dream
-    chance): after a
-    correction only the new or changed frame is encoded again. Samples with an empty key are
-    never reused.
+    chance): after a correction only the new or changed frame is encoded again. Samples with an
+    empty key are never reused.
     """
 
     def __init__(self) -> None:
