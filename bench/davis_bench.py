@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.davis_split import davis_sequences  # noqa: E402
 from core.metrics import evaluate_pair, format_report  # noqa: E402
 
 
@@ -41,12 +42,7 @@ def main() -> int:
     parser.add_argument("--extra", default="", help="extra arguments for main.py segment")
     args = parser.parse_args()
 
-    data = Path(args.data)
-    image_root, gt_root = data / "JPEGImages" / "480p", data / "Annotations" / "480p"
-    sequences = sorted(p.name for p in image_root.iterdir() if p.is_dir())
-    if args.sequences:
-        wanted = args.sequences.split(",")
-        sequences = [s for s in sequences if s in wanted]
+    image_root, gt_root, sequences = davis_sequences(args.data, args.sequences)
     label = args.label or (args.baseline or f"{Path(args.weights).stem}_q{args.quality:g}")
     out_root = Path(args.out) if args.out else ROOT / "bench" / "out" / label
     if out_root.exists():

@@ -38,6 +38,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(2)
+    from bench.davis_split import davis_sequences, first_frame_mask_path
     from core.annotations import read_label_mask
     from core.export import write_png_atomic
     from core.metrics import evaluate_pair
@@ -56,11 +57,7 @@ def main() -> int:
         def raw_probs(self, frame_idx):
             return self._stored[frame_idx].astype(np.float32)
 
-    data = Path(args.data)
-    image_root, gt_root = data / "JPEGImages" / "480p", data / "Annotations" / "480p"
-    sequences = sorted(p.name for p in image_root.iterdir() if p.is_dir())
-    if args.sequences:
-        sequences = [s for s in sequences if s in args.sequences.split(",")]
+    image_root, gt_root, sequences = davis_sequences(args.data, args.sequences)
     out_root = ROOT / "bench" / "out" / args.label
     variants = ("A", "B", "mean")
     scores = {v: [] for v in variants}
@@ -69,8 +66,7 @@ def main() -> int:
     seg_config = segment_config_for_quality(1.0)
     for seq in sequences:
         source = open_frames(image_root / seq)
-        first = sorted((image_root / seq).glob("*.jpg"))[0].stem
-        mask = read_label_mask(gt_root / seq / f"{first}.png") > 0
+        mask = read_label_mask(first_frame_mask_path(image_root, gt_root, seq)) > 0
         sample = TrainingSample(np.array(source.read(0)), mask[None], np.ones(1, bool))
         annotations = {0: FrameAnnotation(mask[None], np.ones(1, bool))}
         frames_total += len(source)

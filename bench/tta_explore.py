@@ -44,6 +44,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(2)
+    from bench.davis_split import davis_sequences, first_frame_mask_path
     from core.annotations import read_label_mask
     from core.export import write_png_atomic
     from core.metrics import evaluate_pair
@@ -52,19 +53,14 @@ def main() -> int:
     from core.training import TrainingSample, config_for_quality, fine_tune
     from core.video import open_frames
 
-    data = Path(args.data)
-    image_root, gt_root = data / "JPEGImages" / "480p", data / "Annotations" / "480p"
-    sequences = sorted(p.name for p in image_root.iterdir() if p.is_dir())
-    if args.sequences:
-        sequences = [s for s in sequences if s in args.sequences.split(",")]
+    image_root, gt_root, sequences = davis_sequences(args.data, args.sequences)
     out_root = ROOT / "bench" / "out" / args.label
     scores = {mode: [] for mode in MODES}
     seconds = {mode: 0.0 for mode in MODES}
     frames_total = 0
     for seq in sequences:
         source = open_frames(image_root / seq)
-        first = sorted((image_root / seq).glob("*.jpg"))[0].stem
-        mask = read_label_mask(gt_root / seq / f"{first}.png") > 0
+        mask = read_label_mask(first_frame_mask_path(image_root, gt_root, seq)) > 0
         model, _ = build_model(weights="parent")
         config = config_for_quality(
             0, steps=args.steps, views_per_frame=args.views, refine_steps=args.refine_steps
