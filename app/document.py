@@ -77,18 +77,21 @@ class ResultWriter:
         self._submit(clear_results, folder)
 
     def _submit(self, fn, *args) -> None:
-        self._last = self._pool.submit(fn, *args)
-        self._last.add_done_callback(_log_failure)
+        self._last = self._pool.submit(_logging_failure, fn, *args)
 
     def flush(self) -> None:
-        """Wait until everything submitted so far is on disk (or has failed)."""
+        """Wait until everything submitted so far is on disk (or has failed and been logged)."""
         if self._last is not None:
-            self._last.exception()  # waits; failures were already logged
+            self._last.result()
 
 
-def _log_failure(future: Future) -> None:
-    if future.exception() is not None:
-        log.warning("could not write a result cache: %s", future.exception())
+def _logging_failure(fn, *args) -> None:
+    # Logged inside the task (not in a done-callback, which may run after a waiter wakes), so a
+    # flush() returns only once the failure is in the log.
+    try:
+        fn(*args)
+    except Exception as exc:  # noqa: BLE001 - a cache write must never kill the worker
+        log.warning("could not write a result cache: %s", exc)
 
 
 class StrokeCommand(QUndoCommand):
