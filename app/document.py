@@ -69,6 +69,7 @@ class ResultWriter:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotoshot-results")
         self._last: Future | None = None
+        self._closed = False
 
     def write(self, folder: Path, frame_idx: int, probs: np.ndarray) -> None:
         self._submit(save_result, folder, frame_idx, probs)
@@ -77,12 +78,19 @@ class ResultWriter:
         self._submit(clear_results, folder)
 
     def _submit(self, fn, *args) -> None:
+        if self._closed:  # a result still queued to the closing window: nothing to keep it for
+            return
         self._last = self._pool.submit(_logging_failure, fn, *args)
 
     def flush(self) -> None:
         """Wait until everything submitted so far is on disk (or has failed and been logged)."""
         if self._last is not None:
             self._last.result()
+
+    def close(self) -> None:
+        """Finish the pending writes and end the worker thread (the window is closing)."""
+        self._closed = True
+        self._pool.shutdown(wait=True)
 
 
 def _logging_failure(fn, *args) -> None:

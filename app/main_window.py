@@ -469,7 +469,7 @@ class MainWindow(QMainWindow):
         self.export_controller.cancel()
         self.document.save_manifest()
         self.engine_thread.stop()
-        self.document.result_writer.flush()
+        self.document.result_writer.close()
         super().closeEvent(event)
 
 

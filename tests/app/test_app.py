@@ -421,3 +421,6 @@ def test_result_writer_keeps_order_and_survives_a_failed_write(tmp_path, caplog)
     writer.write(blocked, 0, probs)
     writer.flush()  # the failure is logged, not raised
     assert "could not write a result cache" in caplog.text
+    writer.close()
+    writer.write(tmp_path, 8, probs)  # a late result after closing is dropped, not an error
+    assert sorted(load_results(tmp_path, 1, 4)) == [7]
