@@ -36,7 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="0-based frame index and its mask (pixel > 0 is object; several ids = several objects)",
     )
     seg.add_argument("--out", required=True, help="output folder for the mattes")
-    seg.add_argument("--quality", type=float, default=0.0, help="0 fast ... 1 best (default 0)")
+    seg.add_argument(
+        "--quality",
+        type=float,
+        default=0.0,
+        help="0 fast ... 1 best (default 0); from 0.75 two models are trained and averaged",
+    )
     seg.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     seg.add_argument(
         "--weights",

@@ -10,6 +10,7 @@ re-prioritises at once.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import threading
@@ -33,8 +34,8 @@ from core.training import (
     FeatureCache,
     FineTuneConfig,
     TrainingSample,
-    config_for_quality,
     fine_tune,
+    member_configs_for_quality,
     total_steps,
 )
 from core.video import open_frames
@@ -58,6 +59,16 @@ class TrainRequest:
     fingerprint: str
     update_only: bool = False  # a correction on an existing model: fewer steps
     cancel: CancelToken = field(default_factory=CancelToken)
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One fine-tune of a request: `member` 0 is the main model, 1.. the models averaged with it
+    (the Best setting keeps two); `fresh`: start that member from the parent network."""
+
+    member: int
+    config: FineTuneConfig
+    fresh: bool = False
 
 
 class Engine(QObject):
@@ -86,6 +97,8 @@ class Engine(QObject):
         self._focus_lock = threading.Lock()
         self._focus = 0
         self._model = None
+        self._members: list = []  # models averaged with self._model (the Best setting)
+        self._parent = None  # untouched copy of the network as loaded: fresh members start here
         self._model_info = None
         self._source = None
         self._segmenter: Segmenter | None = None
@@ -97,6 +110,12 @@ class Engine(QObject):
         self._done: set[int] = set()
         self._segmenting = False
         self.device_name = "cpu"
+
+    @property
+    def model_count(self) -> int:
+        """How many models the shot's results average (2 at the Best setting; 0 before a clip
+        is open)."""
+        return 0 if self._model is None else 1 + len(self._members)
 
     # Called from the UI thread: plain attribute under a lock, no queued signal needed.
     def set_focus(self, frame_idx: int) -> None:
@@ -121,6 +140,8 @@ class Engine(QObject):
             self.device_name = device.type
             self._model, self._model_info = build_model(weights=self._weights)
             self._model.to(device)
+            self._parent = copy.deepcopy(self._model)
+            self._members = []
             self._feature_cache = FeatureCache()
             self._segmenter = None
             self._object_ids = ()
@@ -155,12 +176,14 @@ class Engine(QObject):
     @Slot(str, object, int)
     def load_weights(self, path: str, object_ids, version: int) -> None:
         """Restore a saved fine-tuned model (project reopen)."""
-        from core.model.build import load_checkpoint, load_weights_into
+        from core.model.build import load_checkpoint, load_members, load_weights_into
 
         try:
             payload = load_checkpoint(path)
+            members = load_members(payload, self._parent, path=path)
             load_weights_into(self._model, payload, path=path)
             self._model.eval()
+            self._members = members
             self._quality = float(payload.get("extra", {}).get("quality", 0.0))
             self._object_ids = tuple(object_ids)
             self._version = version
@@ -175,62 +198,80 @@ class Engine(QObject):
         if self._model is not None and self._object_ids:
             try:
                 extra = {"object_ids": list(self._object_ids), "quality": self._quality}
-                save_checkpoint(self._model, path, extra=extra)
+                save_checkpoint(self._model, path, extra=extra, members=self._members)
             except OSError as exc:
                 self.error.emit(f"cannot save the model: {exc}")
 
-    def _phases(self, request: TrainRequest) -> list[FineTuneConfig]:
-        """The fine-tunes to run for a request. A first training starts with a short preview
-        (a few views, head only) so the visible frame shows a result within seconds, then the
-        full recipe continues from those weights; a correction runs a shorter update."""
-        config = config_for_quality(request.quality)
-        if request.update_only:
-            return [
-                dataclasses.replace(
+    def _phases(self, request: TrainRequest) -> list[_Phase]:
+        """The fine-tunes to run for a request, one or more per model of the slider setting
+        (core.training.member_configs_for_quality). A first training of the main model starts
+        with a short preview (a few views, head only) so the visible frame shows a result within
+        seconds, then the full recipe continues from those weights; a correction runs a shorter
+        update of each model. A model the shot does not have yet (the second one of the Best
+        setting) trains its full recipe from the parent network."""
+        phases = []
+        for member, config in enumerate(member_configs_for_quality(request.quality)):
+            exists = member == 0 or member <= len(self._members)
+            if request.update_only and exists:
+                update = dataclasses.replace(
                     config, steps=max(40, config.steps // 3), refine_steps=config.refine_steps // 3
                 )
-            ]
-        preview = dataclasses.replace(
-            config,
-            trainable="head",
-            steps=PREVIEW_STEPS,
-            views_per_frame=PREVIEW_VIEWS,
-            refine_steps=0,
-        )
-        return [preview, config]
+                phases.append(_Phase(member, update))
+                continue
+            if member == 0:
+                preview = dataclasses.replace(
+                    config,
+                    trainable="head",
+                    steps=PREVIEW_STEPS,
+                    views_per_frame=PREVIEW_VIEWS,
+                    refine_steps=0,
+                )
+                phases.append(_Phase(0, preview))
+            phases.append(_Phase(member, config, fresh=not exists))
+        return phases
 
-    def _publish_model(self, request: TrainRequest, *, final: bool) -> None:
+    def _publish_model(self, request: TrainRequest, models: list, *, final: bool) -> None:
         self._version += 1
         self._quality = request.quality  # inference settings follow the slider (TTA)
         self._object_ids = tuple(request.object_ids)
         self._annotations = dict(request.annotations)
+        self._members = list(models[1:])
         self._segmenter = None
         self._done = set()
         self.model_updated.emit(self._version, request.fingerprint, final)
 
     @Slot(object)
     def train(self, request: TrainRequest) -> None:
-        """Fine-tune from the current weights, then restart segmentation from the focus frame."""
+        """Fine-tune from the current weights, then restart segmentation from the focus frame.
+
+        A model started from the parent (`_Phase.fresh`) trains on a copy that joins the shot
+        only when its fine-tune completes: stopping mid-way keeps the models the shot had."""
         if self._model is None:
             self.training_failed.emit("no clip is open")
             return
         if self._object_ids and tuple(request.object_ids) != self._object_ids:
             self._feature_cache = FeatureCache()  # channel layout changed: cached targets invalid
         phases = self._phases(request)
-        total = sum(total_steps(p) for p in phases)
+        # The models this request ends with: the main one, then the averaged ones it keeps.
+        models = [self._model, *self._members][: 1 + max(p.member for p in phases)]
+        total = sum(total_steps(p.config) for p in phases)
         self.training_started.emit()
         last_emit, offset = 0.0, 0
         try:
-            for n, config in enumerate(phases):
+            for n, phase in enumerate(phases):
+                if phase.fresh:
+                    models[phase.member : phase.member + 1] = [copy.deepcopy(self._parent)]
+                # Cached features come from the main model's frozen backbone: only it uses them.
+                cache = self._feature_cache if phase.member == 0 else None
                 for progress in fine_tune(
-                    self._model,
+                    models[phase.member],
                     list(request.samples),
-                    config,
+                    phase.config,
                     cancel=request.cancel,
-                    feature_cache=self._feature_cache,
+                    feature_cache=cache,
                 ):
                     now = time.perf_counter()
-                    last = progress.step == total_steps(config) and n == len(phases) - 1
+                    last = progress.step == total_steps(phase.config) and n == len(phases) - 1
                     if now - last_emit > 0.1 or last:
                         # One continuous curve across phases for the loss plot.
                         self.training_progress.emit(
@@ -239,13 +280,15 @@ class Engine(QObject):
                             )
                         )
                         last_emit = now
-                offset += total_steps(config)
+                offset += total_steps(phase.config)
                 if n < len(phases) - 1:
-                    self._publish_model(request, final=False)
+                    # A preview: a fresh model joins `models` only when its phase starts.
+                    self._publish_model(request, models, final=False)
                     self._segment_focus_frame()
         except Cancelled:
             self.training_cancelled.emit()
-            self._model.eval()
+            for model in (self._model, *self._members):
+                model.eval()
             return
         except RotoshotError as exc:
             self.training_failed.emit(str(exc))
@@ -254,7 +297,7 @@ class Engine(QObject):
             log.error("training failed:\n%s", traceback.format_exc())
             self.training_failed.emit(f"training failed: {exc}")
             return
-        self._publish_model(request, final=True)
+        self._publish_model(request, models, final=True)
         self.training_finished.emit(self._version, request.fingerprint)
         self.start_segmentation()
 
@@ -294,7 +337,8 @@ class Engine(QObject):
 
     def _make_segmenter(self) -> Segmenter:
         config = segment_config_for_quality(self._quality)
-        return Segmenter(self._model, self._source, annotations=self._annotations, config=config)
+        models = [self._model, *self._members]
+        return Segmenter(models, self._source, annotations=self._annotations, config=config)
 
     def _segment_one(self, frame_idx: int) -> None:
         try:

@@ -38,7 +38,8 @@ class TrainPanel(QWidget):
         self.slider.setToolTip(
             "Fast (left third): trains the network head, a few seconds.\n"
             "Balanced: longer head training, every frame also segmented mirrored (~15 s).\n"
-            "Best (right quarter): trains the whole network (minutes on a CPU).\n"
+            "Best (right quarter): keeps two models and averages them: the Balanced one\n"
+            "(shown first, as a preview) and one whose whole network trains (minutes on a CPU).\n"
             "Every setting also trains on 'dreamed' views: your object moved and resized\n"
             "over the background with the object painted out."
         )

@@ -7,6 +7,7 @@ Bad input raises RotoshotError, which main.py turns into one clear line.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import time
@@ -25,7 +26,7 @@ from core.segmentation import (
     segment,
     segment_config_for_quality,
 )
-from core.training import TrainingSample, config_for_quality, fine_tune
+from core.training import TrainingSample, fine_tune, member_configs_for_quality
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)
@@ -108,29 +109,37 @@ def run_segment(args) -> int:
         samples.append(TrainingSample(np.array(source.read(frame_idx)), masks, valid))
         annotations[frame_idx] = FrameAnnotation(masks, valid)
 
-    config = config_for_quality(args.quality)
+    configs = member_configs_for_quality(args.quality)
     if args.steps is not None:
-        config = dataclasses.replace(config, steps=max(0, args.steps))
-    if config.steps > 0:
-        last = None
-        for progress in fine_tune(model, samples, config):
-            last = progress
-            if progress.step and progress.step % 50 == 0:
-                log.info(
-                    "fine-tune step %d/%d loss %.4f",
-                    progress.step,
-                    progress.total_steps,
-                    progress.loss,
-                )
-        log.info(
-            "fine-tuned (%s, %d steps) in %.1f s",
-            config.trainable,
-            last.step if last else 0,
-            time.perf_counter() - started,
-        )
+        configs = tuple(dataclasses.replace(c, steps=max(0, args.steps)) for c in configs)
+    if configs[0].steps > 0:
+        # Every model of the shot starts from the parent (the Best setting averages two).
+        models = [model] + [copy.deepcopy(model) for _ in configs[1:]]
+        for number, (member, config) in enumerate(zip(models, configs, strict=True), 1):
+            last = None
+            for progress in fine_tune(member, samples, config):
+                last = progress
+                if progress.step and progress.step % 50 == 0:
+                    log.info(
+                        "fine-tune %d/%d step %d/%d loss %.4f",
+                        number,
+                        len(models),
+                        progress.step,
+                        progress.total_steps,
+                        progress.loss,
+                    )
+            log.info(
+                "fine-tuned model %d/%d (%s, %d steps) at %.1f s",
+                number,
+                len(models),
+                config.trainable,
+                last.step if last else 0,
+                time.perf_counter() - started,
+            )
     else:
         model.set_num_objects(len(ids))  # no fine-tuning: every object starts from the parent
         model.eval()
+        models = [model]
 
     gate = DEFAULT_GATE_PX if args.gate is None else args.gate
     seg_config = segment_config_for_quality(args.quality, gate_px=gate)
@@ -141,7 +150,7 @@ def run_segment(args) -> int:
             (out_dir / str(object_id)).mkdir(exist_ok=True)
     lut = np.array([0] + ids, dtype=np.uint16)
     for result in segment(
-        model, source, range(len(source)), annotations=annotations, config=seg_config
+        models, source, range(len(source)), annotations=annotations, config=seg_config
     ):
         stem = source.stems[result.frame_idx]
         if single:
@@ -189,7 +198,12 @@ def run_export(args) -> int:
     """`export PROJECT --out DIR ...`: finished mattes (and cutouts, preview) of a saved project."""
     from core.device import resolve_device
     from core.export_job import ExportJob, export_objects_of, run_export_job
-    from core.model.build import build_network, load_checkpoint, load_weights_into
+    from core.model.build import (
+        build_network,
+        load_checkpoint,
+        load_members,
+        load_weights_into,
+    )
     from core.project import load_project
 
     folder = Path(args.project)
@@ -205,7 +219,10 @@ def run_export(args) -> int:
         raise RotoshotError(f"{weights} does not say which objects it was trained on")
     model = build_network(backbone_name=payload["backbone"], imagenet=False)
     load_weights_into(model, payload, path=str(weights))
-    model.to(resolve_device(args.device)).eval()
+    models = [model, *load_members(payload, model, path=str(weights))]
+    device = resolve_device(args.device)
+    for member in models:
+        member.to(device).eval()
     annotations = {}
     for frame_idx in store.frames():
         masks, valid = store.frame_masks(frame_idx, object_ids)
@@ -234,7 +251,7 @@ def run_export(args) -> int:
     )
     quality = float(payload.get("extra", {}).get("quality", project.settings.quality))
     segmenter = Segmenter(
-        model, source, annotations=annotations, config=segment_config_for_quality(quality)
+        models, source, annotations=annotations, config=segment_config_for_quality(quality)
     )
     done = total = 0
     for done, total in run_export_job(job, segmenter, source.stems, object_ids):

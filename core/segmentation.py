@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -106,43 +106,60 @@ def labels_from_probs(probs: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     return labels
 
 
+def as_model_list(model: OSVOSNet | Sequence[OSVOSNet]) -> list[OSVOSNet]:
+    """One model or several (fine-tuned for the same objects) -> a non-empty list."""
+    models = [model] if isinstance(model, OSVOSNet) else list(model)
+    if not models:
+        raise ValueError("at least one model is needed")
+    return models
+
+
 class Segmenter:
     """Per-frame inference with an LRU cache of raw probabilities (for the temporal gate).
 
-    Owns no thread: call it from the one engine thread that owns the model.
+    `model` is one network or a list of networks fine-tuned for the same objects (the slider's
+    Best setting keeps two); a frame's probabilities are then the mean of theirs.
+    Owns no thread: call it from the one engine thread that owns the models.
     """
 
     def __init__(
         self,
-        model: OSVOSNet,
+        model: OSVOSNet | Sequence[OSVOSNet],
         source: FrameSource,
         *,
         annotations: dict[int, FrameAnnotation] | None = None,
         config: SegmentConfig = SegmentConfig(),
         raw_cache_frames: int = 8,
     ) -> None:
-        self.model = model.eval()
+        self.models = [m.eval() for m in as_model_list(model)]
+        self.model = self.models[0]
         self.source = source
         self.annotations = dict(annotations or {})
         self.config = config
-        self.device = next(model.parameters()).device
+        self.device = next(self.model.parameters()).device
         self.use_bf16 = (
             config.bf16 if config.bf16 is not None else self.device.type == "cpu" and cpu_has_bf16()
         )
-        self._inference = InferenceCopy(model) if config.fold_batchnorm else None
+        self._inference = [InferenceCopy(m) for m in self.models] if config.fold_batchnorm else None
         self._raw_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._raw_cache_frames = raw_cache_frames
 
     @torch.inference_mode()
     def predict(self, image: np.ndarray) -> np.ndarray:
-        """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32,
-        averaged over the configured test-time scales and mirror."""
+        """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32 in
+        [0, 1], averaged over the models and the configured test-time scales and mirror."""
         x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
         x = self.model.normalize(x.permute(2, 0, 1)[None])
-        if self._inference is not None:
-            model = self._inference.get()  # rebuilt if the model trained since
-        else:
-            model = self.model.eval()
+        total = None
+        for index, member in enumerate(self.models):
+            if self._inference is not None:
+                member = self._inference[index].get()  # rebuilt if the model trained since
+            probs = self._predict_one(member.eval(), x)
+            total = probs if total is None else total + probs
+        return (total / len(self.models))[0].cpu().numpy()
+
+    def _predict_one(self, model: OSVOSNet, x: torch.Tensor) -> torch.Tensor:
+        """One model's probabilities (1, K, H, W) for normalised x (1, 3, H, W), TTA-averaged."""
         size = tuple(x.shape[-2:])
         total = None
         passes = 0
@@ -160,7 +177,7 @@ class Segmenter:
                 probs = torch.sigmoid(logits.flip(-1) if mirrored else logits)
                 total = probs if total is None else total + probs
                 passes += 1
-        return (total / passes)[0].cpu().numpy()
+        return total / passes
 
     def raw_probs(self, frame_idx: int) -> np.ndarray:
         """Network probabilities for a frame, (K, H, W) float32 (float16 precision), cached (LRU)."""
@@ -225,7 +242,7 @@ class Segmenter:
 
 
 def segment(
-    model: OSVOSNet,
+    model: OSVOSNet | Sequence[OSVOSNet],
     source: FrameSource,
     frame_indices: Iterable[int],
     *,

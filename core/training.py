@@ -122,6 +122,32 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     return dataclasses.replace(config, **overrides)
 
 
+# From this slider position on (the Best preset), a shot gets two models, each fine-tuned from the
+# parent, whose probabilities are averaged: the Balanced recipe (head only) and the whole-network
+# one. Dev split, whole process: 81.4 J&F for the whole-network model alone, see
+# docs/BENCHMARKS.md "Two models averaged" for the pair.
+ENSEMBLE_FROM_QUALITY = 0.75
+BALANCED_QUALITY = 0.5
+
+
+def member_configs_for_quality(quality: float, **overrides) -> tuple[FineTuneConfig, ...]:
+    """One fine-tuning recipe per model the slider setting keeps for a shot (quality in [0, 1]).
+
+    Below ENSEMBLE_FROM_QUALITY: one model, `config_for_quality(quality)`. From there on: two,
+    the Balanced recipe first (cheap, so it doubles as the early preview) and the whole-network
+    recipe second. Each is fine-tuned from the parent, and segmentation averages their
+    probabilities (core.segmentation.Segmenter takes a list of models). `overrides` apply to
+    every recipe.
+    """
+    q = float(np.clip(quality, 0.0, 1.0))
+    if q < ENSEMBLE_FROM_QUALITY:
+        return (config_for_quality(q, **overrides),)
+    return (
+        config_for_quality(BALANCED_QUALITY, **overrides),
+        config_for_quality(q, **overrides),
+    )
+
+
 def total_steps(config: FineTuneConfig) -> int:
     """Steps a fine-tune with `config` reports: the main steps plus the refinement stage's."""
     return config.steps + (config.refine_steps if config.trainable == "head" else 0)

@@ -6,10 +6,12 @@ parent weights from `resources/`. Every checkpoint is read with `torch.load(weig
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,21 +80,38 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(
-    model: OSVOSNet, path: str | os.PathLike, *, half: bool = False, extra: dict | None = None
-) -> None:
-    """Write the model's weights atomically (temp file + rename), optionally as float16."""
-    state = {
+def _state_for_saving(model: OSVOSNet, half: bool) -> dict[str, torch.Tensor]:
+    return {
         k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
         for k, v in model.state_dict().items()
     }
+
+
+def save_checkpoint(
+    model: OSVOSNet,
+    path: str | os.PathLike,
+    *,
+    half: bool = False,
+    extra: dict | None = None,
+    members: Sequence[OSVOSNet] = (),
+) -> None:
+    """Write the model's weights atomically (temp file + rename), optionally as float16.
+
+    `members`: further models of the same shot whose probabilities are averaged with this one's
+    (the slider's Best setting); stored under "members" and read back by `load_members`.
+    """
     payload = {
         "format": CHECKPOINT_FORMAT,
         "backbone": model.backbone_name,
         "num_objects": model.num_objects,
-        "state_dict": state,
+        "state_dict": _state_for_saving(model, half),
         "extra": extra or {},
     }
+    if members:
+        payload["members"] = [
+            {"num_objects": m.num_objects, "state_dict": _state_for_saving(m, half)}
+            for m in members
+        ]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -126,6 +145,23 @@ def load_weights_into(model: OSVOSNet, payload: dict, *, path: str = "") -> None
     except RuntimeError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "key mismatch"
         raise RotoshotError(f"weights {path} do not match the network: {first_line}") from None
+
+
+def load_members(payload: dict, template: OSVOSNet, *, path: str = "") -> list[OSVOSNet]:
+    """The further models saved with a checkpoint (`save_checkpoint(members=...)`), each a copy
+    of `template` (same backbone) with that member's weights loaded strictly. [] for a
+    checkpoint without members; RotoshotError when a member does not match the network."""
+    members = payload.get("members", [])
+    if not isinstance(members, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("state_dict"), dict) for m in members
+    ):
+        raise RotoshotError(f"{path} has a damaged list of averaged models")
+    models = []
+    for member in members:
+        model = copy.deepcopy(template)
+        load_weights_into(model, member, path=path)
+        models.append(model.eval())
+    return models
 
 
 def parent_manifest(weights_path: Path) -> dict:

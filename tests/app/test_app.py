@@ -424,3 +424,64 @@ def test_result_writer_keeps_order_and_survives_a_failed_write(tmp_path, caplog)
     writer.close()
     writer.write(tmp_path, 8, probs)  # a late result after closing is dropped, not an error
     assert sorted(load_results(tmp_path, 1, 4)) == [7]
+
+
+def test_best_keeps_two_models_saved_and_restored_together(
+    qtbot, window, settings, clip_folder, tmp_path, monkeypatch
+):
+    """At Best the engine trains the Balanced model (shown as a preview) and a whole-network
+    model from the parent, averages them, updates both on a correction, and saves and restores
+    them together."""
+    import app.engine
+    from core import training
+    from core.model.build import load_checkpoint
+
+    def short(quality):  # the real recipes, fewer steps (a test-sized clip)
+        return training.member_configs_for_quality(quality, steps=30, views_per_frame=4)
+
+    monkeypatch.setattr(app.engine, "member_configs_for_quality", short)
+    _, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    window.train_panel.slider.setValue(100)
+    assert window.train_panel.preset_label.text() == "Best"
+    paint_object(qtbot, window, labels, 0)
+    engine = window.engine
+    finals = []
+    engine.model_updated.connect(lambda _v, _f, final: finals.append(final))
+    signals = [engine.training_started, *[engine.model_updated] * 3, engine.training_finished]
+    with qtbot.waitSignals(signals, order="strict", timeout=TIMEOUT_MS):
+        assert window.train_controller.train()
+    with qtbot.waitSignal(engine.segmentation_idle, timeout=TIMEOUT_MS):
+        pass
+    # preview, then the Balanced model alone, then both averaged
+    assert finals == [False, False, True] and engine.model_count == 2
+    doc = window.document
+    assert iou(doc.display_mask(1, 8), labels[8] == 1) > 0.6
+
+    totals = []
+    engine.training_progress.connect(lambda p: totals.append(p.total_steps))
+    doc.set_frame(5)
+    window.canvas.set_tool(ERASER)
+    drag(qtbot, window.canvas, [(2, 2), (4, 2)])
+    with qtbot.waitSignal(engine.training_finished, timeout=TIMEOUT_MS):
+        assert window.train_controller.train(update_only=True)
+    head, whole = short(1.0)
+    # a correction updates both models: the Balanced update, then the whole-network update
+    assert set(totals) == {max(40, head.steps // 3) + head.refine_steps // 3 + max(40, 10)}
+    assert whole.steps // 3 == 10 and engine.model_count == 2
+
+    project_dir = tmp_path / "shot.rotoshot"
+    with qtbot.waitSignal(engine.segmentation_idle, timeout=TIMEOUT_MS):
+        pass
+    window.save_project_to(project_dir)
+    qtbot.waitUntil(lambda: (project_dir / "model.pt").exists(), timeout=TIMEOUT_MS)
+    assert len(load_checkpoint(project_dir / "model.pt")["members"]) == 1
+    window.close()
+
+    reopened = MainWindow(device="cpu", settings=settings)
+    reopened.engine._weights = "imagenet"
+    qtbot.addWidget(reopened)
+    with qtbot.waitSignal(reopened.engine.model_ready, timeout=TIMEOUT_MS):
+        assert reopened.open_project(project_dir)
+    qtbot.waitUntil(lambda: reopened.engine.model_count == 2, timeout=TIMEOUT_MS)
+    reopened.close()

@@ -1,0 +1,136 @@
+"""The Best setting keeps two models per shot: recipes, averaging, checkpoint, CLI and export."""
+
+import copy
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+import main
+from core.errors import RotoshotError
+from core.export import read_matte
+from core.model.build import (
+    build_model,
+    load_checkpoint,
+    load_members,
+    load_weights_into,
+    save_checkpoint,
+)
+from core.segmentation import SegmentConfig, Segmenter
+from core.training import (
+    ENSEMBLE_FROM_QUALITY,
+    FineTuneConfig,
+    TrainingSample,
+    config_for_quality,
+    fine_tune,
+    member_configs_for_quality,
+    run_to_end,
+)
+from tests.core.test_cli import segment_one
+from tests.core.test_export_cli import make_project
+from tests.core.test_training import ArraySource
+from tests.synthetic import iou, make_clip, write_image_folder, write_mask
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    """Two differently fine-tuned models of one synthetic object, and the clip."""
+    frames, labels = make_clip(num_frames=6, height=96, width=128, seed=3)
+    sample = TrainingSample(frames[0], labels[0:1] == 1, np.ones(1, bool))
+    first, _ = build_model(weights="imagenet")
+    second = copy.deepcopy(first)
+    run_to_end(fine_tune(first, [sample], FineTuneConfig(steps=40, views_per_frame=3)))
+    config = FineTuneConfig(steps=15, trainable="all", seed=1)
+    run_to_end(fine_tune(second, [sample], config))
+    return first, second, frames
+
+
+def test_slider_keeps_two_models_from_the_best_setting():
+    for q in (0.0, 0.5, 0.74):
+        assert member_configs_for_quality(q) == (config_for_quality(q),)
+    for q in (ENSEMBLE_FROM_QUALITY, 1.0):
+        head, whole = member_configs_for_quality(q)
+        assert head == config_for_quality(0.5)  # the Balanced recipe, trained first
+        assert whole == config_for_quality(q) and whole.trainable == "all"
+    assert all(c.max_seconds == 9 for c in member_configs_for_quality(1.0, max_seconds=9))
+
+
+def test_segmenter_averages_its_models(two_models):
+    first, second, frames = two_models
+    config = SegmentConfig(flip=True, bf16=False)
+    source = ArraySource(frames)
+    a = Segmenter(first, source, config=config).predict(frames[3])
+    b = Segmenter(second, source, config=config).predict(frames[3])
+    both = Segmenter([first, second], source, config=config).predict(frames[3])
+    assert not np.allclose(a, b, atol=1e-2)  # two genuinely different models
+    np.testing.assert_allclose(both, (a + b) / 2, atol=1e-5)
+    with pytest.raises(ValueError):
+        Segmenter([], source)
+
+
+def test_checkpoint_keeps_the_averaged_models(two_models, tmp_path):
+    first, second, frames = two_models
+    path = tmp_path / "model.pt"
+    save_checkpoint(first, path, extra={"object_ids": [1]}, members=[second])
+    payload = load_checkpoint(path)  # torch.load(weights_only=True)
+    template, _ = build_model(weights="imagenet")
+    loaded = load_members(payload, template, path=str(path))
+    assert len(loaded) == 1
+    for key, value in second.state_dict().items():
+        assert torch.equal(loaded[0].state_dict()[key], value), key
+    # a checkpoint without members (one model per shot) has none
+    save_checkpoint(first, path, extra={"object_ids": [1]})
+    assert load_members(load_checkpoint(path), template, path=str(path)) == []
+    payload["members"] = "not a list of models"
+    with pytest.raises(RotoshotError, match="averaged models"):
+        load_members(payload, template, path=str(path))
+    payload["members"] = [{"num_objects": 1, "state_dict": {"nonsense": torch.zeros(1)}}]
+    with pytest.raises(RotoshotError, match="do not match the network"):
+        load_members(payload, template, path=str(path))
+
+
+def _record_model_counts(monkeypatch, target: str) -> list[int]:
+    """Replace the Segmenter at `target` with one that records how many models it averages."""
+    used = []
+
+    class Recording(Segmenter):
+        def __init__(self, model, *args, **kwargs):
+            super().__init__(model, *args, **kwargs)
+            used.append(len(self.models))
+
+    monkeypatch.setattr(target, Recording)
+    return used
+
+
+def test_cli_best_fine_tunes_two_models_from_the_parent(tmp_path, capsys, caplog, monkeypatch):
+    frames, labels = make_clip(num_frames=4, height=96, width=128, seed=4)
+    write_image_folder(tmp_path / "frames", frames)
+    write_mask(tmp_path / "one.png", (labels[0] == 1).astype(np.uint8) * 255)
+    used = _record_model_counts(monkeypatch, "core.segmentation.Segmenter")  # via segment()
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO, logger="core.cli"):
+        code, _, err = segment_one(tmp_path, out, capsys, "--quality", "1", "--steps", "12")
+    assert code == 0, err
+    assert used == [2]
+    trained = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fine-tuned")]
+    assert len(trained) == 2 and "1/2 (head" in trained[0] and "2/2 (all" in trained[1]
+    assert len(list(out.glob("*.png"))) == 4
+
+
+def test_export_segments_with_every_saved_model(tmp_path, capsys, monkeypatch):
+    folder, labels = make_project(tmp_path)
+    payload = load_checkpoint(folder / "model.pt")
+    model, _ = build_model(weights="imagenet")
+    load_weights_into(model, payload)
+    second = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in second.head.parameters():
+            p.mul_(0.9)
+    save_checkpoint(model, folder / "model.pt", extra=payload["extra"], members=[second])
+    used = _record_model_counts(monkeypatch, "core.cli.Segmenter")
+    out = tmp_path / "out"
+    assert main.main(["export", str(folder), "--out", str(out), "--last", "1"]) == 0
+    assert used == [2]
+    hero = sorted((out / "1_hero").glob("*.png"))
+    assert len(hero) == 2 and iou(read_matte(hero[1]) > 0.5, labels[1] == 1) > 0.6
