@@ -255,6 +255,7 @@ class Engine(QObject):
         # The models this request ends with: the main one, then the averaged ones it keeps.
         models = [self._model, *self._members][: 1 + max(p.member for p in phases)]
         total = sum(total_steps(p.config) for p in phases)
+        models_planned = {p.member for p in phases}
         self.training_started.emit()
         last_emit, offset = 0.0, 0
         try:
@@ -276,7 +277,11 @@ class Engine(QObject):
                         # One continuous curve across phases for the loss plot.
                         self.training_progress.emit(
                             dataclasses.replace(
-                                progress, step=progress.step + offset, total_steps=total
+                                progress,
+                                step=progress.step + offset,
+                                total_steps=total,
+                                model=phase.member,
+                                model_count=len(models_planned),
                             )
                         )
                         last_emit = now

@@ -62,10 +62,15 @@ class TrainPanel(QWidget):
         self.plot.addLegend(offset=(-10, 10))
         self.curve = self.plot.plot(pen=pg.mkPen((90, 200, 255), width=2), name="object")
         self.edges_curve = self.plot.plot(pen=pg.mkPen((255, 170, 60), width=2), name="edges")
+        # Best trains a second model from the parent: its own curve (it starts at the parent's
+        # loss, which joined to the first model's curve would read as a jump in one training).
+        self.second_curve = self.plot.plot(pen=pg.mkPen((200, 130, 255), width=2), name="2nd model")
         self._steps: list[int] = []
         self._losses: list[float] = []
         self._edge_steps: list[int] = []
         self._edge_losses: list[float] = []
+        self._second_steps: list[int] = []
+        self._second_losses: list[float] = []
 
         speed_row = QHBoxLayout()
         speed_row.addWidget(QLabel("Speed"))
@@ -104,8 +109,9 @@ class TrainPanel(QWidget):
     def show_started(self) -> None:
         self._steps, self._losses = [], []
         self._edge_steps, self._edge_losses = [], []
-        self.curve.setData([], [])
-        self.edges_curve.setData([], [])
+        self._second_steps, self._second_losses = [], []
+        for curve in (self.curve, self.edges_curve, self.second_curve):
+            curve.setData([], [])
         self.train_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.progress.setValue(0)
@@ -115,7 +121,11 @@ class TrainPanel(QWidget):
         if progress.phase == "preparing":
             self.status.setText(f"Encoding annotated frames… {progress.elapsed_s:.1f} s")
             return
-        if progress.stage == "edges":
+        if progress.model > 0:
+            self._second_steps.append(progress.step)
+            self._second_losses.append(progress.loss)
+            self.second_curve.setData(self._second_steps, self._second_losses)
+        elif progress.stage == "edges":
             self._edge_steps.append(progress.step)
             self._edge_losses.append(progress.loss)
             self.edges_curve.setData(self._edge_steps, self._edge_losses)
@@ -127,6 +137,11 @@ class TrainPanel(QWidget):
         self.progress.setValue(progress.step)
         eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
         what = "Refining edges" if progress.stage == "edges" else "Training"
+        if progress.model_count > 1:
+            # The ETA covers the stage running now: the next model's step cost is not known yet.
+            what = f"Model {progress.model + 1} of {progress.model_count}: {what.lower()}"
+            if not math.isnan(progress.eta_s):
+                eta += " in this stage"
         self.status.setText(
             f"{what}: step {progress.step}/{progress.total_steps}, loss {progress.loss:.3f}{eta}"
         )

@@ -5,7 +5,8 @@
 
 In-process (no whole-process timing; use davis_bench.py for that). Per sequence, from the
 shipped parent: model A = the slider's Balanced recipe (head 300 steps on 16 cached views +
-refinement 100), model B = the Best recipe (whole network on 320 px crops, 500 steps). Every
+refinement 100), model B = the whole-network recipe (320 px crops, 500 steps). The Best
+setting now ships their mean (core.training.member_configs_for_quality). Every
 frame is segmented with each (mirrored pass included, as the slider does from 1/3 on) and the
 raw probabilities kept; then each variant (A, B, mean of A and B) goes through the same temporal
 gate and threshold as the engine, masks are written under bench/out/<label>/<variant>/ and

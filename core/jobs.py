@@ -42,7 +42,9 @@ class TrainProgress:
     elapsed_s: seconds since the job started; eta_s: estimated seconds left (0 when done);
     phase: "preparing" while features are cached, "training" afterwards; stage: what the
     training step trains, "" for the main fine-tune, "edges" for the stride-2 refinement stage
-    (its loss is measured at a finer resolution, so it is plotted as its own curve).
+    (its loss is measured at a finer resolution, so it is plotted as its own curve);
+    model / model_count: which of the shot's models trains, 0-based, and how many the run trains
+    (the Best setting trains two; see core.training.member_configs_for_quality).
     """
 
     step: int
@@ -52,3 +54,5 @@ class TrainProgress:
     eta_s: float
     phase: str = "training"
     stage: str = ""
+    model: int = 0
+    model_count: int = 1

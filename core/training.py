@@ -104,7 +104,8 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     500 steps (~2 min). At every setting half the augmented views are "dreamed" (the objects
     moved, scaled and turned over the inpainted background; core.augment.Dreamer). From 1/3 on,
     segmentation also averages a mirrored pass (core.segmentation.segment_config_for_quality).
-    Measured cost and accuracy of each: docs/BENCHMARKS.md.
+    From 0.75 on, the shot also keeps a Balanced model averaged with this one
+    (`member_configs_for_quality`). Measured cost and accuracy of each: docs/BENCHMARKS.md.
     """
     q = float(np.clip(quality, 0.0, 1.0))
     if q < 1 / 3:
@@ -124,8 +125,8 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
 
 # From this slider position on (the Best preset), a shot gets two models, each fine-tuned from the
 # parent, whose probabilities are averaged: the Balanced recipe (head only) and the whole-network
-# one. Dev split, whole process: 81.4 J&F for the whole-network model alone, see
-# docs/BENCHMARKS.md "Two models averaged" for the pair.
+# one. Dev split, whole process: 82.3 J&F at 2.26 s/frame for the pair, against 81.2 and 81.4 for
+# either alone (docs/BENCHMARKS.md "Two models averaged").
 ENSEMBLE_FROM_QUALITY = 0.75
 BALANCED_QUALITY = 0.5
 

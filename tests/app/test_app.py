@@ -455,6 +455,14 @@ def test_best_keeps_two_models_saved_and_restored_together(
         pass
     # preview, then the Balanced model alone, then both averaged
     assert finals == [False, False, True] and engine.model_count == 2
+    # the loss plot shows the second model as its own curve, after the first model's stages
+    panel = window.train_panel
+    second_steps = panel.second_curve.getData()[0]
+    assert second_steps is not None and min(second_steps) > max(panel.edges_curve.getData()[0])
+    from core.jobs import TrainProgress
+
+    panel.show_progress(TrainProgress(500, 900, 0.1, 30.0, 12.0, model=1, model_count=2))
+    assert panel.status.text().startswith("Model 2 of 2: training: step 500/900")
     doc = window.document
     assert iou(doc.display_mask(1, 8), labels[8] == 1) > 0.6
 
