@@ -16,13 +16,18 @@ run() {  # label, then davis_bench.py arguments
     tail -1 "bench/out/$label.log"
 }
 mkdir -p bench/out
-for stage in ${STAGES:-q0 gate snap curve subset slow tta dream ui}; do
+for stage in ${STAGES:-q0 imagenet gate snap curve subset slow tta dream ui}; do
     case $stage in
         q0)
             run copy-first --baseline copy-first
             run parent_alone --steps 0 --quality 0
             run parent_q0 --quality 0
             run imagenet_q0 --weights imagenet --quality 0
+            ;;
+        imagenet)  # the OSVOS ablation at the slow settings: no parent, same fine-tunes
+            run imagenet_q0.5 --weights imagenet --quality 0.5
+            run imagenet_q1_subset5 --weights imagenet --quality 1 --sequences $SUBSET
+            run imagenet_q1_rest5 --weights imagenet --quality 1 --sequences $REST
             ;;
         gate)
             run parent_q0_gate0 --quality 0 --gate 0

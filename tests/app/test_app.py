@@ -493,3 +493,41 @@ def test_best_keeps_two_models_saved_and_restored_together(
         assert reopened.open_project(project_dir)
     qtbot.waitUntil(lambda: reopened.engine.model_count == 2, timeout=TIMEOUT_MS)
     reopened.close()
+
+
+def test_stopping_the_second_model_keeps_the_first(qtbot, window, clip_folder, monkeypatch):
+    """Stopped while Best's second model trains from the parent: that model is dropped, the
+    Balanced model (already published as the preview) stays, and no final model is reported."""
+    import dataclasses
+
+    import app.engine
+    from core import training
+
+    def short_then_long(quality):  # a quick first model; a second long enough to stop
+        head, whole = training.member_configs_for_quality(quality)
+        return (
+            dataclasses.replace(head, steps=30, views_per_frame=4),
+            dataclasses.replace(whole, steps=2000),
+        )
+
+    monkeypatch.setattr(app.engine, "member_configs_for_quality", short_then_long)
+    _, labels = clip_folder
+    window.train_panel.auto_train.setChecked(False)
+    window.train_panel.slider.setValue(100)
+    paint_object(qtbot, window, labels, 0)
+    engine = window.engine
+    finished = []
+    engine.training_finished.connect(lambda *a: finished.append(a))
+    second_model_started = []
+
+    def on_progress(progress):
+        if progress.model == 1 and not second_model_started:
+            second_model_started.append(progress.step)
+            window.train_controller.stop()  # the token is read at the engine's next step
+
+    engine.training_progress.connect(on_progress)
+    with qtbot.waitSignal(engine.training_cancelled, timeout=TIMEOUT_MS):
+        assert window.train_controller.train()
+    assert second_model_started and not finished
+    assert engine.model_count == 1 and window.document.model_version == 2
+    qtbot.waitUntil(window.train_panel.train_button.isEnabled, timeout=5_000)
