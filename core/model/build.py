@@ -158,6 +158,8 @@ def load_members(payload: dict, template: OSVOSNet, *, path: str = "") -> list[O
         raise RotoshotError(f"{path} has a damaged list of averaged models")
     models = []
     for member in members:
+        if int(member.get("num_objects", 1)) != int(payload.get("num_objects", 1)):
+            raise RotoshotError(f"{path}: its averaged models disagree on the number of objects")
         model = copy.deepcopy(template)
         load_weights_into(model, member, path=path)
         models.append(model.eval())

@@ -85,6 +85,9 @@ def test_checkpoint_keeps_the_averaged_models(two_models, tmp_path):
     payload["members"] = "not a list of models"
     with pytest.raises(RotoshotError, match="averaged models"):
         load_members(payload, template, path=str(path))
+    payload["members"] = [{"num_objects": 2, "state_dict": second.state_dict()}]
+    with pytest.raises(RotoshotError, match="disagree on the number of objects"):
+        load_members(payload, template, path=str(path))
     payload["members"] = [{"num_objects": 1, "state_dict": {"nonsense": torch.zeros(1)}}]
     with pytest.raises(RotoshotError, match="do not match the network"):
         load_members(payload, template, path=str(path))
