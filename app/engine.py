@@ -103,6 +103,8 @@ class Engine(QObject):
         self._source = None
         self._segmenter: Segmenter | None = None
         self._feature_cache = FeatureCache()
+        # Seconds per reported step of each kind of phase on the open clip (for the run's ETA).
+        self._seconds_per_step: dict[tuple, float] = {}
         self._object_ids: tuple[int, ...] = ()
         self._annotations: dict[int, FrameAnnotation] = {}
         self._version = 0
@@ -143,6 +145,7 @@ class Engine(QObject):
             self._parent = copy.deepcopy(self._model)
             self._members = []
             self._feature_cache = FeatureCache()
+            self._seconds_per_step = {}
             self._segmenter = None
             self._object_ids = ()
             self._annotations = {}
@@ -264,6 +267,7 @@ class Engine(QObject):
                     models[phase.member : phase.member + 1] = [copy.deepcopy(self._parent)]
                 # Cached features come from the main model's frozen backbone: only it uses them.
                 cache = self._feature_cache if phase.member == 0 else None
+                phase_seconds = 0.0
                 for progress in fine_tune(
                     models[phase.member],
                     list(request.samples),
@@ -275,6 +279,7 @@ class Engine(QObject):
                     last = progress.step == total_steps(phase.config) and n == len(phases) - 1
                     if now - last_emit > 0.1 or last:
                         # One continuous curve across phases for the loss plot.
+                        eta, whole_run = self._run_eta(progress.eta_s, phases[n + 1 :])
                         self.training_progress.emit(
                             dataclasses.replace(
                                 progress,
@@ -282,10 +287,15 @@ class Engine(QObject):
                                 total_steps=total,
                                 model=phase.member,
                                 model_count=len(models_planned),
+                                eta_s=eta,
+                                eta_whole_run=whole_run,
                             )
                         )
                         last_emit = now
-                offset += total_steps(phase.config)
+                    phase_seconds = progress.elapsed_s
+                steps = total_steps(phase.config)
+                self._seconds_per_step[self._cost_key(phase)] = phase_seconds / max(1, steps)
+                offset += steps
                 if n < len(phases) - 1:
                     # A preview: a fresh model joins `models` only when its phase starts.
                     self._publish_model(request, models, final=False)
@@ -305,6 +315,23 @@ class Engine(QObject):
         self._publish_model(request, models, final=True)
         self.training_finished.emit(self._version, request.fingerprint)
         self.start_segmentation()
+
+    @staticmethod
+    def _cost_key(phase: _Phase) -> tuple:
+        """Phases with the same key cost about the same per step (a correction's shorter update
+        included); their cost is measured on the open clip, as its frame size sets it."""
+        c = phase.config
+        return (phase.member, c.trainable, c.views_per_frame, c.refine_steps > 0, c.crop)
+
+    def _run_eta(self, stage_eta: float, later: list[_Phase]) -> tuple[float, bool]:
+        """(seconds left in the run, whether that covers the whole run): the running stage's
+        own estimate plus each later phase's steps at its measured cost on this clip. A later
+        phase never run here leaves the ETA at the running stage's."""
+        costs = [self._seconds_per_step.get(self._cost_key(p)) for p in later]
+        if any(c is None for c in costs):
+            return stage_eta, False
+        rest = sum(c * total_steps(p.config) for c, p in zip(costs, later, strict=True))
+        return stage_eta + rest, True
 
     def _segment_focus_frame(self) -> None:
         """Segment just the visible frame (between training phases)."""

@@ -136,12 +136,11 @@ class TrainPanel(QWidget):
         self.progress.setMaximum(progress.total_steps)
         self.progress.setValue(progress.step)
         eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
+        if eta and not progress.eta_whole_run:
+            eta += " in this stage"  # what follows has not been timed on this clip yet
         what = "Refining edges" if progress.stage == "edges" else "Training"
         if progress.model_count > 1:
-            # The ETA covers the stage running now: the next model's step cost is not known yet.
             what = f"Model {progress.model + 1} of {progress.model_count}: {what.lower()}"
-            if not math.isnan(progress.eta_s):
-                eta += " in this stage"
         self.status.setText(
             f"{what}: step {progress.step}/{progress.total_steps}, loss {progress.loss:.3f}{eta}"
         )

@@ -44,7 +44,9 @@ class TrainProgress:
     training step trains, "" for the main fine-tune, "edges" for the stride-2 refinement stage
     (its loss is measured at a finer resolution, so it is plotted as its own curve);
     model / model_count: which of the shot's models trains, 0-based, and how many the run trains
-    (the Best setting trains two; see core.training.member_configs_for_quality).
+    (the Best setting trains two; see core.training.member_configs_for_quality);
+    eta_whole_run: True when eta_s covers the rest of the whole run, False when only the stage
+    running now (the app's later stages not timed yet on this clip).
     """
 
     step: int
@@ -56,3 +58,4 @@ class TrainProgress:
     stage: str = ""
     model: int = 0
     model_count: int = 1
+    eta_whole_run: bool = True

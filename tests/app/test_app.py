@@ -446,8 +446,10 @@ def test_best_keeps_two_models_saved_and_restored_together(
     assert window.train_panel.preset_label.text() == "Best"
     paint_object(qtbot, window, labels, 0)
     engine = window.engine
-    finals = []
+    finals, first_run, correction = [], [], []
     engine.model_updated.connect(lambda _v, _f, final: finals.append(final))
+    progress_log = {"now": first_run}  # which run the progress reports belong to
+    engine.training_progress.connect(lambda p: progress_log["now"].append(p))
     signals = [engine.training_started, *[engine.model_updated] * 3, engine.training_finished]
     with qtbot.waitSignals(signals, order="strict", timeout=TIMEOUT_MS):
         assert window.train_controller.train()
@@ -463,11 +465,17 @@ def test_best_keeps_two_models_saved_and_restored_together(
 
     panel.show_progress(TrainProgress(500, 900, 0.1, 30.0, 12.0, model=1, model_count=2))
     assert panel.status.text().startswith("Model 2 of 2: training: step 500/900")
+    assert panel.status.text().endswith("about 12 s left")
+    panel.show_progress(TrainProgress(20, 900, 0.1, 3.0, 2.0, model_count=2, eta_whole_run=False))
+    assert panel.status.text().endswith("about 2 s left in this stage")
     doc = window.document
     assert iou(doc.display_mask(1, 8), labels[8] == 1) > 0.6
 
-    totals = []
-    engine.training_progress.connect(lambda p: totals.append(p.total_steps))
+    # The first run's ETA covers only the running stage until the second model's steps have
+    # been timed; once it trains, nothing after it is left untimed.
+    assert not first_run[0].eta_whole_run and first_run[0].model == 0
+    assert all(p.eta_whole_run for p in first_run if p.model == 1)
+    progress_log["now"] = correction
     doc.set_frame(5)
     window.canvas.set_tool(ERASER)
     drag(qtbot, window.canvas, [(2, 2), (4, 2)])
@@ -475,7 +483,12 @@ def test_best_keeps_two_models_saved_and_restored_together(
         assert window.train_controller.train(update_only=True)
     head, whole = short(1.0)
     # a correction updates both models: the Balanced update, then the whole-network update
-    assert set(totals) == {max(40, head.steps // 3) + head.refine_steps // 3 + max(40, 10)}
+    totals = {p.total_steps for p in correction}
+    assert totals == {max(40, head.steps // 3) + head.refine_steps // 3 + max(40, 10)}
+    # every stage has been timed on this clip now: the ETA covers the whole correction
+    assert all(p.eta_whole_run for p in correction)
+    trained = [p for p in correction if p.phase == "training"]
+    assert trained[0].eta_s > trained[-1].eta_s == 0.0
     assert whole.steps // 3 == 10 and engine.model_count == 2
 
     project_dir = tmp_path / "shot.rotoshot"
