@@ -13,11 +13,18 @@ from tests.synthetic import iou
 TIMEOUT_MS = 60_000
 
 
+def new_window(qtbot, settings) -> MainWindow:
+    """A main window on the CPU whose network starts from ImageNet weights: the same start on
+    every machine, shipped parent or not."""
+    win = MainWindow(device="cpu", settings=settings)
+    win.engine._weights = "imagenet"
+    qtbot.addWidget(win)
+    return win
+
+
 @pytest.fixture
 def window(qtbot, settings, clip_folder):
-    win = MainWindow(device="cpu", settings=settings)
-    win.engine._weights = "imagenet"  # the same start on every machine, shipped parent or not
-    qtbot.addWidget(win)
+    win = new_window(qtbot, settings)
     win.resize(900, 600)
     win.show()
     with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
@@ -209,9 +216,7 @@ def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp
     results_before = {f: r.probs.copy() for f, r in window.document.results.items()}
     window.close()
 
-    reopened = MainWindow(device="cpu", settings=settings)
-    reopened.engine._weights = "imagenet"
-    qtbot.addWidget(reopened)
+    reopened = new_window(qtbot, settings)
     with qtbot.waitSignal(reopened.engine.model_ready, timeout=TIMEOUT_MS):
         assert reopened.open_project(project_dir)
     doc = reopened.document
@@ -253,9 +258,7 @@ def test_reopening_a_clip_restores_autosaved_strokes(qtbot, window, settings, cl
     drag(qtbot, window.canvas, [(20, 40), (40, 40)])
     mask = window.document.annotation(1, 0).copy()
     window.close()
-    again = MainWindow(device="cpu", settings=settings)
-    again.engine._weights = "imagenet"
-    qtbot.addWidget(again)
+    again = new_window(qtbot, settings)
     with qtbot.waitSignal(again.engine.model_ready, timeout=TIMEOUT_MS):
         again.open_path(str(clip_folder[0]))
     assert np.array_equal(again.document.annotation(1, 0), mask)
@@ -499,9 +502,7 @@ def test_best_keeps_two_models_saved_and_restored_together(
     assert len(load_checkpoint(project_dir / "model.pt")["members"]) == 1
     window.close()
 
-    reopened = MainWindow(device="cpu", settings=settings)
-    reopened.engine._weights = "imagenet"
-    qtbot.addWidget(reopened)
+    reopened = new_window(qtbot, settings)
     with qtbot.waitSignal(reopened.engine.model_ready, timeout=TIMEOUT_MS):
         assert reopened.open_project(project_dir)
     qtbot.waitUntil(lambda: reopened.engine.model_count == 2, timeout=TIMEOUT_MS)
