@@ -59,12 +59,13 @@ class TrainPanel(QWidget):
         self.plot.setLabel("left", "loss")
         self.plot.setLabel("bottom", "step")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.addLegend(offset=(-10, 10))
+        self.legend = self.plot.addLegend(offset=(-10, 10))
         self.curve = self.plot.plot(pen=pg.mkPen((90, 200, 255), width=2), name="object")
         self.edges_curve = self.plot.plot(pen=pg.mkPen((255, 170, 60), width=2), name="edges")
         # Best trains a second model from the parent: its own curve (it starts at the parent's
-        # loss, which joined to the first model's curve would read as a jump in one training).
-        self.second_curve = self.plot.plot(pen=pg.mkPen((200, 130, 255), width=2), name="2nd model")
+        # loss, which joined to the first model's curve would read as a jump in one training),
+        # named in the legend only in runs that train one.
+        self.second_curve = self.plot.plot(pen=pg.mkPen((200, 130, 255), width=2))
         self._steps: list[int] = []
         self._losses: list[float] = []
         self._edge_steps: list[int] = []
@@ -112,6 +113,7 @@ class TrainPanel(QWidget):
         self._second_steps, self._second_losses = [], []
         for curve in (self.curve, self.edges_curve, self.second_curve):
             curve.setData([], [])
+        self.legend.removeItem(self.second_curve)
         self.train_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.progress.setValue(0)
@@ -122,6 +124,8 @@ class TrainPanel(QWidget):
             self.status.setText(f"Encoding annotated frames… {progress.elapsed_s:.1f} s")
             return
         if progress.model > 0:
+            if self.legend.getLabel(self.second_curve) is None:
+                self.legend.addItem(self.second_curve, "2nd model")
             self._second_steps.append(progress.step)
             self._second_losses.append(progress.loss)
             self.second_curve.setData(self._second_steps, self._second_losses)

@@ -162,6 +162,7 @@ def test_train_then_segment_visible_frame_first(qtbot, window, clip_folder):
     panel = window.train_panel
     assert panel.curve.getData()[0] is not None and panel.edges_curve.getData()[0] is not None
     assert min(panel.edges_curve.getData()[0]) > max(panel.curve.getData()[0])
+    assert panel.legend.getLabel(panel.second_curve) is None  # one model: no "2nd model" entry
 
 
 def test_stop_gives_cancelled_and_never_finished(qtbot, window, clip_folder):
@@ -464,6 +465,7 @@ def test_best_keeps_two_models_saved_and_restored_together(
     panel = window.train_panel
     second_steps = panel.second_curve.getData()[0]
     assert second_steps is not None and min(second_steps) > max(panel.edges_curve.getData()[0])
+    assert panel.legend.getLabel(panel.second_curve).text == "2nd model"
     from core.jobs import TrainProgress
 
     panel.show_progress(TrainProgress(500, 900, 0.1, 30.0, 12.0, model=1, model_count=2))
