@@ -95,6 +95,14 @@ class FineTuneConfig:
             raise ValueError(f"trainable must be one of {TRAINABLE_MODES}")
 
 
+# From this slider position on (the Best preset), a shot gets two models, each fine-tuned from the
+# parent, whose probabilities are averaged: the Balanced recipe (head only) and the whole-network
+# one. Dev split, whole process: 82.3 J&F at 2.26 s/frame for the pair, against 81.2 and 81.4 for
+# either alone (docs/BENCHMARKS.md "Two models averaged").
+ENSEMBLE_FROM_QUALITY = 0.75
+BALANCED_QUALITY = 0.5
+
+
 def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     """Map the speed/quality slider, quality in [0, 1], to a fine-tuning recipe.
 
@@ -112,7 +120,7 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
         config = FineTuneConfig(
             steps=100, trainable="head", views_per_frame=8, refine_steps=REFINE_STEPS, dream=DREAM
         )
-    elif q < 0.75:
+    elif q < ENSEMBLE_FROM_QUALITY:
         # Longer head training on more views. Training the stride-16/32 stages too ("deep")
         # measured worse than the fast end on the dev subset (one frame: it over-fits).
         config = FineTuneConfig(
@@ -121,14 +129,6 @@ def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
     else:
         config = FineTuneConfig(steps=500, trainable="all", views_per_frame=16, dream=DREAM)
     return dataclasses.replace(config, **overrides)
-
-
-# From this slider position on (the Best preset), a shot gets two models, each fine-tuned from the
-# parent, whose probabilities are averaged: the Balanced recipe (head only) and the whole-network
-# one. Dev split, whole process: 82.3 J&F at 2.26 s/frame for the pair, against 81.2 and 81.4 for
-# either alone (docs/BENCHMARKS.md "Two models averaged").
-ENSEMBLE_FROM_QUALITY = 0.75
-BALANCED_QUALITY = 0.5
 
 
 def member_configs_for_quality(quality: float, **overrides) -> tuple[FineTuneConfig, ...]:
