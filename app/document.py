@@ -9,6 +9,7 @@ the project folder at once (atomic PNG), so a crash never loses a stroke.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,9 @@ from core.matte import FinishSettings, finish_matte
 from core.project import (
     ObjectInfo,
     Project,
+    cached_result_frames,
     clear_results,
-    load_results,
+    load_result,
     save_annotation,
     save_annotations,
     save_manifest,
@@ -39,10 +41,15 @@ log = logging.getLogger(__name__)
 NOT_COMPUTED, COMPUTED, STALE = 0, 1, 2
 
 
+# Bytes of results kept in memory (about 500 frames of one object at 1080p, 60 at 4K); the rest
+# are read back from the project's results cache when shown.
+RESULT_MEMORY_BYTES = 1 << 30
+
+
 @dataclass(frozen=True)
-class FrameResultView:
-    """A result as the app keeps it: probs (K, H, W) uint8 (0..255) for `object_ids`, made by
-    model `version`."""
+class FrameResult:
+    """One frame's result as the app keeps it: probs (K, H, W) uint8 (0..255) for
+    `object_ids`, made by model `version`."""
 
     probs: np.ndarray
     object_ids: tuple[int, ...]
@@ -72,9 +79,11 @@ class ResultWriter:
         self._closed = False
 
     def write(self, folder: Path, frame_idx: int, probs: np.ndarray) -> None:
+        """Queue one frame's result cache write (probs (K, H, W) uint8)."""
         self._submit(save_result, folder, frame_idx, probs)
 
     def clear(self, folder: Path) -> None:
+        """Queue removing every cached result (after the writes queued before it)."""
         self._submit(clear_results, folder)
 
     def _submit(self, fn, *args) -> None:
@@ -91,6 +100,90 @@ class ResultWriter:
         """Finish the pending writes and end the worker thread (the window is closing)."""
         self._closed = True
         self._pool.shutdown(wait=True)
+
+
+class ResultCache:
+    """Frame results in memory up to `max_bytes` (least recently used dropped first), the rest
+    read back from the project's results cache on disk; the model version of every frame's
+    latest result is kept for all frames (the timeline draws it without the pixels).
+
+    A stale result (of an older model) is not on disk any more: once dropped from memory, its
+    frame shows no overlay until it is segmented again.
+    """
+
+    def __init__(self, writer: ResultWriter, max_bytes: int = RESULT_MEMORY_BYTES) -> None:
+        self._writer = writer
+        self.max_bytes = max_bytes
+        self._memory: OrderedDict[int, FrameResult] = OrderedDict()
+        self._bytes = 0
+        self._versions: dict[int, int] = {}
+        self._folder: Path | None = None
+        self._height = 0
+        self.object_ids: tuple[int, ...] = ()  # channel order of results read back from disk
+
+    def reset(self, folder: Path | None, height: int) -> None:
+        """Forget everything (a new clip or project)."""
+        self._memory.clear()
+        self._versions.clear()
+        self._bytes = 0
+        self._folder, self._height = folder, height
+
+    def set_folder(self, folder: Path) -> None:
+        self._folder = folder
+
+    def __contains__(self, frame_idx: int) -> bool:
+        return frame_idx in self._versions
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    @property
+    def memory_bytes(self) -> int:
+        return self._bytes
+
+    def frames(self) -> list[int]:
+        """Frames that have a result (any version), sorted."""
+        return sorted(self._versions)
+
+    def version(self, frame_idx: int) -> int | None:
+        """The model version of the frame's latest result, or None."""
+        return self._versions.get(frame_idx)
+
+    def put(self, frame_idx: int, result: FrameResult, *, write: bool = True) -> None:
+        """Keep a result (and queue its disk cache write unless it came from there)."""
+        self._drop(frame_idx)
+        self._memory[frame_idx] = result
+        self._bytes += result.probs.nbytes
+        self._versions[frame_idx] = result.version
+        if write and self._folder is not None:
+            self._writer.write(self._folder, frame_idx, result.probs)
+        while self._bytes > self.max_bytes and len(self._memory) > 1:
+            _, old = self._memory.popitem(last=False)
+            self._bytes -= old.probs.nbytes
+
+    def get(self, frame_idx: int, current_version: int) -> FrameResult | None:
+        """The frame's latest result: from memory, else (when it is of `current_version`) from
+        the disk cache; None when there is none."""
+        result = self._memory.get(frame_idx)
+        if result is not None:
+            self._memory.move_to_end(frame_idx)
+            return result
+        version = self._versions.get(frame_idx)
+        if version is None or version != current_version or self._folder is None:
+            return None
+        self._writer.flush()  # the write may still be queued
+        probs = load_result(self._folder, frame_idx, self._height)
+        if probs is None or probs.shape[0] != len(self.object_ids):
+            del self._versions[frame_idx]
+            return None
+        result = FrameResult(probs, self.object_ids, version)
+        self.put(frame_idx, result, write=False)
+        return result
+
+    def _drop(self, frame_idx: int) -> None:
+        old = self._memory.pop(frame_idx, None)
+        if old is not None:
+            self._bytes -= old.probs.nbytes
 
 
 def _logging_failure(fn, *args) -> None:
@@ -143,9 +236,9 @@ class ShotDocument(QObject):
         self.undo_stack = QUndoStack(self)
         self.current_frame = 0
         self.active_object_id = 0
-        self.results: dict[int, FrameResultView] = {}
         self.model_version = 0
         self.result_writer = ResultWriter()
+        self.results = ResultCache(self.result_writer)
 
     # --- clip and project -------------------------------------------------------------------
     @property
@@ -165,7 +258,7 @@ class ShotDocument(QObject):
         self.current_frame = 0
         self.active_object_id = self.project.objects[0].object_id
         self.model_version = 0
-        self.results = {}
+        self.results.reset(self.folder, source.height)
         save_manifest(self.folder, self.project)
         self.clip_loaded.emit()
         self.objects_changed.emit()
@@ -176,21 +269,30 @@ class ShotDocument(QObject):
         if not object_ids or self.source is None:
             return
         self.result_writer.flush()
-        for frame_idx, probs in load_results(
-            self.folder, len(object_ids), self.source.height
-        ).items():
+        self.results.object_ids = tuple(object_ids)
+        for frame_idx in cached_result_frames(self.folder):
             if frame_idx < self.num_frames:
-                self.results[frame_idx] = FrameResultView(probs, object_ids, version)
+                probs = load_result(self.folder, frame_idx, self.source.height)
+                if probs is not None and probs.shape[0] == len(object_ids):
+                    self.results.put(
+                        frame_idx, FrameResult(probs, object_ids, version), write=False
+                    )
         self.results_invalidated.emit()
+
+    def cached_frames(self) -> list[int]:
+        """Frames whose result of the current model the document has (memory or disk)."""
+        return [f for f in self.results.frames() if self.results.version(f) == self.model_version]
 
     def save_as(self, folder: Path) -> None:
         """Write the whole project into `folder` and keep saving there."""
         save_manifest(folder, self.project)
         save_annotations(folder, self.store)
-        for frame_idx, result in self.results.items():
-            if result.version == self.model_version:
+        for frame_idx in self.cached_frames():
+            result = self.results.get(frame_idx, self.model_version)
+            if result is not None:
                 save_result(folder, frame_idx, result.probs)
         self.folder = Path(folder)
+        self.results.set_folder(self.folder)
 
     def save_manifest(self) -> None:
         if self.folder is not None:
@@ -266,7 +368,7 @@ class ShotDocument(QObject):
         if annotation is not None:
             soft = annotation.astype(np.float32)
         else:
-            result = self.results.get(frame_idx)
+            result = self.result(frame_idx)
             if result is None or object_id not in result.object_ids:
                 return None
             k = result.object_ids.index(object_id)
@@ -289,7 +391,7 @@ class ShotDocument(QObject):
         annotation = self.store.get(object_id, frame_idx)
         if annotation is not None:
             return annotation.copy()
-        result = self.results.get(frame_idx)
+        result = self.result(frame_idx)
         mask = result.mask(object_id) if result is not None else None
         if mask is not None:
             return mask.copy()
@@ -313,9 +415,13 @@ class ShotDocument(QObject):
         self.annotation_changed.emit(object_id, frame_idx)
 
     # --- results -----------------------------------------------------------------------------
-    def set_result(self, frame_idx: int, result: FrameResultView) -> None:
-        self.results[frame_idx] = result
-        self.result_writer.write(self.folder, frame_idx, result.probs)
+    def result(self, frame_idx: int) -> FrameResult | None:
+        """The frame's latest result (current or stale), or None."""
+        return self.results.get(frame_idx, self.model_version)
+
+    def set_result(self, frame_idx: int, result: FrameResult) -> None:
+        self.results.object_ids = result.object_ids
+        self.results.put(frame_idx, result)
         self.result_changed.emit(frame_idx)
 
     def start_model_version(self, version: int) -> None:
@@ -325,15 +431,15 @@ class ShotDocument(QObject):
         self.results_invalidated.emit()
 
     def result_state(self, frame_idx: int) -> int:
-        result = self.results.get(frame_idx)
-        if result is None:
+        version = self.results.version(frame_idx)
+        if version is None:
             return NOT_COMPUTED
-        return COMPUTED if result.version == self.model_version else STALE
+        return COMPUTED if version == self.model_version else STALE
 
     def display_mask(self, object_id: int, frame_idx: int) -> np.ndarray | None:
         """What the viewer shows for an object: its annotation, else its result mask."""
         annotation = self.store.get(object_id, frame_idx)
         if annotation is not None:
             return annotation
-        result = self.results.get(frame_idx)
+        result = self.result(frame_idx)
         return result.mask(object_id) if result is not None else None

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.document import ShotDocument
 from app.engine import Engine
 from core.export_job import ExportJob, export_objects_of
+from core.jobs import CancelToken
 
 FORMAT_NAMES = {
     "png8": "PNG 8-bit (0/255)",
@@ -109,7 +110,7 @@ class ExportDialog(QDialog):
 class ExportController(QObject):
     """Runs an export on the engine thread with a progress dialog; remembers folder and range."""
 
-    export_requested = Signal(object)
+    export_requested = Signal(object, object)  # ExportJob, CancelToken
 
     def __init__(self, document: ShotDocument, engine: Engine, parent=None) -> None:
         super().__init__(parent)
@@ -150,18 +151,19 @@ class ExportController(QObject):
         """Queue an export of every object with its finishing settings (options: ExportJob's)."""
         objects = export_objects_of(self.document.project.objects)
         self.request = ExportJob(folder, first, last, objects, **options)
+        self._cancel = CancelToken()
         self.progress = QProgressDialog(
             "Exporting mattes…", "Cancel", 0, last - first + 1, self.parent()
         )
         self.progress.setWindowTitle("Export")
         self.progress.setMinimumDuration(300)
         self.progress.canceled.connect(self.cancel)
-        self.export_requested.emit(self.request)
+        self.export_requested.emit(self.request, self._cancel)
         return self.request
 
     def cancel(self) -> None:
         if self.request is not None:
-            self.request.cancel.cancel()
+            self._cancel.cancel()
 
     def _on_engine_export_progress(self, done: int, total: int) -> None:
         if self.progress is not None:
@@ -180,7 +182,7 @@ class ExportController(QObject):
             window.statusBar().showMessage(f"Exported mattes to {folder}", 8000)
 
     def _on_engine_export_failed(self, message: str) -> None:
-        cancelled = self.request is not None and self.request.cancel.cancelled
+        cancelled = self.request is not None and self._cancel.cancelled
         self._close_progress()
         if not cancelled:
             QMessageBox.warning(self.parent(), "Export", message)

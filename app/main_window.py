@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
@@ -48,6 +49,8 @@ from app.train_panel import TrainPanel
 from core.annotations import AnnotationStore
 from core.errors import RotoshotError
 from core.project import MANIFEST, Project, load_project
+from core.shot.presets import Preset, Recipe, recipe_for
+from core.shot.session import annotation_overrides
 from core.video import VIDEO_EXTENSIONS, open_frames
 
 log = logging.getLogger(__name__)
@@ -71,21 +74,25 @@ def autosave_folder(source_path: str) -> Path:
 
 class MainWindow(QMainWindow):
     clip_open_requested = Signal(str)
-    weights_load_requested = Signal(str, object, int)
-    results_restored = Signal(object)  # frame indices whose results came back from disk
+    model_restore_requested = Signal(str, object, object, str)  # path, ids, annotations, fp
 
-    def __init__(self, *, device: str = "auto", settings: QSettings | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        device: str = "auto",
+        settings: QSettings | None = None,
+        recipes: Callable[[Preset], Recipe] = recipe_for,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Rotoshot")
         self.resize(1400, 860)
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("Rotoshot", "Rotoshot")
         self.document = ShotDocument(self)
-        self.engine = Engine(device=device)
+        self.engine = Engine(device=device, recipes=recipes)
         self.engine_thread = EngineThread(self.engine)
         self.clip_open_requested.connect(self.engine.open_clip)
-        self.weights_load_requested.connect(self.engine.load_weights)
-        self.results_restored.connect(self.engine.mark_done)
+        self.model_restore_requested.connect(self.engine.restore_model)
 
         self.canvas = CanvasView(self.document)
         self.timeline = TimelineWidget(self.document)
@@ -392,15 +399,10 @@ class MainWindow(QMainWindow):
         path, self._pending_model = self._pending_model, None
         if path is None:
             return
-        ids = tuple(self.document.store.object_ids())
-        self.weights_load_requested.emit(str(path), ids, 1)
-        self.document.model_version = 1
-        self.document.restore_results(ids, 1)
-        self.train_controller.trained_fingerprint = self.document.project.model_fingerprint
-        self.results_restored.emit(list(self.document.results))
-        self.engine.set_focus(self.document.current_frame)
-        self.train_controller.segmentation_requested.emit()
-        self.model_label.setText("model: trained (restored)")
+        store = self.document.store
+        ids = tuple(store.object_ids())
+        annotations = annotation_overrides(store, ids)
+        self.model_restore_requested.emit(str(path), ids, annotations, store.fingerprint())
 
     def open_clip_dialog(self) -> None:
         exts = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)

@@ -1,17 +1,24 @@
-"""Connects the document, the train panel and the engine: what to train, when, and the results."""
+"""Connects the document, the train panel and the engine: when to train, and the results.
+
+What a preset trains is core's (core.shot); this controller only builds the job from the
+document's keyframes (core.shot.session.build_samples) and keeps its cancel token.
+"""
 
 from __future__ import annotations
 
 import logging
 
-import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.document import FrameResultView, ShotDocument
-from app.engine import Engine, TrainRequest
+from app.document import FrameResult, ShotDocument
+from app.engine import Engine
 from app.train_panel import TrainPanel
-from core.segmentation import FrameAnnotation
-from core.training import TrainingSample
+from core.errors import RotoshotError
+from core.jobs import CancelToken
+from core.shot.jobs import TrainJob
+from core.shot.plan import CostModel, estimate_run
+from core.shot.presets import preset_for
+from core.shot.session import build_samples
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +26,12 @@ AUTO_TRAIN_DELAY_MS = 400  # wait for the artist to pause between strokes
 
 
 class TrainController(QObject):
-    """Builds TrainRequests from the document, sends them to the engine, feeds results back."""
+    """Builds TrainJobs from the document, sends them to the engine, feeds results back."""
 
     # Queued into the engine thread.
-    train_requested = Signal(object)
+    train_requested = Signal(object, object)  # TrainJob, CancelToken
     segmentation_requested = Signal()
+    results_restored = Signal(object, int)  # frames whose results came back from disk, version
     weights_save_requested = Signal(str)
     status_changed = Signal(str)
     model_state_changed = Signal(str)
@@ -35,8 +43,10 @@ class TrainController(QObject):
         self.document = document
         self.engine = engine
         self.panel = panel
-        self.current_request: TrainRequest | None = None
+        self.current_job: TrainJob | None = None
+        self._cancel = CancelToken()
         self.trained_fingerprint = ""
+        self._costs: CostModel | None = None  # the engine's step costs on the open clip
         # False from a clip/project open until the engine has loaded the network and a saved
         # model (if any) was restored: a training request queued before that restore would be
         # overwritten by it (the engine runs requests in order).
@@ -49,6 +59,7 @@ class TrainController(QObject):
         self.train_requested.connect(engine.train)
         self.segmentation_requested.connect(engine.start_segmentation)
         self.weights_save_requested.connect(engine.save_weights)
+        self.results_restored.connect(engine.mark_done)
         panel.train_clicked.connect(self.train)
         panel.stop_clicked.connect(self.stop)
         panel.quality_changed.connect(self._on_panel_quality_changed)
@@ -56,6 +67,8 @@ class TrainController(QObject):
         engine.training_started.connect(panel.show_started)
         engine.training_progress.connect(panel.show_progress)
         engine.model_updated.connect(self._on_engine_model_updated)
+        engine.model_restored.connect(self._on_engine_model_restored)
+        engine.costs_measured.connect(self._on_engine_costs_measured)
         engine.training_finished.connect(self._on_engine_training_finished)
         engine.training_cancelled.connect(self._on_engine_training_cancelled)
         engine.training_failed.connect(self._on_engine_training_failed)
@@ -63,35 +76,26 @@ class TrainController(QObject):
         engine.segmentation_idle.connect(self._on_engine_segmentation_idle)
         document.annotation_changed.connect(self._on_document_annotation_changed)
         document.frame_changed.connect(engine.set_focus)
+        document.clip_loaded.connect(self._on_document_clip_loaded)
 
     @property
     def training(self) -> bool:
-        return self.current_request is not None
+        return self.current_job is not None
 
     def object_ids_to_train(self) -> list[int]:
         """Objects with at least one keyframe, in id order (= the model's channel order)."""
         return self.document.store.object_ids()
 
-    def build_request(self, *, update_only: bool = False) -> TrainRequest | None:
+    def build_job(self, *, correction: bool = False) -> TrainJob | None:
+        """A TrainJob from every keyframe (None when nothing is painted). RotoshotError when a
+        keyframe cannot be used (a frame of another size)."""
         doc = self.document
-        ids = self.object_ids_to_train()
-        if not ids or not doc.store.has_foreground(ids):
+        ids = tuple(self.object_ids_to_train())
+        if not ids or not doc.store.has_foreground(list(ids)):
             return None
-        samples, annotations = [], {}
-        for frame_idx in doc.store.frames():
-            masks, valid = doc.store.frame_masks(frame_idx, ids)
-            key = f"{frame_idx}:" + ",".join(doc.store.digest(o, frame_idx) for o in ids)
-            image = np.array(doc.frame_image(frame_idx))
-            samples.append(TrainingSample(image, masks, valid, key=key))
-            annotations[frame_idx] = FrameAnnotation(masks, valid)
-        return TrainRequest(
-            samples=tuple(samples),
-            object_ids=tuple(ids),
-            annotations=annotations,
-            quality=doc.project.settings.quality,
-            fingerprint=doc.store.fingerprint(),
-            update_only=update_only,
-        )
+        samples, annotations = build_samples(doc.store, doc.source, ids)
+        preset = preset_for(doc.project.settings.quality)
+        return TrainJob(samples, ids, annotations, preset, doc.store.fingerprint(), correction)
 
     def set_engine_ready(self, ready: bool) -> None:
         """Called by the window around opening a clip; auto-training waits for ready."""
@@ -101,26 +105,33 @@ class TrainController(QObject):
         elif self.document.project.settings.auto_train:
             self._auto_timer.start()
 
-    def train(self, *, update_only: bool = False) -> bool:
+    def train(self, *, correction: bool = False) -> bool:
         """Start (or restart with the latest annotations) a fine-tune. False if nothing to train."""
+        if self.document.source is None:
+            self.panel.show_stopped("Open a clip first (File ▸ Open Clip…).")
+            return False
         if not self.engine_ready:
             self.panel.show_stopped("Loading the network… train again in a moment.")
             return False
-        request = self.build_request(update_only=update_only)
-        if request is None:
+        try:
+            job = self.build_job(correction=correction)
+        except RotoshotError as exc:
+            self.panel.show_stopped(str(exc))
+            return False
+        if job is None:
             self.panel.show_stopped("Paint the object on at least one frame first.")
             return False
-        if self.current_request is not None:
-            self.current_request.cancel.cancel()  # the engine starts the new one right after
-        self.current_request = request
+        self._cancel.cancel()  # a run in progress: the engine starts this one right after it
+        self._cancel = CancelToken()
+        self.current_job = job
         self.engine.set_focus(self.document.current_frame)
         self.model_state_changed.emit("training")
-        self.train_requested.emit(request)
+        self.train_requested.emit(job, self._cancel)
         return True
 
     def stop(self) -> None:
-        if self.current_request is not None:
-            self.current_request.cancel.cancel()
+        if self.current_job is not None:
+            self._cancel.cancel()
 
     def _on_auto_timer_timeout(self) -> None:
         if (
@@ -128,15 +139,49 @@ class TrainController(QObject):
             and self.document.project.settings.auto_train
             and self.document.store.fingerprint() != self.trained_fingerprint
         ):
-            self.train(update_only=self.document.model_version > 0)
+            self.train(correction=self.document.model_version > 0)
 
     def _on_document_annotation_changed(self, _object_id: int, _frame_idx: int) -> None:
+        self.show_estimate()
         if self.document.project.settings.auto_train:
             self._auto_timer.start()
+        elif not self.document.store.object_ids() and self.current_job is not None:
+            self.stop()  # every stroke undone: nothing left to train on
+
+    def _on_document_clip_loaded(self) -> None:
+        self._cancel.cancel()
+        self.current_job = None
+        self._costs = None
+        self.trained_fingerprint = ""
+        self.model_state_changed.emit("loading")
+        self.panel.show_stopped("Paint the object on a frame, then train.")
 
     def _on_panel_quality_changed(self, quality: float) -> None:
         self.document.project.settings.quality = quality
         self.document.save_manifest()
+        self.show_estimate()
+
+    def _on_engine_costs_measured(self, costs: CostModel) -> None:
+        self._costs = costs
+        self.show_estimate()
+
+    def show_estimate(self) -> None:
+        """The panel's cost line for the slider's preset on this clip (core's estimate, from the
+        step costs the engine measured here)."""
+        doc = self.document
+        if self._costs is None or doc.source is None:
+            self.panel.show_estimate(None)
+            return
+        preset = preset_for(doc.project.settings.quality)
+        estimate = estimate_run(
+            self._costs,
+            self.engine.recipes(preset),
+            models_trained=self.engine.model_count,
+            correction=False,
+            num_keyframes=max(1, len(doc.store.frames())),
+            num_frames=doc.num_frames,
+        )
+        self.panel.show_estimate(estimate)
 
     def _on_panel_auto_train_toggled(self, enabled: bool) -> None:
         self.document.project.settings.auto_train = enabled
@@ -156,28 +201,40 @@ class TrainController(QObject):
         if self.document.folder is not None:
             self.weights_save_requested.emit(str(self.document.folder / "model.pt"))
 
+    def _on_engine_model_restored(self, version: int, fingerprint: str) -> None:
+        """A saved model is current again: its cached results come back from disk and only the
+        missing frames are segmented."""
+        doc = self.document
+        doc.model_version = version
+        self.trained_fingerprint = fingerprint
+        doc.restore_results(tuple(doc.store.object_ids()), version)
+        self.results_restored.emit(doc.cached_frames(), version)
+        self.engine.set_focus(doc.current_frame)
+        self.segmentation_requested.emit()
+        self.model_state_changed.emit("trained (restored)")
+
     def _on_engine_training_finished(self, _version: int, fingerprint: str) -> None:
-        if self.current_request is not None and self.current_request.fingerprint == fingerprint:
-            self.current_request = None
+        if self.current_job is not None and self.current_job.fingerprint == fingerprint:
+            self.current_job = None
         self.panel.show_stopped("Trained. Segmenting, visible frame first…")
         self.model_state_changed.emit("trained")
 
     def _on_engine_training_cancelled(self) -> None:
         # A restart cancels the previous run: only report a stop the artist asked for.
-        if self.current_request is not None and self.current_request.cancel.cancelled:
-            self.current_request = None
+        if self.current_job is not None and self._cancel.cancelled:
+            self.current_job = None
             self.panel.show_stopped("Stopped. The last good model is kept.")
             self.model_state_changed.emit("trained" if self.document.model_version else "untrained")
 
     def _on_engine_training_failed(self, message: str) -> None:
-        self.current_request = None
+        self.current_job = None
         self.panel.show_stopped(message)
         self.model_state_changed.emit("trained" if self.document.model_version else "untrained")
 
     def _on_engine_frame_segmented(self, frame_idx: int, probs, object_ids, version: int) -> None:
         if version != self.document.model_version:
             return  # a result of a model that has since been replaced
-        self.document.set_result(frame_idx, FrameResultView(probs, tuple(object_ids), version))
+        self.document.set_result(frame_idx, FrameResult(probs, tuple(object_ids), version))
 
     def _on_engine_segmentation_idle(self) -> None:
         if not self.training:

@@ -18,8 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import TrainProgress
-from core.segmentation import segment_config_for_quality
-from core.training import config_for_quality
+from core.shot.presets import CostEstimate, preset_for, recipe_for
 
 
 class TrainPanel(QWidget):
@@ -45,6 +44,8 @@ class TrainPanel(QWidget):
         )
         self.preset_label = QLabel()
         self.preset_label.setMinimumWidth(60)
+        self.estimate_label = QLabel()
+        self.estimate_label.setWordWrap(True)
         self.train_button = QPushButton("Train")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
@@ -84,6 +85,7 @@ class TrainPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(speed_row)
+        layout.addWidget(self.estimate_label)
         layout.addLayout(buttons)
         layout.addWidget(self.auto_train)
         layout.addWidget(self.progress)
@@ -98,10 +100,20 @@ class TrainPanel(QWidget):
         self.auto_train.toggled.connect(self.auto_train_toggled)
 
     def _show_preset(self, value: int) -> None:
-        """Name the recipe the slider position selects (core.training.config_for_quality)."""
-        mode = config_for_quality(value / 100.0).trainable
-        flip = segment_config_for_quality(value / 100.0).flip
-        self.preset_label.setText("Best" if mode == "all" else "Balanced" if flip else "Fast")
+        """Name the preset the slider position selects (core.shot.presets)."""
+        preset = preset_for(value / 100.0)
+        self.preset_label.setText(preset.value)
+        self.preset_label.setToolTip(recipe_for(preset).description)
+
+    def show_estimate(self, estimate: CostEstimate | None) -> None:
+        """The slider preset's estimated cost on this clip, before training (None: unknown)."""
+        if estimate is None:
+            self.estimate_label.setText("")
+            return
+        self.estimate_label.setText(
+            f"{self.preset_label.text()} on this clip: {estimate.describe()}, "
+            f"about {estimate.total_s / 60:.1f} min for every frame"
+        )
 
     @property
     def quality(self) -> float:
@@ -140,8 +152,6 @@ class TrainPanel(QWidget):
         self.progress.setMaximum(progress.total_steps)
         self.progress.setValue(progress.step)
         eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
-        if eta and not progress.eta_whole_run:
-            eta += " in this stage"  # what follows has not been timed on this clip yet
         what = "Refining edges" if progress.stage == "edges" else "Training"
         if progress.model_count > 1:
             what = f"Model {progress.model + 1} of {progress.model_count}: {what.lower()}"

@@ -7,7 +7,6 @@ Bad input raises RotoshotError, which main.py turns into one clear line.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import time
@@ -16,17 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.annotations import read_label_mask
+from core.annotations import AnnotationStore, read_label_mask
 from core.errors import RotoshotError
 from core.export import write_png_atomic
-from core.segmentation import (
-    DEFAULT_GATE_PX,
-    FrameAnnotation,
-    Segmenter,
-    segment,
-    segment_config_for_quality,
-)
-from core.training import TrainingSample, fine_tune, member_configs_for_quality
+from core.jobs import TrainProgress
+from core.model.build import load_checkpoint
+from core.segmentation import DEFAULT_GATE_PX
+from core.shot.presets import preset_for, recipe_for
+from core.shot.session import ShotSession, build_samples
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)
@@ -84,74 +80,75 @@ def parse_annotations(specs: list[str], source: FrameSource) -> ParsedAnnotation
     return ParsedAnnotations(ids, frames)
 
 
-def run_segment(args) -> int:
-    """`segment FRAMES --annotation IDX:MASK.png ... --out OUT_DIR`: fine-tune, then segment all."""
+def _cli_session(source: FrameSource, args, *, gate: int = DEFAULT_GATE_PX) -> ShotSession:
+    """The shot session of a CLI command: the network `--weights` names, on `--device`."""
     from core.device import resolve_device
     from core.model.build import build_model
 
+    device = resolve_device(args.device)
+    parent, info = build_model(weights=getattr(args, "weights", "parent"))
+    parent.to(device)
+    log.info("model: %s weights, %s, on %s", info.source, info.backbone_name, device)
+    steps = getattr(args, "steps", None)
+    recipes = recipe_for
+    if steps is not None:
+        recipes = lambda preset: recipe_for(preset).with_overrides(steps=max(0, steps))  # noqa: E731
+    return ShotSession(source, parent, info, recipes=recipes, gate_px=gate)
+
+
+def store_from_label_maps(parsed: ParsedAnnotations, size: tuple[int, int]) -> AnnotationStore:
+    """Keyframes from label maps: a label map annotates every object on its frame (an object not
+    in it is absent there)."""
+    store = AnnotationStore(size)
+    for frame_idx, labels in parsed.frames.items():
+        for object_id in parsed.object_ids:
+            store.set(object_id, frame_idx, labels == object_id)
+    return store
+
+
+def run_segment(args) -> int:
+    """`segment FRAMES --annotation IDX:MASK.png ... --out OUT_DIR`: fine-tune, then segment all."""
     started = time.perf_counter()
     out_dir = Path(args.out)
     if not 0.0 <= args.quality <= 1.0:
         raise RotoshotError(f"--quality must be between 0 and 1, not {args.quality}")
     source = open_frames(args.frames)
     parsed = parse_annotations(args.annotation, source)
-    device = resolve_device(args.device)
-    model, info = build_model(weights=args.weights)
-    model.to(device)
-    log.info("model: %s weights, %s, on %s", info.source, info.backbone_name, device)
-
-    ids = parsed.object_ids
-    samples, annotations = [], {}
-    for frame_idx, labels in sorted(parsed.frames.items()):
-        masks = np.stack([labels == object_id for object_id in ids])
-        # A label map annotates every object on its frame: objects not in it are absent there.
-        valid = np.ones(len(ids), dtype=bool)
-        samples.append(TrainingSample(np.array(source.read(frame_idx)), masks, valid))
-        annotations[frame_idx] = FrameAnnotation(masks, valid)
-
-    configs = member_configs_for_quality(args.quality)
-    if args.steps is not None:
-        configs = tuple(dataclasses.replace(c, steps=max(0, args.steps)) for c in configs)
-    if configs[0].steps > 0:
-        # Every model of the shot starts from the parent (the Best setting averages two).
-        models = [model] + [copy.deepcopy(model) for _ in configs[1:]]
-        for number, (member, config) in enumerate(zip(models, configs, strict=True), 1):
-            last = None
-            for progress in fine_tune(member, samples, config):
-                last = progress
-                if progress.step and progress.step % 50 == 0:
-                    log.info(
-                        "fine-tune %d/%d step %d/%d loss %.4f",
-                        number,
-                        len(models),
-                        progress.step,
-                        progress.total_steps,
-                        progress.loss,
-                    )
-            log.info(
-                "fine-tuned model %d/%d (%s, %d steps) at %.1f s",
-                number,
-                len(models),
-                config.trainable,
-                last.step if last else 0,
-                time.perf_counter() - started,
-            )
-    else:
-        model.set_num_objects(len(ids))  # no fine-tuning: every object starts from the parent
-        model.eval()
-        models = [model]
-
     gate = DEFAULT_GATE_PX if args.gate is None else args.gate
-    seg_config = segment_config_for_quality(args.quality, gate_px=gate)
+    session = _cli_session(source, args, gate=gate)
+    preset = preset_for(args.quality)
+    ids = tuple(parsed.object_ids)
+    if args.steps is not None and args.steps <= 0:
+        session.untrained_model(ids, preset)  # no fine-tuning: every object from the parent
+    else:
+        store = store_from_label_maps(parsed, source.size)
+        job = session.train_job(store, preset, preview=False)
+        last = None
+        for event in session.train(job):
+            if isinstance(event, TrainProgress):
+                last = event
+                if event.step and event.step % 50 == 0:
+                    log.info(
+                        "fine-tune model %d/%d step %d/%d loss %.4f",
+                        event.model + 1, event.model_count,
+                        event.step, event.total_steps, event.loss,
+                    )  # fmt: skip
+        log.info(
+            "fine-tuned %s (%d steps) at %.1f s",
+            preset.value,
+            last.step if last else 0,
+            time.perf_counter() - started,
+        )
+
+    segmenter = session.segmenter()
     out_dir.mkdir(parents=True, exist_ok=True)
     single = len(ids) == 1
     if not single:
         for object_id in ids:
             (out_dir / str(object_id)).mkdir(exist_ok=True)
-    lut = np.array([0] + ids, dtype=np.uint16)
-    for result in segment(
-        models, source, range(len(source)), annotations=annotations, config=seg_config
-    ):
+    lut = np.array([0, *ids], dtype=np.uint16)
+    for frame_idx in range(len(source)):
+        result = segmenter.segment_frame(frame_idx)
         stem = source.stems[result.frame_idx]
         if single:
             write_png_atomic(out_dir / f"{stem}.png", (result.labels > 0).astype(np.uint8) * 255)
@@ -196,14 +193,7 @@ def run_train_parent(args) -> int:
 
 def run_export(args) -> int:
     """`export PROJECT --out DIR ...`: finished mattes (and cutouts, preview) of a saved project."""
-    from core.device import resolve_device
     from core.export_job import ExportJob, export_objects_of, run_export_job
-    from core.model.build import (
-        build_network,
-        load_checkpoint,
-        load_members,
-        load_weights_into,
-    )
     from core.project import load_project
 
     folder = Path(args.project)
@@ -213,20 +203,15 @@ def run_export(args) -> int:
     weights = folder / "model.pt"
     if not weights.exists():
         raise RotoshotError(f"{folder.name} has no trained model yet: train it in the app first")
-    payload = load_checkpoint(weights)
-    object_ids = [int(i) for i in payload.get("extra", {}).get("object_ids", [])]
+    saved_ids = load_checkpoint(weights).get("extra", {}).get("object_ids", [])
+    object_ids = tuple(int(i) for i in saved_ids)
     if not object_ids:
         raise RotoshotError(f"{weights} does not say which objects it was trained on")
-    model = build_network(backbone_name=payload["backbone"], imagenet=False)
-    load_weights_into(model, payload, path=str(weights))
-    models = [model, *load_members(payload, model, path=str(weights))]
-    device = resolve_device(args.device)
-    for member in models:
-        member.to(device).eval()
-    annotations = {}
-    for frame_idx in store.frames():
-        masks, valid = store.frame_masks(frame_idx, object_ids)
-        annotations[frame_idx] = FrameAnnotation(masks, valid)
+    session = _cli_session(source, args)
+    _, annotations = build_samples(store, source, object_ids)
+    session.restore_model(
+        weights, object_ids=object_ids, annotations=annotations, fingerprint=store.fingerprint()
+    )
 
     overrides = {
         "threshold": args.threshold, "grow_px": args.grow, "feather_px": args.feather,
@@ -236,7 +221,7 @@ def run_export(args) -> int:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     objects = tuple(
         dataclasses.replace(o, finish=dataclasses.replace(o.finish, **overrides))
-        for o in export_objects_of(project.objects, object_ids)
+        for o in export_objects_of(project.objects, list(object_ids))
     )
     job = ExportJob(
         folder=args.out,
@@ -249,12 +234,8 @@ def run_export(args) -> int:
         preview=args.preview,
         preview_codec=args.preview_codec,
     )
-    quality = float(payload.get("extra", {}).get("quality", project.settings.quality))
-    segmenter = Segmenter(
-        models, source, annotations=annotations, config=segment_config_for_quality(quality)
-    )
     done = total = 0
-    for done, total in run_export_job(job, segmenter, source.stems, object_ids):
+    for done, total in run_export_job(job, session.segmenter(), source.stems, list(object_ids)):
         if done % 25 == 0:
             log.info("exported frame %d/%d", done, total)
     report(f"exported {total} frames of {len(objects)} object(s) to {args.out}")

@@ -11,26 +11,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.atomic import atomic_path, write_bytes_atomic
 from core.errors import RotoshotError
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write a file via a temp file + rename; RotoshotError naming the file on failure."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise RotoshotError(f"cannot write {path}: {exc.strerror or exc}") from None
+def write_png_atomic(path: str | os.PathLike, image: np.ndarray, *, durable: bool = True) -> None:
+    """Write a PNG atomically (core.atomic), so a reader never sees half a file.
 
-
-def write_png_atomic(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a PNG via a temp file + rename, so a reader never sees half a file.
-
-    image: (H, W) uint8/uint16 grey, or (H, W, 3|4) uint8/uint16 RGB(A).
+    image: (H, W) uint8/uint16 grey, or (H, W, 3|4) uint8/uint16 RGB(A); durable: see
+    core.atomic.atomic_path.
     """
     path = Path(path)
     if image.ndim == 3:
@@ -39,7 +28,7 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise RotoshotError(f"cannot encode {path.name} as PNG")
-    write_bytes_atomic(path, encoded.tobytes())
+    write_bytes_atomic(path, encoded.tobytes(), durable=durable)
 
 
 MATTE_FORMATS = ("png8", "png16", "tiff16", "exr")
@@ -69,14 +58,8 @@ def write_exr(
     dtype = np.float16 if half else np.float32
     data = {name: np.ascontiguousarray(values, dtype=dtype) for name, values in channels.items()}
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    tmp = path.with_name(f".{path.name}.tmp.exr")
-    try:
+    with atomic_path(path) as tmp:
         OpenEXR.File(header, data).write(str(tmp))
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise RotoshotError(f"cannot write {path}: {exc}") from None
 
 
 def read_exr(path: str | os.PathLike) -> dict[str, np.ndarray]:
@@ -142,14 +125,8 @@ def write_label_png(
     for object_id, colour in colours.items():
         palette[3 * object_id : 3 * object_id + 3] = list(colour)
     image.putpalette(palette)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    try:
+    with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise RotoshotError(f"cannot write {path}: {exc}") from None
 
 
 def read_matte(path: str | os.PathLike) -> np.ndarray:
@@ -216,13 +193,18 @@ class PreviewVideoWriter:
             )
         encoder, self._pix_fmt, _ = PREVIEW_CODECS[codec]
         self.path = Path(path)
-        self._tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
+        # Held open until close()/abort(): the container writes into the temp file directly.
+        self._atomic = atomic_path(self.path, suffix=self.path.suffix)
+        self._tmp = self._atomic.__enter__()
         width, height = size
-        if codec == "h264" and (width % 2 or height % 2):
-            raise RotoshotError("H.264 needs an even width and height")
         try:
+            if codec == "h264" and (width % 2 or height % 2):
+                raise RotoshotError("H.264 needs an even width and height")
             self._container = av.open(str(self._tmp), mode="w")
-        except OSError as exc:
+        except (OSError, RotoshotError) as exc:
+            self._atomic.__exit__(type(exc), exc, None)
+            if isinstance(exc, RotoshotError):
+                raise
             raise RotoshotError(f"cannot write {self.path}: {exc}") from None
         rate = Fraction(fps).limit_denominator(1001)
         self._stream = self._container.add_stream(encoder, rate=rate)
@@ -246,10 +228,11 @@ class PreviewVideoWriter:
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()
-        os.replace(self._tmp, self.path)
+        self._atomic.__exit__(None, None, None)
 
     def abort(self) -> None:
         with contextlib.suppress(Exception):
             self._container.close()
-        with contextlib.suppress(OSError):
-            self._tmp.unlink()
+        error = RotoshotError("preview aborted")
+        with contextlib.suppress(RotoshotError):
+            self._atomic.__exit__(RotoshotError, error, None)

@@ -24,9 +24,9 @@ from core.export import (
     write_label_png,
     write_matte,
 )
-from core.jobs import CancelToken
+from core.jobs import NEVER_CANCELLED, CancelToken
 from core.matte import FinishSettings, finish_matte, temporal_smooth
-from core.segmentation import Segmenter
+from core.shot.segmenters import FrameSegmenter
 
 MATTE_EXTENSIONS = {"png8": ".png", "png16": ".png", "tiff16": ".tif", "exr": ".exr"}
 
@@ -57,7 +57,8 @@ class ExportJob:
     cutouts: RGBA cutouts too (premultiplied or straight; EXR half with the EXR matte format,
     16-bit PNG with 16-bit mattes, else 8-bit PNG); several objects in EXR also get one
     multi-channel EXR per frame in objects/ (a channel per object); preview: None, "overlay" or "matte"
-    movie with preview_codec "h264" or "prores4444". Files are named after the source frames."""
+    movie with preview_codec "h264" or "prores4444". Files are named after the source frames.
+    Plain data (picklable); the cancel token is passed beside it to run_export_job."""
 
     folder: str
     first: int
@@ -68,7 +69,6 @@ class ExportJob:
     premultiplied: bool = True
     preview: str | None = None
     preview_codec: str = "h264"
-    cancel: CancelToken = field(default_factory=CancelToken)
 
 
 def preview_frame(
@@ -98,10 +98,16 @@ def object_soft_matte(probs: np.ndarray, labels: np.ndarray, channel: int) -> np
 
 
 def run_export_job(
-    job: ExportJob, segmenter: Segmenter, stems: list[str], object_ids: list[int]
+    job: ExportJob,
+    segmenter: FrameSegmenter,
+    stems: list[str],
+    object_ids: list[int],
+    *,
+    cancel: CancelToken = NEVER_CANCELLED,
 ) -> Iterator[tuple[int, int]]:
     """Write the job; `object_ids` are the model's channels in order (objects not among them
-    export an empty matte). Yields (frames done, total). RotoshotError names a failed file."""
+    export an empty matte). Yields (frames done, total); raises core.jobs.Cancelled before the
+    next frame once `cancel` is set. RotoshotError names a failed file."""
     if job.fmt not in MATTE_EXTENSIONS:
         raise RotoshotError(f"unknown matte format {job.fmt!r}")
     source = segmenter.source
@@ -134,7 +140,7 @@ def run_export_job(
     total = last - first + 1
     try:
         for frame_idx in range(first, last + 1):
-            job.cancel.raise_if_cancelled()
+            cancel.raise_if_cancelled()
             while next_to_segment <= min(len(source) - 1, frame_idx + radius):
                 result = segmenter.segment_frame(next_to_segment)
                 window.append((next_to_segment, result.probs, result.labels))

@@ -44,9 +44,8 @@ class TrainProgress:
     training step trains, "" for the main fine-tune, "edges" for the stride-2 refinement stage
     (its loss is measured at a finer resolution, so it is plotted as its own curve);
     model / model_count: which of the shot's models trains, 0-based, and how many the run trains
-    (the Best setting trains two; see core.training.member_configs_for_quality);
-    eta_whole_run: True when eta_s covers the rest of the whole run, False when only the stage
-    running now (the app's later stages not timed yet on this clip).
+    (the Best setting trains two; core.shot.presets). A run of several fine-tunes
+    (core.shot.plan.run_plan) counts step, total_steps and eta_s over the whole run.
     """
 
     step: int
@@ -58,4 +57,3 @@ class TrainProgress:
     stage: str = ""
     model: int = 0
     model_count: int = 1
-    eta_whole_run: bool = True

@@ -111,20 +111,30 @@ def save_annotations(folder: str | os.PathLike, store: AnnotationStore) -> None:
 
 def save_result(folder: str | os.PathLike, frame_idx: int, probs_u8: np.ndarray) -> None:
     """Cache one frame's probabilities (K, H, W) uint8 as a PNG (objects stacked vertically)."""
-    path = Path(folder) / "results" / f"{frame_idx:06d}.png"
+    path = result_path(folder, frame_idx)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_png_atomic(path, probs_u8.reshape(-1, probs_u8.shape[-1]))
+    write_png_atomic(path, probs_u8.reshape(-1, probs_u8.shape[-1]), durable=False)
 
 
-def load_results(folder: str | os.PathLike, num_objects: int, height: int) -> dict[int, np.ndarray]:
-    """Cached results {frame_idx: (K, H, W) uint8}; unreadable or mis-sized files are skipped."""
-    results = {}
-    for path in sorted((Path(folder) / "results").glob("*.png")):
-        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if image is None or image.ndim != 2 or image.shape[0] != num_objects * height:
-            continue
-        results[int(path.stem)] = image.reshape(num_objects, height, -1)
-    return results
+def result_path(folder: str | os.PathLike, frame_idx: int) -> Path:
+    return Path(folder) / "results" / f"{frame_idx:06d}.png"
+
+
+def cached_result_frames(folder: str | os.PathLike) -> list[int]:
+    """Frame indices with a cached result file, sorted."""
+    frames = []
+    for path in (Path(folder) / "results").glob("*.png"):
+        if path.stem.isdigit():
+            frames.append(int(path.stem))
+    return sorted(frames)
+
+
+def load_result(folder: str | os.PathLike, frame_idx: int, height: int) -> np.ndarray | None:
+    """One cached result (K, H, W) uint8, or None when missing, unreadable or mis-sized."""
+    image = cv2.imread(str(result_path(folder, frame_idx)), cv2.IMREAD_UNCHANGED)
+    if image is None or image.ndim != 2 or height <= 0 or image.shape[0] % height:
+        return None
+    return image.reshape(image.shape[0] // height, height, -1)
 
 
 def clear_results(folder: str | os.PathLike) -> None:

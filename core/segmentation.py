@@ -48,17 +48,6 @@ class SegmentConfig:
     flip: bool = False
 
 
-# From this slider position on, every frame is also segmented mirrored and the two averaged:
-# +0.6 J&F on the 5-sequence subset for ~0.14 s/frame (docs/BENCHMARKS.md). Multi-scale passes
-# (0.75/1/1.25) cost 6x and lowered J&F there, so the slider does not use them.
-MIRROR_FROM_QUALITY = 1 / 3
-
-
-def segment_config_for_quality(quality: float, *, gate_px: int = DEFAULT_GATE_PX) -> SegmentConfig:
-    """The inference settings that go with the speed/quality slider (quality in [0, 1])."""
-    return SegmentConfig(temporal_gate_px=gate_px, flip=quality >= MIRROR_FROM_QUALITY)
-
-
 @dataclass(frozen=True)
 class FrameAnnotation:
     """An annotated frame: masks (K, H, W) bool; valid (K,) bool, objects annotated there."""
@@ -145,7 +134,7 @@ class Segmenter:
         self._raw_cache_frames = raw_cache_frames
 
     @torch.inference_mode()
-    def predict(self, image: np.ndarray) -> np.ndarray:
+    def predict_image(self, image: np.ndarray) -> np.ndarray:
         """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32 in
         [0, 1], averaged over the models and the configured test-time scales and mirror."""
         x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
@@ -187,7 +176,7 @@ class Segmenter:
             return _to_float32(cached)
         # Stored as float16 and always returned from that copy, so a result never depends on
         # whether the frame was cached (which would make order matter).
-        stored = _to_float16(self.predict(self.source.read(frame_idx)))
+        stored = _to_float16(self.predict_image(self.source.read(frame_idx)))
         self._raw_cache[frame_idx] = stored
         while len(self._raw_cache) > self._raw_cache_frames:
             self._raw_cache.popitem(last=False)

@@ -4,7 +4,7 @@
 at every yield, and updates the model in place, so a cancelled run leaves the weights of the last
 completed step. Calling it again on the same model continues from the current weights.
 
-What trains (`FineTuneConfig.trainable`; the slider picks one with `config_for_quality`):
+What trains (`FineTuneConfig.trainable`; each preset's recipe is in core.shot.presets):
 - "head": backbone frozen; features of a few augmented views per annotated frame are computed
   once and cached, then only the OSVOS head's stride-4..32 part trains (tens of ms per step),
   followed by `refine_steps` steps of the stride-2 edge refinement alone (the slider's Fast and
@@ -41,11 +41,6 @@ from core.optim import Adam
 log = logging.getLogger(__name__)
 
 TRAINABLE_MODES = ("head", "deep", "all")
-# Steps of the separate stride-2 refinement stage at the fast end (measured: docs/BENCHMARKS.md).
-REFINE_STEPS = 30
-# Share of augmented views that are dreamed, at every slider setting (dev split, whole process:
-# +0.4 J&F at Fast, +2.2 at Balanced, +1.6 at Best; docs/BENCHMARKS.md "Dreamed views").
-DREAM = 0.5
 # First backbone stage that trains in each mode (5 = none).
 _FIRST_TRAINED_STAGE = {"head": 5, "deep": 3, "all": 0}
 
@@ -93,60 +88,6 @@ class FineTuneConfig:
     def __post_init__(self) -> None:
         if self.trainable not in TRAINABLE_MODES:
             raise ValueError(f"trainable must be one of {TRAINABLE_MODES}")
-
-
-# From this slider position on (the Best preset), a shot gets two models, each fine-tuned from the
-# parent, whose probabilities are averaged: the Balanced recipe (head only) and the whole-network
-# one. Dev split, whole process: 82.3 J&F at 2.26 s/frame for the pair, against 81.2 and 81.4 for
-# either alone (docs/BENCHMARKS.md "Two models averaged").
-ENSEMBLE_FROM_QUALITY = 0.75
-BALANCED_QUALITY = 0.5
-
-
-def config_for_quality(quality: float, **overrides) -> FineTuneConfig:
-    """Map the speed/quality slider, quality in [0, 1], to a fine-tuning recipe.
-
-    [0, 1/3): head only, 100 steps on 8 cached views, then 30 steps of the stride-2 refinement
-    alone (~4 s at 480p on 2 CPU cores, caching included); [1/3, 0.75): the same with 300 steps
-    on 16 views and 100 refinement steps (~15 s); [0.75, 1]: the whole network on 320 px crops,
-    500 steps (~2 min). At every setting half the augmented views are "dreamed" (the objects
-    moved, scaled and turned over the inpainted background; core.augment.Dreamer). From 1/3 on,
-    segmentation also averages a mirrored pass (core.segmentation.segment_config_for_quality).
-    From 0.75 on, the shot also keeps a Balanced model averaged with this one
-    (`member_configs_for_quality`). Measured cost and accuracy of each: docs/BENCHMARKS.md.
-    """
-    q = float(np.clip(quality, 0.0, 1.0))
-    if q < 1 / 3:
-        config = FineTuneConfig(
-            steps=100, trainable="head", views_per_frame=8, refine_steps=REFINE_STEPS, dream=DREAM
-        )
-    elif q < ENSEMBLE_FROM_QUALITY:
-        # Longer head training on more views. Training the stride-16/32 stages too ("deep")
-        # measured worse than the fast end on the dev subset (one frame: it over-fits).
-        config = FineTuneConfig(
-            steps=300, trainable="head", views_per_frame=16, refine_steps=100, dream=DREAM
-        )
-    else:
-        config = FineTuneConfig(steps=500, trainable="all", views_per_frame=16, dream=DREAM)
-    return dataclasses.replace(config, **overrides)
-
-
-def member_configs_for_quality(quality: float, **overrides) -> tuple[FineTuneConfig, ...]:
-    """One fine-tuning recipe per model the slider setting keeps for a shot (quality in [0, 1]).
-
-    Below ENSEMBLE_FROM_QUALITY: one model, `config_for_quality(quality)`. From there on: two,
-    the Balanced recipe first (cheap, so it doubles as the early preview) and the whole-network
-    recipe second. Each is fine-tuned from the parent, and segmentation averages their
-    probabilities (core.segmentation.Segmenter takes a list of models). `overrides` apply to
-    every recipe.
-    """
-    q = float(np.clip(quality, 0.0, 1.0))
-    if q < ENSEMBLE_FROM_QUALITY:
-        return (config_for_quality(q, **overrides),)
-    return (
-        config_for_quality(BALANCED_QUALITY, **overrides),
-        config_for_quality(q, **overrides),
-    )
 
 
 def total_steps(config: FineTuneConfig) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from core.atomic import atomic_path
 from core.errors import RotoshotError
 from core.model.network import STAGE_ENDS, Backbone, OSVOSHead, OSVOSNet
 
@@ -95,7 +96,7 @@ def save_checkpoint(
     extra: dict | None = None,
     members: Sequence[OSVOSNet] = (),
 ) -> None:
-    """Write the model's weights atomically (temp file + rename), optionally as float16.
+    """Write the model's weights atomically (core.atomic), optionally as float16.
 
     `members`: further models of the same shot whose probabilities are averaged with this one's
     (the slider's Best setting); stored under "members" and read back by `load_members`.
@@ -114,9 +115,8 @@ def save_checkpoint(
         ]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

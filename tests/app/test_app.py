@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMessageBox
 from app.canvas import ERASER, FILL, LASSO
 from app.main_window import MainWindow
 from core.project import MANIFEST
+from core.shot.presets import Preset, recipe_for
 from tests.synthetic import iou
 
 TIMEOUT_MS = 60_000
@@ -214,11 +215,12 @@ def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp
     window.save_project_to(project_dir)
     qtbot.waitUntil(lambda: (project_dir / "model.pt").exists(), timeout=TIMEOUT_MS)
     before = {k: window.document.store.get(*k).copy() for k in window.document.store.keys()}
-    results_before = {f: r.probs.copy() for f, r in window.document.results.items()}
+    doc = window.document
+    results_before = {f: doc.result(f).probs.copy() for f in doc.cached_frames()}
     window.close()
 
     reopened = new_window(qtbot, settings)
-    with qtbot.waitSignal(reopened.engine.model_ready, timeout=TIMEOUT_MS):
+    with qtbot.waitSignal(reopened.engine.model_restored, timeout=TIMEOUT_MS):
         assert reopened.open_project(project_dir)
     doc = reopened.document
     assert [o.name for o in doc.project.objects] == ["Object 1", "Second"]
@@ -230,9 +232,9 @@ def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp
     assert sorted(before) == doc.store.keys()
     for key, mask in before.items():
         assert np.array_equal(doc.store.get(*key), mask)  # byte-identical annotations
-    assert doc.model_version == 1 and set(doc.results) == set(results_before)
+    assert doc.model_version == 1 and set(doc.cached_frames()) == set(results_before)
     for f, probs in results_before.items():
-        assert np.array_equal(doc.results[f].probs, probs)
+        assert np.array_equal(doc.result(f).probs, probs)
     assert str(project_dir) in settings.value("recent_projects", [], type=list)
     reopened.close()
 
@@ -408,7 +410,7 @@ def test_reopening_waits_for_the_network_before_training(qtbot, window, clip_fol
 
 def test_result_writer_keeps_order_and_survives_a_failed_write(tmp_path, caplog):
     from app.document import ResultWriter
-    from core.project import load_results
+    from core.project import cached_result_frames
 
     writer = ResultWriter()
     probs = np.full((1, 4, 6), 200, np.uint8)
@@ -417,7 +419,7 @@ def test_result_writer_keeps_order_and_survives_a_failed_write(tmp_path, caplog)
     writer.clear(tmp_path)  # a new model: the clear must not overtake the writes before it
     writer.write(tmp_path, 7, probs)
     writer.flush()
-    assert sorted(load_results(tmp_path, 1, 4)) == [7]
+    assert cached_result_frames(tmp_path) == [7]
 
     blocked = tmp_path / "blocked"
     blocked.mkdir()
@@ -427,7 +429,7 @@ def test_result_writer_keeps_order_and_survives_a_failed_write(tmp_path, caplog)
     assert "could not write a result cache" in caplog.text
     writer.close()
     writer.write(tmp_path, 8, probs)  # a late result after closing is dropped, not an error
-    assert sorted(load_results(tmp_path, 1, 4)) == [7]
+    assert cached_result_frames(tmp_path) == [7]
 
 
 def test_best_keeps_two_models_saved_and_restored_together(
@@ -436,14 +438,12 @@ def test_best_keeps_two_models_saved_and_restored_together(
     """At Best the engine trains the Balanced model (shown as a preview) and a whole-network
     model from the parent, averages them, updates both on a correction, and saves and restores
     them together."""
-    import app.engine
-    from core import training
     from core.model.build import load_checkpoint
 
-    def short(quality):  # the real recipes, fewer steps (a test-sized clip)
-        return training.member_configs_for_quality(quality, steps=30, views_per_frame=4)
+    def short(preset):  # the real recipes, fewer steps (a test-sized clip)
+        return recipe_for(preset).with_overrides(steps=30, views_per_frame=4)
 
-    monkeypatch.setattr(app.engine, "member_configs_for_quality", short)
+    window.engine.recipes = short
     _, labels = clip_folder
     window.train_panel.auto_train.setChecked(False)
     window.train_panel.slider.setValue(100)
@@ -471,30 +471,28 @@ def test_best_keeps_two_models_saved_and_restored_together(
     panel.show_progress(TrainProgress(500, 900, 0.1, 30.0, 12.0, model=1, model_count=2))
     assert panel.status.text().startswith("Model 2 of 2: training: step 500/900")
     assert panel.status.text().endswith("about 12 s left")
-    panel.show_progress(TrainProgress(20, 900, 0.1, 3.0, 2.0, model_count=2, eta_whole_run=False))
-    assert panel.status.text().endswith("about 2 s left in this stage")
     doc = window.document
     assert iou(doc.display_mask(1, 8), labels[8] == 1) > 0.6
 
-    # The first run's ETA covers only the running stage until the second model's steps have
-    # been timed; once it trains, nothing after it is left untimed.
-    assert not first_run[0].eta_whole_run and first_run[0].model == 0
-    assert all(p.eta_whole_run for p in first_run if p.model == 1)
+    # One ETA for the whole run: while the first model trains it includes the second model's
+    # estimated time, so it is larger than what the second model alone reports at its start.
+    trained_first = [p for p in first_run if p.phase == "training"]
+    first_model = [p for p in trained_first if p.model == 0]
+    second_model = [p for p in trained_first if p.model == 1]
+    assert first_model[0].eta_s > second_model[0].eta_s > second_model[-1].eta_s == 0.0
     progress_log["now"] = correction
     doc.set_frame(5)
     window.canvas.set_tool(ERASER)
     drag(qtbot, window.canvas, [(2, 2), (4, 2)])
     with qtbot.waitSignal(engine.training_finished, timeout=TIMEOUT_MS):
-        assert window.train_controller.train(update_only=True)
-    head, whole = short(1.0)
-    # a correction updates both models: the Balanced update, then the whole-network update
-    totals = {p.total_steps for p in correction}
-    assert totals == {max(40, head.steps // 3) + head.refine_steps // 3 + max(40, 10)}
-    # every stage has been timed on this clip now: the ETA covers the whole correction
-    assert all(p.eta_whole_run for p in correction)
+        assert window.train_controller.train(correction=True)
+    # a correction updates both models, each a shorter run from its current weights
+    head, _ = short(Preset.BEST).members
+    assert {p.total_steps for p in correction} == {40 + head.refine_steps // 3 + 40}
     trained = [p for p in correction if p.phase == "training"]
+    assert {p.model for p in trained} == {0, 1}
     assert trained[0].eta_s > trained[-1].eta_s == 0.0
-    assert whole.steps // 3 == 10 and engine.model_count == 2
+    assert engine.model_count == 2
 
     project_dir = tmp_path / "shot.rotoshot"
     with qtbot.waitSignal(engine.segmentation_idle, timeout=TIMEOUT_MS):
@@ -516,17 +514,16 @@ def test_stopping_the_second_model_keeps_the_first(qtbot, window, clip_folder, m
     Balanced model (already published as the preview) stays, and no final model is reported."""
     import dataclasses
 
-    import app.engine
-    from core import training
-
-    def short_then_long(quality):  # a quick first model; a second long enough to stop
-        head, whole = training.member_configs_for_quality(quality)
-        return (
+    def short_then_long(preset):  # a quick first model; a second long enough to stop
+        recipe = recipe_for(preset)
+        head, whole = recipe.members
+        members = (
             dataclasses.replace(head, steps=30, views_per_frame=4),
             dataclasses.replace(whole, steps=2000),
         )
+        return dataclasses.replace(recipe, members=members)
 
-    monkeypatch.setattr(app.engine, "member_configs_for_quality", short_then_long)
+    window.engine.recipes = short_then_long
     _, labels = clip_folder
     window.train_panel.auto_train.setChecked(False)
     window.train_panel.slider.setValue(100)

@@ -1,12 +1,12 @@
 """The Best setting keeps two models per shot: recipes, averaging, checkpoint, CLI and export."""
 
 import copy
-import logging
 
 import numpy as np
 import pytest
 import torch
 
+import core.shot.plan
 import main
 from core.errors import RotoshotError
 from core.export import read_matte
@@ -18,15 +18,9 @@ from core.model.build import (
     save_checkpoint,
 )
 from core.segmentation import SegmentConfig, Segmenter
-from core.training import (
-    ENSEMBLE_FROM_QUALITY,
-    FineTuneConfig,
-    TrainingSample,
-    config_for_quality,
-    fine_tune,
-    member_configs_for_quality,
-    run_to_end,
-)
+from core.shot.presets import BEST_FROM, Preset, preset_for, recipe_for
+from core.shot.segmenters import SEGMENTER_MODES, OsvosSegmenter
+from core.training import FineTuneConfig, TrainingSample, fine_tune, run_to_end
 from tests.core.test_cli import segment_one
 from tests.core.test_export_cli import make_project
 from tests.core.test_training import ArraySource
@@ -47,22 +41,23 @@ def two_models():
 
 
 def test_slider_keeps_two_models_from_the_best_setting():
-    for q in (0.0, 0.5, 0.74):
-        assert member_configs_for_quality(q) == (config_for_quality(q),)
-    for q in (ENSEMBLE_FROM_QUALITY, 1.0):
-        head, whole = member_configs_for_quality(q)
-        assert head == config_for_quality(0.5)  # the Balanced recipe, trained first
-        assert whole == config_for_quality(q) and whole.trainable == "all"
-    assert all(c.max_seconds == 9 for c in member_configs_for_quality(1.0, max_seconds=9))
+    for q in (0.0, 0.5, BEST_FROM - 0.01):
+        assert len(recipe_for(preset_for(q)).members) == 1
+    assert preset_for(BEST_FROM) is preset_for(1.0) is Preset.BEST
+    head, whole = recipe_for(Preset.BEST).members
+    assert head == recipe_for(Preset.BALANCED).members[0]  # the Balanced recipe, trained first
+    assert whole.trainable == "all"
+    shorter = recipe_for(Preset.BEST).with_overrides(max_seconds=9)
+    assert all(c.max_seconds == 9 for c in shorter.members)
 
 
 def test_segmenter_averages_its_models(two_models):
     first, second, frames = two_models
     config = SegmentConfig(flip=True, bf16=False)
     source = ArraySource(frames)
-    a = Segmenter(first, source, config=config).predict(frames[3])
-    b = Segmenter(second, source, config=config).predict(frames[3])
-    both = Segmenter([first, second], source, config=config).predict(frames[3])
+    a = Segmenter(first, source, config=config).predict_image(frames[3])
+    b = Segmenter(second, source, config=config).predict_image(frames[3])
+    both = Segmenter([first, second], source, config=config).predict_image(frames[3])
     assert not np.allclose(a, b, atol=1e-2)  # two genuinely different models
     np.testing.assert_allclose(both, (a + b) / 2, atol=1e-5)
     with pytest.raises(ValueError):
@@ -93,31 +88,37 @@ def test_checkpoint_keeps_the_averaged_models(two_models, tmp_path):
         load_members(payload, template, path=str(path))
 
 
-def _record_model_counts(monkeypatch, target: str) -> list[int]:
-    """Replace the Segmenter at `target` with one that records how many models it averages."""
+def _record_model_counts(monkeypatch) -> list[int]:
+    """Make the per-frame segmenter record how many models it averages."""
     used = []
 
-    class Recording(Segmenter):
+    class Recording(OsvosSegmenter):
         def __init__(self, model, *args, **kwargs):
             super().__init__(model, *args, **kwargs)
             used.append(len(self.models))
 
-    monkeypatch.setattr(target, Recording)
+    monkeypatch.setitem(SEGMENTER_MODES, "osvos", Recording)
     return used
 
 
-def test_cli_best_fine_tunes_two_models_from_the_parent(tmp_path, capsys, caplog, monkeypatch):
+def test_cli_best_fine_tunes_two_models_from_the_parent(tmp_path, capsys, monkeypatch):
     frames, labels = make_clip(num_frames=4, height=96, width=128, seed=4)
     write_image_folder(tmp_path / "frames", frames)
     write_mask(tmp_path / "one.png", (labels[0] == 1).astype(np.uint8) * 255)
-    used = _record_model_counts(monkeypatch, "core.segmentation.Segmenter")  # via segment()
+    used = _record_model_counts(monkeypatch)
+    trained = []
+    real_fine_tune = core.shot.plan.fine_tune
+
+    def recording_fine_tune(model, samples, config, **kwargs):
+        trained.append((config.trainable, config.steps))
+        yield from real_fine_tune(model, samples, config, **kwargs)
+
+    monkeypatch.setattr(core.shot.plan, "fine_tune", recording_fine_tune)
     out = tmp_path / "out"
-    with caplog.at_level(logging.INFO, logger="core.cli"):
-        code, _, err = segment_one(tmp_path, out, capsys, "--quality", "1", "--steps", "12")
+    code, _, err = segment_one(tmp_path, out, capsys, "--quality", "1", "--steps", "12")
     assert code == 0, err
     assert used == [2]
-    trained = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fine-tuned")]
-    assert len(trained) == 2 and "1/2 (head" in trained[0] and "2/2 (all" in trained[1]
+    assert trained == [("head", 12), ("all", 12)]  # no preview in the CLI
     assert len(list(out.glob("*.png"))) == 4
 
 
@@ -131,7 +132,7 @@ def test_export_segments_with_every_saved_model(tmp_path, capsys, monkeypatch):
         for p in second.head.parameters():
             p.mul_(0.9)
     save_checkpoint(model, folder / "model.pt", extra=payload["extra"], members=[second])
-    used = _record_model_counts(monkeypatch, "core.cli.Segmenter")
+    used = _record_model_counts(monkeypatch)
     out = tmp_path / "out"
     assert main.main(["export", str(folder), "--out", str(out), "--last", "1"]) == 0
     assert used == [2]

@@ -10,8 +10,9 @@ from core.errors import RotoshotError
 from core.project import (
     Project,
     ProjectSettings,
+    cached_result_frames,
     load_project,
-    load_results,
+    load_result,
     save_annotation,
     save_annotations,
     save_manifest,
@@ -55,8 +56,10 @@ def test_deleted_annotation_stays_deleted(tmp_path):
 def test_results_cache_round_trip(tmp_path):
     probs = (np.random.default_rng(1).random((2, 30, 40)) * 255).astype(np.uint8)
     save_result(tmp_path, 5, probs)
-    assert np.array_equal(load_results(tmp_path, 2, 30)[5], probs)
-    assert load_results(tmp_path, 3, 30) == {}  # wrong object count: ignored, not crashed
+    assert np.array_equal(load_result(tmp_path, 5, 30), probs) and cached_result_frames(
+        tmp_path
+    ) == [5]
+    assert load_result(tmp_path, 5, 31) is None  # mis-sized: ignored, not crashed
 
 
 @pytest.mark.parametrize(

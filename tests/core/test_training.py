@@ -9,7 +9,8 @@ from core.errors import RotoshotError
 from core.jobs import Cancelled, CancelToken
 from core.model.build import build_model
 from core.segmentation import Segmenter
-from core.training import FineTuneConfig, TrainingSample, config_for_quality, fine_tune, run_to_end
+from core.shot.presets import Preset, recipe_for
+from core.training import FineTuneConfig, TrainingSample, fine_tune, run_to_end
 from tests.synthetic import iou, make_clip
 
 
@@ -149,20 +150,6 @@ def test_empty_annotations_are_refused(clip):
         run_to_end(fine_tune(model, []))
 
 
-def test_quality_slider_maps_to_modes():
-    from core.segmentation import segment_config_for_quality
-
-    fast, balanced, best = (config_for_quality(q) for q in (0, 0.5, 1))
-    assert (fast.trainable, balanced.trainable, best.trainable) == ("head", "head", "all")
-    assert fast.steps < balanced.steps < best.steps
-    assert 0 < fast.refine_steps < balanced.refine_steps
-    assert balanced.views_per_frame > fast.views_per_frame
-    assert fast.dream > 0 and balanced.dream > 0 and best.dream > 0  # dreamed views
-    # mirrored test-time pass from the balanced setting on
-    assert [segment_config_for_quality(q).flip for q in (0, 0.5, 1)] == [False, True, True]
-    assert config_for_quality(0, max_seconds=3).max_seconds == 3
-
-
 def test_time_budget_stops_training(clip):
     frames, labels = clip
     model, _ = build_model(weights="imagenet")
@@ -239,7 +226,8 @@ def test_refinement_stage_trains_only_the_stride2_branch(clip):
 def test_fast_end_runs_main_then_refinement_steps(clip):
     frames, labels = clip
     model, _ = build_model(weights="imagenet")
-    config = config_for_quality(0, steps=6, refine_steps=3, views_per_frame=2)
+    fast = recipe_for(Preset.FAST).with_overrides(steps=6, refine_steps=3, views_per_frame=2)
+    config = fast.members[0]
     progress = run_to_end(fine_tune(model, [_sample(frames, labels, 0)], config))
     assert [p.step for p in progress] == list(range(1, 10))
     assert all(p.total_steps == 9 for p in progress)

@@ -1,0 +1,242 @@
+"""A training run as a plan of fine-tunes, and the runner that executes it.
+
+`plan` turns a recipe and the shot's state into ordered `PlanStep`s: a short preview (so the
+visible frame shows a result within seconds), each model's full recipe, or a correction's shorter
+update. `run_plan` runs them and yields typed progress with one ETA for the whole run, plus a
+`ModelsReady` after each step with a complete set of networks to segment with.
+
+Every step trains a *copy*: the networks a caller holds (and the ones `ModelsReady` handed out)
+are never changed afterwards, so stopping a run at any point leaves the last complete models in
+use. A full step starts from the parent network, so a run's final models depend only on the
+annotations and the recipe (the app, the CLI and a farm worker get the same masks); the preview
+is a throwaway branch beside it. An update continues from the model the shot has.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import enum
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
+from core.model.network import OSVOSNet
+from core.segmentation import SegmentConfig
+from core.shot.presets import (
+    DEV_MACHINE_COSTS,
+    REFERENCE_PIXELS,
+    CostEstimate,
+    Recipe,
+    UnitCosts,
+)
+from core.training import FeatureCache, FineTuneConfig, TrainingSample, fine_tune, total_steps
+
+# The preview of a first training: enough for a usable first overlay within seconds.
+PREVIEW_STEPS = 25
+PREVIEW_VIEWS = 3
+# A correction's update runs this share of the recipe's steps (at least MIN_UPDATE_STEPS).
+UPDATE_SHARE = 3
+MIN_UPDATE_STEPS = 40
+
+
+class StepKind(enum.Enum):
+    """PREVIEW: a short head-only fine-tune from the parent, shown while the rest trains;
+    FULL: a model's whole recipe from the parent; UPDATE: a shorter run from the model's
+    current weights (a correction)."""
+
+    PREVIEW = "preview"
+    FULL = "full"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One fine-tune of a run: which kind, which of the shot's models (0-based; Best keeps two),
+    and its config."""
+
+    kind: StepKind
+    member: int
+    config: FineTuneConfig
+
+
+def preview_config(config: FineTuneConfig) -> FineTuneConfig:
+    """The preview's recipe: a few views, few head steps, no edge refinement."""
+    return dataclasses.replace(
+        config, trainable="head", steps=PREVIEW_STEPS, views_per_frame=PREVIEW_VIEWS, refine_steps=0
+    )
+
+
+def update_config(config: FineTuneConfig) -> FineTuneConfig:
+    """A correction's recipe: a third of the steps, from the current weights."""
+    return dataclasses.replace(
+        config,
+        steps=max(MIN_UPDATE_STEPS, config.steps // UPDATE_SHARE),
+        refine_steps=config.refine_steps // UPDATE_SHARE,
+    )
+
+
+def plan(
+    recipe: Recipe, *, models_trained: int, correction: bool, preview: bool = True
+) -> tuple[PlanStep, ...]:
+    """The fine-tunes of a run, in order.
+
+    models_trained: how many of the recipe's models the shot already has; correction: update
+    those (shorter, from their weights) instead of training them again from the parent; a model
+    the shot lacks always gets its full recipe. preview: start with a preview step when the first
+    model is trained in full (the app; the CLI has nobody to show it to).
+    """
+    steps = []
+    for member, config in enumerate(recipe.members):
+        if correction and member < models_trained:
+            steps.append(PlanStep(StepKind.UPDATE, member, update_config(config)))
+            continue
+        if member == 0 and preview:
+            steps.append(PlanStep(StepKind.PREVIEW, 0, preview_config(config)))
+        steps.append(PlanStep(StepKind.FULL, member, config))
+    return tuple(steps)
+
+
+# --- cost ----------------------------------------------------------------------------------------
+class CostModel:
+    """Seconds a plan step or a frame costs on the open clip.
+
+    Starts from the dev machine's unit costs scaled to the clip's pixel count; every completed
+    step replaces the estimate for steps like it (same model, mode, views, refinement, crop) with
+    what it measured here. Plain state: the engine or CLI owns one per clip.
+    """
+
+    def __init__(self, frame_size: tuple[int, int], units: UnitCosts = DEV_MACHINE_COSTS) -> None:
+        self.units = units
+        self.scale = frame_size[0] * frame_size[1] / REFERENCE_PIXELS
+        self._measured: dict[tuple, float] = {}  # cost key -> seconds per reported step
+
+    @staticmethod
+    def _key(step: PlanStep) -> tuple:
+        c = step.config
+        return (step.member, c.trainable, c.views_per_frame, c.refine_steps > 0, c.crop)
+
+    def step_seconds(self, step: PlanStep, num_keyframes: int) -> float:
+        """Estimated wall seconds of `step` with `num_keyframes` annotated frames."""
+        measured = self._measured.get(self._key(step))
+        if measured is not None:
+            return measured * total_steps(step.config)
+        c, u = step.config, self.units
+        if c.trainable == "all":
+            crop_scale = 1.0 if c.crop > 0 else self.scale
+            return c.steps * u.all_step * crop_scale
+        views = max(1, min(c.views_per_frame, c.max_cached_views // max(1, num_keyframes)))
+        encode = views * max(1, num_keyframes) * u.encode_view * self.scale
+        train = (c.steps * u.head_step + c.refine_steps * u.refine_step) * self.scale
+        return encode + train
+
+    def observe(self, step: PlanStep, seconds: float) -> None:
+        """Record what `step` took on this clip."""
+        self._measured[self._key(step)] = seconds / max(1, total_steps(step.config))
+
+    def frame_seconds(self, segment: SegmentConfig, num_models: int) -> float:
+        """Estimated seconds to segment one frame."""
+        passes = len(segment.scales) * (2 if segment.flip else 1) * max(1, num_models)
+        gate = self.units.gate * self.scale if segment.temporal_gate_px > 0 else 0.0
+        return passes * self.units.inference_pass * self.scale + gate
+
+    def estimate(
+        self, recipe: Recipe, steps: Sequence[PlanStep], num_keyframes: int, num_frames: int
+    ) -> CostEstimate:
+        """Whole-run estimate: the steps' training, then every frame of the clip."""
+        train = sum(self.step_seconds(s, num_keyframes) for s in steps)
+        per_frame = self.frame_seconds(recipe.segment, len(recipe.members))
+        return CostEstimate(train, per_frame, train + per_frame * num_frames)
+
+
+def estimate_run(
+    costs: CostModel,
+    recipe: Recipe,
+    *,
+    models_trained: int,
+    correction: bool,
+    num_keyframes: int,
+    num_frames: int,
+) -> CostEstimate:
+    """What a run at `recipe` will cost (the run the app or CLI would plan, preview included)."""
+    correction = correction and models_trained > 0
+    steps = plan(recipe, models_trained=models_trained if correction else 0, correction=correction)
+    return costs.estimate(recipe, steps, max(1, num_keyframes), num_frames)
+
+
+# --- running -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelsReady:
+    """A complete set of the shot's networks after a step (probabilities averaged at inference);
+    final: the run's last step. The networks are never trained further."""
+
+    networks: tuple[OSVOSNet, ...]
+    step: PlanStep
+    final: bool
+
+
+def _consistent(models: dict[int, OSVOSNet], count: int) -> tuple[OSVOSNet, ...]:
+    """The first `count` of the shot's models in member order, up to the first missing one and
+    only while they have the first model's object count (a model from before an object was added
+    cannot be averaged with one after; one beyond the recipe's count is dropped)."""
+    networks = []
+    for member in range(count):
+        model = models.get(member)
+        if model is None:
+            break
+        if networks and model.num_objects != networks[0].num_objects:
+            break
+        networks.append(model)
+    return tuple(networks)
+
+
+def run_plan(
+    steps: Sequence[PlanStep],
+    *,
+    models: Sequence[OSVOSNet],
+    parent: OSVOSNet,
+    samples: Sequence[TrainingSample],
+    cancel: CancelToken = NEVER_CANCELLED,
+    feature_cache: FeatureCache | None = None,
+    costs: CostModel | None = None,
+) -> Iterator[TrainProgress | ModelsReady]:
+    """Run the steps on copies of `models` (the shot's current networks, member order) or of
+    `parent`. Yields TrainProgress (steps counted over the whole run; eta_s for the whole run)
+    and a ModelsReady after every step. Raises core.jobs.Cancelled at the next training step
+    after `cancel.cancel()`: `models` and every ModelsReady already yielded stay as they were.
+
+    feature_cache: frozen-backbone features kept between runs; valid for every head-mode step,
+    since head training never changes the parent's backbone.
+    """
+    samples = list(samples)
+    current = dict(enumerate(models))
+    total = sum(total_steps(s.config) for s in steps)
+    count = 1 + max((s.member for s in steps), default=0)
+    costs = costs or CostModel(samples[0].image.shape[1::-1] if samples else (854, 480))
+    offset = 0
+    for n, step in enumerate(steps):
+        start = current.get(step.member) if step.kind is StepKind.UPDATE else None
+        work = copy.deepcopy(start if start is not None else parent)
+        later = sum(costs.step_seconds(s, len(samples)) for s in steps[n + 1 :])
+        started = time.perf_counter()
+        cache = feature_cache if step.config.trainable == "head" else None
+        for progress in fine_tune(work, samples, step.config, cancel=cancel, feature_cache=cache):
+            own_eta = progress.eta_s
+            if progress.phase == "preparing":
+                own_eta = costs.step_seconds(step, len(samples)) - progress.elapsed_s
+            yield dataclasses.replace(
+                progress,
+                step=progress.step + offset,
+                total_steps=total,
+                model=step.member,
+                model_count=count,
+                eta_s=max(0.0, own_eta) + later,
+            )
+        costs.observe(step, time.perf_counter() - started)
+        offset += total_steps(step.config)
+        shown = dict(current)
+        shown[step.member] = work
+        if step.kind is not StepKind.PREVIEW:
+            current = shown
+        yield ModelsReady(_consistent(shown, count), step, final=n == len(steps) - 1)

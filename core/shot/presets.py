@@ -1,0 +1,150 @@
+"""The speed/quality presets: the only place that knows what a slider setting means.
+
+The slider (a float in [0, 1] in the UI, `--quality` in the CLI) maps to a `Preset` in one place,
+`preset_for`. Each preset has a `Recipe`: the fine-tuning config of every model the shot keeps
+(Best averages two), the inference settings, and a cost estimate for a given clip that the train
+panel shows before anything trains. Measured accuracy and speed of each: docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.segmentation import DEFAULT_GATE_PX, SegmentConfig
+from core.training import FineTuneConfig
+
+# Share of augmented views that are "dreamed" (core.augment.Dreamer), at every preset.
+DREAM = 0.5
+# Steps of the separate stride-2 edge-refinement stage at the Fast preset.
+REFINE_STEPS = 30
+# Slider positions where Balanced and Best begin.
+BALANCED_FROM = 1 / 3
+BEST_FROM = 0.75
+
+
+class Preset(enum.Enum):
+    """A named slider setting. `value` is the name stored in job files and shown to the artist."""
+
+    FAST = "Fast"
+    BALANCED = "Balanced"
+    BEST = "Best"
+
+    @property
+    def quality(self) -> float:
+        """The slider position that stands for this preset (for saving and the CLI)."""
+        return {Preset.FAST: 0.0, Preset.BALANCED: 0.5, Preset.BEST: 1.0}[self]
+
+
+def preset_for(quality: float) -> Preset:
+    """The preset of slider position `quality` in [0, 1] (clipped)."""
+    q = float(np.clip(quality, 0.0, 1.0))
+    if q < BALANCED_FROM:
+        return Preset.FAST
+    if q < BEST_FROM:
+        return Preset.BALANCED
+    return Preset.BEST
+
+
+def _fast() -> FineTuneConfig:
+    """Head only: 100 steps on 8 cached views per frame, then 30 steps of stride-2 refinement."""
+    return FineTuneConfig(
+        steps=100, trainable="head", views_per_frame=8, refine_steps=REFINE_STEPS, dream=DREAM
+    )
+
+
+def _balanced() -> FineTuneConfig:
+    """Head only, longer, on more views. Training the stride-16/32 stages too ("deep") over-fitted
+    one-frame annotations on the benchmark, so no preset uses it."""
+    return FineTuneConfig(
+        steps=300, trainable="head", views_per_frame=16, refine_steps=100, dream=DREAM
+    )
+
+
+def _whole_network() -> FineTuneConfig:
+    """Every layer, 500 steps on 320 px crops around the object."""
+    return FineTuneConfig(steps=500, trainable="all", views_per_frame=16, dream=DREAM)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a preset runs. members: one fine-tuning config per model the shot keeps, in training
+    order; each starts from the parent network and their probabilities are averaged (Best keeps
+    the Balanced model, trained first and shown as a preview, and a whole-network one);
+    segment: the inference settings (mirrored pass from Balanced on, temporal gate)."""
+
+    preset: Preset
+    members: tuple[FineTuneConfig, ...]
+    segment: SegmentConfig
+
+    def with_overrides(self, **overrides) -> Recipe:
+        """The same recipe with `overrides` applied to every member's FineTuneConfig."""
+        members = tuple(dataclasses.replace(c, **overrides) for c in self.members)
+        return dataclasses.replace(self, members=members)
+
+    @property
+    def description(self) -> str:
+        """One line for the artist: what this preset trains and how it segments."""
+        return {
+            Preset.FAST: "trains the network head on your keyframes",
+            Preset.BALANCED: "trains the head longer on more views; every frame also mirrored",
+            Preset.BEST: "two models averaged: the Balanced one (shown first) and one whose whole "
+            "network trains",
+        }[self.preset]
+
+
+def recipe_for(preset: Preset, *, gate_px: int = DEFAULT_GATE_PX) -> Recipe:
+    """The recipe of a preset; `gate_px` is the temporal gate radius (0 = off)."""
+    segment = SegmentConfig(temporal_gate_px=gate_px, flip=preset is not Preset.FAST)
+    if preset is Preset.FAST:
+        members = (_fast(),)
+    elif preset is Preset.BALANCED:
+        members = (_balanced(),)
+    else:
+        members = (_balanced(), _whole_network())
+    return Recipe(preset, members, segment)
+
+
+# --- cost ----------------------------------------------------------------------------------------
+# Seconds per unit at 854x480 on the 2-core dev machine (docs/BENCHMARKS.md "Step costs"); scaled
+# by pixel count for other frame sizes until a run on the open clip has measured its own.
+REFERENCE_PIXELS = 854 * 480
+
+
+@dataclass(frozen=True)
+class UnitCosts:
+    """Seconds at REFERENCE_PIXELS: encode_view: one augmented view through the frozen backbone
+    (dreaming included); head_step / refine_step / all_step: one optimiser step of each stage
+    ("all" on 320 px crops, so it does not scale with the frame); inference_pass: one network
+    pass over a frame (the mirrored pass is a second one); gate: the temporal gate per frame."""
+
+    encode_view: float = 0.16
+    head_step: float = 0.022
+    refine_step: float = 0.012
+    all_step: float = 0.24
+    inference_pass: float = 0.11
+    gate: float = 0.025
+
+
+DEV_MACHINE_COSTS = UnitCosts()
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """Estimated seconds: train_s for the whole training run, per_frame_s to segment one frame,
+    total_s for training plus every frame of the clip."""
+
+    train_s: float
+    per_frame_s: float
+    total_s: float
+
+    def describe(self) -> str:
+        """'~12 s training + ~0.2 s/frame (~40 s for 140 frames)'-style text."""
+        return f"~{_seconds(self.train_s)} training + ~{self.per_frame_s:.2f} s/frame"
+
+
+def _seconds(value: float) -> str:
+    return f"{value / 60:.1f} min" if value >= 90 else f"{value:.0f} s"

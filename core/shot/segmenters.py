@@ -1,0 +1,78 @@
+"""The segmenter interface: how a shot's trained model turns frames into probabilities.
+
+A segmenter says which frames it can do in which order and keeps its own cache; the engine, the
+CLI and farm workers drive any implementation the same way. Per-frame OSVOS is one (every frame
+on its own, any order); a mode that propagates masks from keyframes would declare SPANS ordering
+and implement the same methods, without touching the engine.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from core.model.network import OSVOSNet
+from core.segmentation import (
+    FrameAnnotation,
+    FrameResult,
+    SegmentConfig,
+    Segmenter,
+    priority_order,
+)
+from core.video import FrameSource
+
+
+class Ordering(enum.Enum):
+    """INDEPENDENT: any frame, any order, same result; SPANS: frames between keyframes are done
+    in sequence outward from a keyframe (spans independent of each other)."""
+
+    INDEPENDENT = "independent"
+    SPANS = "spans"
+
+
+class FrameSegmenter(Protocol):
+    """What the pipeline needs of a segmenter. Probabilities are (K, H, W) float32 in [0, 1], one
+    map per object in the model's channel order."""
+
+    ordering: Ordering
+    source: FrameSource
+
+    def predict(self, frame_idx: int) -> np.ndarray:
+        """Final probabilities of one frame (annotations applied)."""
+
+    def segment_frame(self, frame_idx: int) -> FrameResult:
+        """Probabilities and labels of one frame."""
+
+    def schedule(self, num_frames: int, focus_idx: int) -> list[int]:
+        """Every frame index in the order to compute them, the focus frame's first."""
+
+
+class OsvosSegmenter(Segmenter):
+    """Per-frame OSVOS (core.segmentation.Segmenter): independent frames, an LRU of raw
+    probabilities for the temporal gate."""
+
+    ordering = Ordering.INDEPENDENT
+
+    def predict(self, frame_idx: int) -> np.ndarray:
+        return self.segment_frame(frame_idx).probs
+
+    def schedule(self, num_frames: int, focus_idx: int) -> list[int]:
+        return priority_order(num_frames, focus_idx)
+
+
+SEGMENTER_MODES = {"osvos": OsvosSegmenter}
+
+
+def make_segmenter(
+    networks: Sequence[OSVOSNet],
+    source: FrameSource,
+    *,
+    annotations: dict[int, FrameAnnotation],
+    config: SegmentConfig,
+    mode: str = "osvos",
+) -> FrameSegmenter:
+    """A segmenter of `mode` over `networks` (averaged) for `source`."""
+    return SEGMENTER_MODES[mode](list(networks), source, annotations=annotations, config=config)

@@ -1,0 +1,276 @@
+"""A shot as the engine, the CLI and a farm worker hold it: frames, parent network, the current
+trained model, costs, and the samples built from the artist's annotations.
+
+`ShotSession.train` runs a TrainJob's plan (core.shot.plan) and publishes each complete model as a
+`ShotModel`; the session's `model` only ever changes to a complete one, so a stopped run leaves
+the last complete model in use. Models are versioned here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.annotations import AnnotationStore
+from core.errors import RotoshotError
+from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
+from core.model.build import (
+    ModelInfo,
+    load_checkpoint,
+    load_members,
+    load_weights_into,
+    save_checkpoint,
+)
+from core.model.network import OSVOSNet
+from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation
+from core.shot.jobs import TrainJob
+from core.shot.plan import CostModel, ModelsReady, PlanStep, estimate_run, plan, run_plan
+from core.shot.presets import CostEstimate, Preset, Recipe, preset_for, recipe_for
+from core.shot.segmenters import FrameSegmenter, make_segmenter
+from core.training import FeatureCache, TrainingSample
+from core.video import FrameSource
+
+
+@dataclass(frozen=True)
+class ShotModel:
+    """A complete trained model of a shot. networks: the models whose probabilities are averaged
+    (never trained further); object_ids: their channel order; annotations: frame_idx ->
+    FrameAnnotation they were trained with (they override results there); preset: the setting
+    they were trained at (it sets the inference passes); fingerprint: of those annotations;
+    version: the session's count, higher = newer; final: the run's last step (not a preview)."""
+
+    networks: tuple[OSVOSNet, ...]
+    object_ids: tuple[int, ...]
+    annotations: dict[int, FrameAnnotation]
+    preset: Preset
+    fingerprint: str
+    version: int
+    final: bool = True
+
+
+def annotation_overrides(
+    store: AnnotationStore, object_ids: list[int] | tuple[int, ...]
+) -> dict[int, FrameAnnotation]:
+    """frame_idx -> FrameAnnotation (masks in `object_ids` order) for every annotated frame."""
+    ids = list(object_ids)
+    return {f: FrameAnnotation(*store.frame_masks(f, ids)) for f in store.frames()}
+
+
+def build_samples(
+    store: AnnotationStore, source: FrameSource, object_ids: list[int] | tuple[int, ...]
+) -> tuple[tuple[TrainingSample, ...], dict[int, FrameAnnotation]]:
+    """Training samples and annotation overrides from every annotated frame, masks in
+    `object_ids` order. Each sample's key identifies its frame and content (for FeatureCache
+    reuse). RotoshotError when a frame's size differs from the annotations'."""
+    ids = list(object_ids)
+    samples, annotations = [], {}
+    for frame_idx in store.frames():
+        masks, valid = store.frame_masks(frame_idx, ids)
+        image = np.array(source.read(frame_idx))
+        if image.shape[:2] != masks.shape[1:]:
+            raise RotoshotError(
+                f"frame {frame_idx + 1} is {image.shape[1]}x{image.shape[0]}, but the clip's "
+                f"annotations are {masks.shape[2]}x{masks.shape[1]}"
+            )
+        key = f"{frame_idx}:" + ",".join(store.digest(o, frame_idx) for o in ids)
+        samples.append(TrainingSample(image, masks, valid, key=key))
+        annotations[frame_idx] = FrameAnnotation(masks, valid)
+    return tuple(samples), annotations
+
+
+class ShotSession:
+    """One shot: frame source, parent network, the current ShotModel, step costs on this clip.
+
+    Plain Python, used from one thread (the engine thread, or a CLI / farm process).
+    recipes: Preset -> Recipe (tests pass shorter ones); mode: the segmenter
+    (core.shot.segmenters.SEGMENTER_MODES).
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        parent: OSVOSNet,
+        model_info: ModelInfo,
+        *,
+        recipes: Callable[[Preset], Recipe] = recipe_for,
+        gate_px: int = DEFAULT_GATE_PX,
+        mode: str = "osvos",
+    ) -> None:
+        self.source = source
+        self.parent = parent.eval()
+        self.model_info = model_info
+        self.recipes = recipes
+        self.gate_px = gate_px
+        self.mode = mode
+        self.model: ShotModel | None = None
+        self.costs = CostModel(source.size)
+        self.feature_cache = FeatureCache()
+        self._version = 0
+        self._segmenter: FrameSegmenter | None = None
+
+    # --- recipes and cost ----------------------------------------------------------------------
+    def recipe(self, preset: Preset) -> Recipe:
+        """The recipe of `preset` with this session's temporal gate."""
+        recipe = self.recipes(preset)
+        segment = recipe.segment
+        if segment.temporal_gate_px != self.gate_px:
+            segment = dataclasses.replace(segment, temporal_gate_px=self.gate_px)
+            recipe = dataclasses.replace(recipe, segment=segment)
+        return recipe
+
+    def _can_update(self, object_ids: tuple[int, ...]) -> bool:
+        """A correction continues from the current model only when its objects keep their
+        channels (none removed or reordered; new ones are appended)."""
+        model = self.model
+        return model is not None and object_ids[: len(model.object_ids)] == model.object_ids
+
+    def plan_for(self, job: TrainJob) -> tuple[PlanStep, ...]:
+        """The fine-tunes `job` will run."""
+        correction = job.correction and self._can_update(job.object_ids)
+        trained = len(self.model.networks) if correction else 0
+        return plan(
+            self.recipe(job.preset),
+            models_trained=trained,
+            correction=correction,
+            preview=job.preview,
+        )
+
+    def estimate(
+        self, preset: Preset, num_keyframes: int, *, correction: bool = False
+    ) -> CostEstimate:
+        """Estimated cost of training at `preset` and segmenting the whole clip (from the dev
+        machine's step costs, replaced by those measured on this clip as runs complete)."""
+        trained = len(self.model.networks) if self.model is not None else 0
+        return estimate_run(
+            self.costs,
+            self.recipe(preset),
+            models_trained=trained,
+            correction=correction,
+            num_keyframes=num_keyframes,
+            num_frames=len(self.source),
+        )
+
+    # --- training ------------------------------------------------------------------------------
+    def train_job(
+        self,
+        store: AnnotationStore,
+        preset: Preset,
+        *,
+        correction: bool = False,
+        preview: bool = True,
+    ) -> TrainJob | None:
+        """A TrainJob from every keyframe of `store` (None when nothing is painted)."""
+        ids = tuple(store.object_ids())
+        if not ids or not store.has_foreground(list(ids)):
+            return None
+        samples, annotations = build_samples(store, self.source, ids)
+        return TrainJob(samples, ids, annotations, preset, store.fingerprint(), correction, preview)
+
+    def train(
+        self, job: TrainJob, *, cancel: CancelToken = NEVER_CANCELLED
+    ) -> Iterator[TrainProgress | ShotModel]:
+        """Run `job`: yields TrainProgress (whole-run steps and ETA) and each complete ShotModel
+        as it becomes the session's `model`. Raises core.jobs.Cancelled once `cancel` is set;
+        the session keeps the last complete model."""
+        if self.model is not None and self.model.object_ids != job.object_ids:
+            self.feature_cache = FeatureCache()  # channel layout changed: cached targets invalid
+        correction = job.correction and self._can_update(job.object_ids)
+        current = self.model.networks if correction else ()
+        for event in run_plan(
+            self.plan_for(job),
+            models=current,
+            parent=self.parent,
+            samples=job.samples,
+            cancel=cancel,
+            feature_cache=self.feature_cache,
+            costs=self.costs,
+        ):
+            if isinstance(event, ModelsReady):
+                yield self._publish(
+                    ShotModel(
+                        event.networks,
+                        job.object_ids,
+                        dict(job.annotations),
+                        job.preset,
+                        job.fingerprint,
+                        0,
+                        event.final,
+                    )
+                )
+            else:
+                yield event
+
+    def _publish(self, model: ShotModel) -> ShotModel:
+        self._version += 1
+        self.model = dataclasses.replace(model, version=self._version)
+        self._segmenter = None
+        return self.model
+
+    def untrained_model(self, object_ids: tuple[int, ...], preset: Preset) -> ShotModel:
+        """The parent network alone for `object_ids` (no fine-tuning; the CLI's --steps 0)."""
+        network = copy.deepcopy(self.parent)
+        network.set_num_objects(len(object_ids))
+        return self._publish(ShotModel((network.eval(),), object_ids, {}, preset, "", 0))
+
+    # --- segmentation --------------------------------------------------------------------------
+    def segmenter(self) -> FrameSegmenter | None:
+        """The segmenter of the current model (None before any), built once per model."""
+        if self.model is None:
+            return None
+        if self._segmenter is None:
+            self._segmenter = make_segmenter(
+                self.model.networks,
+                self.source,
+                annotations=self.model.annotations,
+                config=self.recipe(self.model.preset).segment,
+                mode=self.mode,
+            )
+        return self._segmenter
+
+    # --- saving --------------------------------------------------------------------------------
+    def save_model(self, path: str | os.PathLike) -> None:
+        """Write the current model (every averaged network, object ids, preset, fingerprint)
+        as one checkpoint, atomically. Nothing is written before a model exists."""
+        model = self.model
+        if model is None:
+            return
+        extra = {
+            "object_ids": list(model.object_ids),
+            "preset": model.preset.value,
+            "quality": model.preset.quality,
+            "fingerprint": model.fingerprint,
+        }
+        save_checkpoint(model.networks[0], path, extra=extra, members=model.networks[1:])
+
+    def restore_model(
+        self,
+        path: str | os.PathLike,
+        *,
+        object_ids: tuple[int, ...],
+        annotations: dict[int, FrameAnnotation],
+        fingerprint: str,
+    ) -> ShotModel:
+        """Make a saved checkpoint the current model (`torch.load(weights_only=True)`, strict).
+        RotoshotError (the session unchanged) when it is unreadable or does not fit."""
+        payload = load_checkpoint(path)
+        extra = payload.get("extra", {})
+        saved_ids = tuple(int(i) for i in extra.get("object_ids", object_ids))
+        if saved_ids != tuple(object_ids):
+            raise RotoshotError(f"{path} was trained on other objects ({list(saved_ids)})")
+        main = copy.deepcopy(self.parent)
+        load_weights_into(main, payload, path=str(path))
+        networks = (main.eval(), *load_members(payload, self.parent, path=str(path)))
+        name = extra.get("preset")
+        preset = (
+            Preset(name)
+            if name in {p.value for p in Preset}
+            else preset_for(float(extra.get("quality", 0.0)))
+        )
+        return self._publish(
+            ShotModel(networks, tuple(object_ids), dict(annotations), preset, fingerprint, 0)
+        )
