@@ -7,6 +7,8 @@ releasing the mouse commits it to the document as one undo step.
 
 from __future__ import annotations
 
+import enum
+
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -21,8 +23,27 @@ from PySide6.QtWidgets import (
 from app.document import ShotDocument
 from app.outline_editor import OutlineEditor
 
-BRUSH, ERASER, LASSO, FILL, OUTLINE = "brush", "eraser", "lasso", "fill", "outline"
-VIEW_OVERLAY, VIEW_MATTE, VIEW_ORIGINAL = "overlay", "matte", "original"
+
+class Tool(enum.StrEnum):
+    """The painting tools (a str, so it travels through Qt signals as one)."""
+
+    BRUSH = "brush"
+    ERASER = "eraser"
+    LASSO = "lasso"
+    FILL = "fill"
+    OUTLINE = "outline"
+
+
+class ViewMode(enum.StrEnum):
+    """What the canvas shows: the overlay on the frame, the finished matte, or the frame."""
+
+    OVERLAY = "overlay"
+    MATTE = "matte"
+    ORIGINAL = "original"
+
+
+BRUSH, ERASER, LASSO, FILL, OUTLINE = Tool
+VIEW_OVERLAY, VIEW_MATTE, VIEW_ORIGINAL = ViewMode
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -149,7 +170,7 @@ class CanvasView(QGraphicsView):
         self.overlay_item.setVisible(True)
         self.overlay_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(self.overlay_rgba())))
 
-    def set_view_mode(self, mode: str) -> None:
+    def set_view_mode(self, mode: ViewMode) -> None:
         self.view_mode = mode
         self.refresh_overlay()
         self.view_mode_changed.emit(mode)

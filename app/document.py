@@ -41,13 +41,13 @@ log = logging.getLogger(__name__)
 NOT_COMPUTED, COMPUTED, STALE = 0, 1, 2
 
 
-# Bytes of results kept in memory (about 500 frames of one object at 1080p, 60 at 4K); the rest
+# Bytes of results kept in memory (about 250 frames of one object at 1080p, 60 at 4K); the rest
 # are read back from the project's results cache when shown.
-RESULT_MEMORY_BYTES = 1 << 30
+RESULT_MEMORY_BYTES = 512 << 20
 
 
 @dataclass(frozen=True)
-class FrameResult:
+class ResultRecord:
     """One frame's result as the app keeps it: probs (K, H, W) uint8 (0..255) for
     `object_ids`, made by model `version`."""
 
@@ -114,7 +114,7 @@ class ResultCache:
     def __init__(self, writer: ResultWriter, max_bytes: int = RESULT_MEMORY_BYTES) -> None:
         self._writer = writer
         self.max_bytes = max_bytes
-        self._memory: OrderedDict[int, FrameResult] = OrderedDict()
+        self._memory: OrderedDict[int, ResultRecord] = OrderedDict()
         self._bytes = 0
         self._versions: dict[int, int] = {}
         self._folder: Path | None = None
@@ -149,7 +149,7 @@ class ResultCache:
         """The model version of the frame's latest result, or None."""
         return self._versions.get(frame_idx)
 
-    def put(self, frame_idx: int, result: FrameResult, *, write: bool = True) -> None:
+    def put(self, frame_idx: int, result: ResultRecord, *, write: bool = True) -> None:
         """Keep a result (and queue its disk cache write unless it came from there)."""
         self._drop(frame_idx)
         self._memory[frame_idx] = result
@@ -161,7 +161,7 @@ class ResultCache:
             _, old = self._memory.popitem(last=False)
             self._bytes -= old.probs.nbytes
 
-    def get(self, frame_idx: int, current_version: int) -> FrameResult | None:
+    def get(self, frame_idx: int, current_version: int) -> ResultRecord | None:
         """The frame's latest result: from memory, else (when it is of `current_version`) from
         the disk cache; None when there is none."""
         result = self._memory.get(frame_idx)
@@ -176,7 +176,7 @@ class ResultCache:
         if probs is None or probs.shape[0] != len(self.object_ids):
             del self._versions[frame_idx]
             return None
-        result = FrameResult(probs, self.object_ids, version)
+        result = ResultRecord(probs, self.object_ids, version)
         self.put(frame_idx, result, write=False)
         return result
 
@@ -224,7 +224,6 @@ class ShotDocument(QObject):
     active_object_changed = Signal(int)
     result_changed = Signal(int)  # frame_idx
     results_invalidated = Signal()  # a new model: every result is stale
-    settings_changed = Signal()
     finish_changed = Signal(int)  # object_id
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -275,7 +274,7 @@ class ShotDocument(QObject):
                 probs = load_result(self.folder, frame_idx, self.source.height)
                 if probs is not None and probs.shape[0] == len(object_ids):
                     self.results.put(
-                        frame_idx, FrameResult(probs, object_ids, version), write=False
+                        frame_idx, ResultRecord(probs, object_ids, version), write=False
                     )
         self.results_invalidated.emit()
 
@@ -415,11 +414,11 @@ class ShotDocument(QObject):
         self.annotation_changed.emit(object_id, frame_idx)
 
     # --- results -----------------------------------------------------------------------------
-    def result(self, frame_idx: int) -> FrameResult | None:
+    def result(self, frame_idx: int) -> ResultRecord | None:
         """The frame's latest result (current or stale), or None."""
         return self.results.get(frame_idx, self.model_version)
 
-    def set_result(self, frame_idx: int, result: FrameResult) -> None:
+    def set_result(self, frame_idx: int, result: ResultRecord) -> None:
         self.results.object_ids = result.object_ids
         self.results.put(frame_idx, result)
         self.result_changed.emit(frame_idx)

@@ -34,6 +34,9 @@ from core.video import open_frames
 
 log = logging.getLogger(__name__)
 
+# The engine reads each frame about once per model (the view keeps its own cache).
+ENGINE_FRAME_CACHE_BYTES = 64 << 20
+
 
 def _never_raises(slot: Callable) -> Callable:
     """Wrap an engine slot: an unexpected exception is logged with its traceback, reported once
@@ -120,7 +123,7 @@ class Engine(QObject):
             self._session.source.close()
             self._session = None
         try:
-            source = open_frames(path, cache_frames=16)
+            source = open_frames(path, cache_bytes=ENGINE_FRAME_CACHE_BYTES)
             device = resolve_device(self._device_choice)
             self.device_name = device.type
             parent, info = build_model(weights=self._weights)

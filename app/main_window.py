@@ -6,13 +6,12 @@ trains, the document stores, the engine thread computes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -43,39 +42,18 @@ from app.engine import Engine, EngineThread
 from app.export_dialog import ExportController
 from app.finish_panel import FinishPanel
 from app.objects_panel import ObjectListPanel
+from app.project_controller import ProjectController, data_dir
 from app.timeline import TimelineWidget
 from app.train_controller import TrainController
 from app.train_panel import TrainPanel
-from core.annotations import AnnotationStore
 from core.errors import RotoshotError
-from core.project import MANIFEST, Project, load_project
 from core.shot.presets import Preset, Recipe, recipe_for
-from core.shot.session import annotation_overrides
-from core.video import VIDEO_EXTENSIONS, open_frames
+from core.video import VIDEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
-MAX_RECENT = 8
-
-
-def data_dir() -> Path:
-    """Per-user folder for autosaved sessions and the demo clip."""
-    base = QStandardPaths.writableLocation(QStandardPaths.AppLocalDataLocation) or str(
-        Path.home() / ".rotoshot"
-    )
-    return Path(base)
-
-
-def autosave_folder(source_path: str) -> Path:
-    """Where an unsaved session of this clip lives (reopening the clip restores it)."""
-    resolved = str(Path(source_path).resolve())
-    digest = hashlib.sha1(resolved.encode()).hexdigest()[:10]
-    return data_dir() / "autosave" / f"{Path(source_path).stem or 'clip'}-{digest}"
 
 
 class MainWindow(QMainWindow):
-    clip_open_requested = Signal(str)
-    model_restore_requested = Signal(str, object, object, str)  # path, ids, annotations, fp
-
     def __init__(
         self,
         *,
@@ -91,8 +69,6 @@ class MainWindow(QMainWindow):
         self.document = ShotDocument(self)
         self.engine = Engine(device=device, recipes=recipes)
         self.engine_thread = EngineThread(self.engine)
-        self.clip_open_requested.connect(self.engine.open_clip)
-        self.model_restore_requested.connect(self.engine.restore_model)
 
         self.canvas = CanvasView(self.document)
         self.timeline = TimelineWidget(self.document)
@@ -109,6 +85,13 @@ class MainWindow(QMainWindow):
         )
         self.train_controller = TrainController(self.document, self.engine, self.train_panel, self)
         self.export_controller = ExportController(self.document, self.engine, self)
+        self.project_controller = ProjectController(
+            self.document, self.engine, self.train_controller, self.settings, self
+        )
+        self.project_controller.failed.connect(self.show_error)
+        self.project_controller.status_reported.connect(self.statusBar().showMessage)
+        self.project_controller.recent_changed.connect(self._refresh_recent_menu)
+        self.project_controller.project_loaded.connect(self._on_project_loaded)
         self.finish_panel = FinishPanel(self.document)
         for title, widget in (
             ("Objects", self.objects_panel),
@@ -128,7 +111,6 @@ class MainWindow(QMainWindow):
         )
         for label in (self.frame_label, self.model_label, self.device_label):
             self.statusBar().addPermanentWidget(label)
-        self._pending_model: Path | None = None  # fine-tuned weights to restore once loaded
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._on_play_timer_timeout)
 
@@ -326,8 +308,6 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"model: {source} (untrained)")
         if warning:
             self.statusBar().showMessage(warning, 10_000)
-        self._restore_model_if_saved()
-        self.train_controller.set_engine_ready(True)  # after the restore requests are queued
 
     def _update_title(self) -> None:
         name = Path(self.document.project.source_path).name if self.document.source else ""
@@ -340,69 +320,18 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str) -> bool:
         """Open a project folder, or a clip (restoring its autosaved session if there is one)."""
-        if Path(path, MANIFEST).exists():
-            return self.open_project(Path(path))
-        try:
-            source = open_frames(path)
-        except RotoshotError as exc:
-            self.show_error(str(exc))
-            return False
-        folder = autosave_folder(path)
-        project, store = Project(str(Path(path).resolve())), AnnotationStore(source.size)
-        if (folder / MANIFEST).exists():
-            try:
-                project, store = load_project(folder, size=source.size)
-                self.statusBar().showMessage(
-                    "Restored your autosaved keyframes for this clip.", 8000
-                )
-            except RotoshotError as exc:
-                self.show_error(f"{exc}. Starting a fresh session; the old one stays in {folder}.")
-                folder = folder.with_name(folder.name + "-new")
-        return self._load(source, project, store, folder)
+        return self.project_controller.open_path(path)
 
     def open_project(self, folder: Path) -> bool:
-        try:
-            project, _ = load_project(folder)
-            source = open_frames(project.source_path)
-            project, store = load_project(folder, size=source.size)
-        except RotoshotError as exc:
-            self.show_error(f"Cannot open project {folder.name}: {exc}")
-            return False
-        ok = self._load(source, project, store, folder)
-        if ok:
-            self._add_recent(str(folder))
-        return ok
+        return self.project_controller.open_project(folder)
 
-    def _load(self, source, project: Project, store: AnnotationStore, folder: Path) -> bool:
-        self.train_controller.stop()
-        self.train_controller.set_engine_ready(False)  # until the engine has the network back
-        try:
-            self.document.load(source, project, store, folder)
-        except RotoshotError as exc:
-            self.show_error(str(exc))
-            return False
-        self.train_panel.slider.setValue(int(round(project.settings.quality * 100)))
-        self.train_panel.auto_train.setChecked(project.settings.auto_train)
-        self.opacity_slider.setValue(int(round(project.settings.overlay_opacity * 100)))
-        self.train_controller.trained_fingerprint = ""
-        self._pending_model = (
-            (folder / "model.pt")
-            if (folder / "model.pt").exists() and project.model_fingerprint == store.fingerprint()
-            else None
-        )
-        self.clip_open_requested.emit(project.source_path)
+    def _on_project_loaded(self) -> None:
+        """Views that are not built on the document take the project's settings."""
+        settings = self.document.project.settings
+        self.train_panel.slider.setValue(int(round(settings.quality * 100)))
+        self.train_panel.auto_train.setChecked(settings.auto_train)
+        self.opacity_slider.setValue(int(round(settings.overlay_opacity * 100)))
         self._update_title()
-        return True
-
-    def _restore_model_if_saved(self) -> None:
-        """After the engine loaded the parent: bring back the project's fine-tuned model."""
-        path, self._pending_model = self._pending_model, None
-        if path is None:
-            return
-        store = self.document.store
-        ids = tuple(store.object_ids())
-        annotations = annotation_overrides(store, ids)
-        self.model_restore_requested.emit(str(path), ids, annotations, store.fingerprint())
 
     def open_clip_dialog(self) -> None:
         exts = " ".join(f"*{e}" for e in VIDEO_EXTENSIONS)
@@ -431,26 +360,12 @@ class MainWindow(QMainWindow):
             self.save_project_to(Path(folder))
 
     def save_project_to(self, folder: Path) -> None:
-        try:
-            self.document.save_as(folder)
-        except RotoshotError as exc:
-            self.show_error(str(exc))
-            return
-        self.train_controller.weights_save_requested.emit(str(folder / "model.pt"))
-        self._add_recent(str(folder))
-        self._update_title()
-        self.statusBar().showMessage(
-            f"Saved project to {folder}; changes are saved as you work.", 6000
-        )
-
-    def _add_recent(self, folder: str) -> None:
-        recent = [f for f in self.settings.value("recent_projects", [], type=list) if f != folder]
-        self.settings.setValue("recent_projects", [folder] + recent[: MAX_RECENT - 1])
-        self._refresh_recent_menu()
+        if self.project_controller.save_to(folder):
+            self._update_title()
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
-        for folder in self.settings.value("recent_projects", [], type=list):
+        for folder in self.project_controller.recent_projects():
             action = self.recent_menu.addAction(folder)
             action.triggered.connect(lambda _c=False, f=folder: self.open_project(Path(f)))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())

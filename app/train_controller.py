@@ -10,7 +10,7 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.document import FrameResult, ShotDocument
+from app.document import ResultRecord, ShotDocument
 from app.engine import Engine
 from app.train_panel import TrainPanel
 from core.errors import RotoshotError
@@ -33,7 +33,6 @@ class TrainController(QObject):
     segmentation_requested = Signal()
     results_restored = Signal(object, int)  # frames whose results came back from disk, version
     weights_save_requested = Signal(str)
-    status_changed = Signal(str)
     model_state_changed = Signal(str)
 
     def __init__(
@@ -119,6 +118,7 @@ class TrainController(QObject):
             self.panel.show_stopped(str(exc))
             return False
         if job is None:
+            self.stop()  # e.g. every stroke undone: a run still going has nothing left to learn
             self.panel.show_stopped("Paint the object on at least one frame first.")
             return False
         self._cancel.cancel()  # a run in progress: the engine starts this one right after it
@@ -143,10 +143,10 @@ class TrainController(QObject):
 
     def _on_document_annotation_changed(self, _object_id: int, _frame_idx: int) -> None:
         self.show_estimate()
-        if self.document.project.settings.auto_train:
-            self._auto_timer.start()
-        elif not self.document.store.object_ids() and self.current_job is not None:
+        if not self.document.store.object_ids():
             self.stop()  # every stroke undone: nothing left to train on
+        elif self.document.project.settings.auto_train:
+            self._auto_timer.start()
 
     def _on_document_clip_loaded(self) -> None:
         self._cancel.cancel()
@@ -234,7 +234,7 @@ class TrainController(QObject):
     def _on_engine_frame_segmented(self, frame_idx: int, probs, object_ids, version: int) -> None:
         if version != self.document.model_version:
             return  # a result of a model that has since been replaced
-        self.document.set_result(frame_idx, FrameResult(probs, tuple(object_ids), version))
+        self.document.set_result(frame_idx, ResultRecord(probs, tuple(object_ids), version))
 
     def _on_engine_segmentation_idle(self) -> None:
         if not self.training:

@@ -16,7 +16,7 @@ run() {  # label, then davis_bench.py arguments
     tail -1 "bench/out/$label.log"
 }
 mkdir -p bench/out
-for stage in ${STAGES:-q0 imagenet gate snap curve subset slow tta dream ui}; do
+for stage in ${STAGES:-q0 imagenet gate snap curve subset slow ui}; do
     case $stage in
         q0)
             run copy-first --baseline copy-first
@@ -48,19 +48,6 @@ for stage in ${STAGES:-q0 imagenet gate snap curve subset slow tta dream ui}; do
         slow)
             run parent_q0.5 --quality 0.5
             run parent_q1_rest5 --quality 1 --sequences $REST  # + parent_q1_subset5 = all ten
-            ;;
-        tta)
-            $PY bench/tta_explore.py --data "$DATA" --sequences $SUBSET --steps 300 --views 16 \
-                --refine-steps 100 --label tta_head300 | tail -1
-            ;;
-        dream)  # the explorations behind the dreamed-views section (in-process, accuracy only)
-            for q in 0 0.5 1; do
-                $PY bench/recipe_explore.py --data "$DATA" --quality $q --set dream=0.5 \
-                    --label "dream_q$q" | tail -1
-            done
-            $PY bench/recipe_explore.py --data "$DATA" --quality 0.5 --set steps=600 \
-                --set views_per_frame=32 --set refine_steps=200 --label head600_dream | tail -1
-            $PY bench/ensemble_explore.py --data "$DATA" --label ensemble | tail -1
             ;;
         ui)
             QT_QPA_PLATFORM=offscreen $PY bench/ui_responsiveness.py | tail -14

@@ -60,7 +60,8 @@ def main() -> int:
     torch.set_num_threads(2)
     QStandardPaths.setTestModeEnabled(True)
     app = QApplication(sys.argv[:1])
-    from app.main_window import MainWindow, autosave_folder
+    from app.main_window import MainWindow
+    from app.project_controller import autosave_folder
     from core.demo import demo_frame
 
     work = Path(args.work)
@@ -132,7 +133,7 @@ def main() -> int:
     doc.set_frame(visible)  # ...and looks at another frame
     spin(lambda: any(f == visible for (_v, f) in arrivals), 120)
     first_overlay = min(t for (v, f), t in arrivals.items() if f == visible) - t0
-    spin(lambda: idle and window.train_controller.current_request is None, 900)
+    spin(lambda: idle and window.train_controller.current_job is None, 900)
     all_done = idle[-1] - t0
     heartbeat.stop()
     stalls = np.array(lateness)

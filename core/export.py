@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Literal, get_args
 
 import cv2
 import numpy as np
@@ -31,7 +32,8 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray, *, durable: boo
     write_bytes_atomic(path, encoded.tobytes(), durable=durable)
 
 
-MATTE_FORMATS = ("png8", "png16", "tiff16", "exr")
+MatteFormat = Literal["png8", "png16", "tiff16", "exr"]
+MATTE_FORMATS: tuple[MatteFormat, ...] = get_args(MatteFormat)
 
 
 def _encode(path: Path, image: np.ndarray) -> bytes:
@@ -71,7 +73,7 @@ def read_exr(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 def write_matte(
-    path: str | os.PathLike, alpha: np.ndarray, fmt: str, *, channel: str = "A"
+    path: str | os.PathLike, alpha: np.ndarray, fmt: MatteFormat, *, channel: str = "A"
 ) -> None:
     """One object's matte, alpha (H, W) float in [0, 1], as png8 / png16 / tiff16 / exr (half,
     one channel named `channel`). The file extension must match the format."""

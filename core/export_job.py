@@ -12,12 +12,14 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from core.errors import RotoshotError
 from core.export import (
     PREVIEW_CODECS,
+    MatteFormat,
     PreviewVideoWriter,
     write_cutout,
     write_exr,
@@ -27,6 +29,10 @@ from core.export import (
 from core.jobs import NEVER_CANCELLED, CancelToken
 from core.matte import FinishSettings, finish_matte, temporal_smooth
 from core.shot.segmenters import FrameSegmenter
+
+# What a preview movie shows, and how it is encoded (core.export.PREVIEW_CODECS).
+PreviewKind = Literal["overlay", "matte"]
+PreviewCodec = Literal["h264", "prores4444"]
 
 MATTE_EXTENSIONS = {"png8": ".png", "png16": ".png", "tiff16": ".tif", "exr": ".exr"}
 
@@ -64,11 +70,11 @@ class ExportJob:
     first: int
     last: int
     objects: tuple[ExportObject, ...]
-    fmt: str = "png8"
+    fmt: MatteFormat = "png8"
     cutouts: bool = False
     premultiplied: bool = True
-    preview: str | None = None
-    preview_codec: str = "h264"
+    preview: PreviewKind | None = None
+    preview_codec: PreviewCodec = "h264"
 
 
 def preview_frame(

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Literal
+
+# What a fine-tune's step is doing: caching augmented views, or an optimiser step.
+TrainPhase = Literal["preparing", "training"]
+# What an optimiser step trains: "" the object (head, or the whole network), "edges" the stride-2
+# edge refinement (a finer loss, plotted as its own curve).
+TrainStage = Literal["", "edges"]
 
 
 class Cancelled(Exception):
@@ -53,7 +60,7 @@ class TrainProgress:
     loss: float
     elapsed_s: float
     eta_s: float
-    phase: str = "training"
-    stage: str = ""
+    phase: TrainPhase = "training"
+    stage: TrainStage = ""
     model: int = 0
     model_count: int = 1

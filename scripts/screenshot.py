@@ -36,7 +36,8 @@ def main() -> int:
     app = QApplication(sys.argv[:1])
     import shutil
 
-    from app.main_window import MainWindow, autosave_folder, data_dir
+    from app.main_window import MainWindow
+    from app.project_controller import autosave_folder, data_dir
     from core.demo import demo_frame, ensure_demo_clip
 
     window = MainWindow(device="cpu")

@@ -5,7 +5,7 @@ cost (~0.13 s at 854x480 for EfficientNet-Lite0). Folding each eval-mode BatchNo
 convolution before it (torch's own `fuse_conv_bn_eval`) removes a full pass over every feature
 map, and the stride-1 "same"-padded convolutions of efficientnet_lite_pytorch (which pad with a
 separate `F.pad` copy on every call) become ordinary zero-padded convolutions: identical results
-up to float rounding, 0.168 -> 0.126 s per 854x480 frame here (docs/BENCHMARKS.md).
+up to float rounding, and faster (docs/BENCHMARKS.md).
 
 The copy is made from the trained model and is stale as soon as the model trains again;
 `InferenceCopy.get` rebuilds it when any parameter has changed since.

@@ -26,6 +26,7 @@ from core.model.network import OSVOSNet
 from core.segmentation import SegmentConfig
 from core.shot.presets import (
     DEV_MACHINE_COSTS,
+    REFERENCE_CROP_PIXELS,
     REFERENCE_PIXELS,
     CostEstimate,
     Recipe,
@@ -109,6 +110,7 @@ class CostModel:
 
     def __init__(self, frame_size: tuple[int, int], units: UnitCosts = DEV_MACHINE_COSTS) -> None:
         self.units = units
+        self.frame_size = frame_size
         self.scale = frame_size[0] * frame_size[1] / REFERENCE_PIXELS
         self._measured: dict[tuple, float] = {}  # cost key -> seconds per reported step
 
@@ -124,8 +126,10 @@ class CostModel:
             return measured * total_steps(step.config)
         c, u = step.config, self.units
         if c.trainable == "all":
-            crop_scale = 1.0 if c.crop > 0 else self.scale
-            return c.steps * u.all_step * crop_scale
+            width, height = self.frame_size
+            if c.crop > 0:  # trained on crops of the frame (the whole frame when it is smaller)
+                width, height = min(width, c.crop), min(height, c.crop)
+            return c.steps * u.all_step * width * height / REFERENCE_CROP_PIXELS
         views = max(1, min(c.views_per_frame, c.max_cached_views // max(1, num_keyframes)))
         encode = views * max(1, num_keyframes) * u.encode_view * self.scale
         train = (c.steps * u.head_step + c.refine_steps * u.refine_step) * self.scale

@@ -112,13 +112,14 @@ def recipe_for(preset: Preset, *, gate_px: int = DEFAULT_GATE_PX) -> Recipe:
 # Seconds per unit at 854x480 on the 2-core dev machine (docs/BENCHMARKS.md "Step costs"); scaled
 # by pixel count for other frame sizes until a run on the open clip has measured its own.
 REFERENCE_PIXELS = 854 * 480
+REFERENCE_CROP_PIXELS = 320 * 320  # the whole-network steps' crops
 
 
 @dataclass(frozen=True)
 class UnitCosts:
     """Seconds at REFERENCE_PIXELS: encode_view: one augmented view through the frozen backbone
     (dreaming included); head_step / refine_step / all_step: one optimiser step of each stage
-    ("all" on 320 px crops, so it does not scale with the frame); inference_pass: one network
+    ("all" at REFERENCE_CROP_PIXELS, its 320 px crops); inference_pass: one network
     pass over a frame (the mirrored pass is a second one); gate: the temporal gate per frame."""
 
     encode_view: float = 0.16
@@ -142,7 +143,7 @@ class CostEstimate:
     total_s: float
 
     def describe(self) -> str:
-        """'~12 s training + ~0.2 s/frame (~40 s for 140 frames)'-style text."""
+        """'~12 s training + ~0.20 s/frame'-style text."""
         return f"~{_seconds(self.train_s)} training + ~{self.per_frame_s:.2f} s/frame"
 
 

@@ -21,9 +21,7 @@ from core.segmentation import SegmentConfig, Segmenter
 from core.shot.presets import BEST_FROM, Preset, preset_for, recipe_for
 from core.shot.segmenters import SEGMENTER_MODES, OsvosSegmenter
 from core.training import FineTuneConfig, TrainingSample, fine_tune, run_to_end
-from tests.core.test_cli import segment_one
-from tests.core.test_export_cli import make_project
-from tests.core.test_training import ArraySource
+from tests.helpers import ArraySource, make_project, segment_one
 from tests.synthetic import iou, make_clip, write_image_folder, write_mask
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-import main
+from tests.helpers import run_cli, segment_one
 from tests.synthetic import iou, make_clip, write_image_folder, write_mask
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,19 +25,6 @@ def clip_dir(tmp_path_factory):
     write_mask(folder / "small.png", np.full((48, 64), 255, np.uint8))
     (folder / "bad.mp4").write_bytes(b"not a video at all")
     return folder, labels
-
-
-def run_cli(args, capsys):
-    code = main.main(args)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def segment_one(folder, out, capsys, *extra):
-    """Run `segment` on the synthetic clip with the single-object mask (ImageNet weights)."""
-    mask = folder / "one.png"
-    args = ["segment", str(folder / "frames"), "--annotation", f"0:{mask}", "--out", str(out)]
-    return run_cli([*args, "--weights", "imagenet", *extra], capsys)
 
 
 def test_segment_single_object(clip_dir, tmp_path, capsys):

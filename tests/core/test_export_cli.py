@@ -5,41 +5,9 @@ import numpy as np
 from PIL import Image
 
 import main
-from core.annotations import AnnotationStore
 from core.export import read_exr, read_matte
-from core.matte import FinishSettings
-from core.model.build import build_model, save_checkpoint
-from core.project import Project, save_annotations, save_manifest
-from core.training import FineTuneConfig, TrainingSample, fine_tune, run_to_end
-from tests.synthetic import iou, make_clip, write_image_folder
-
-
-def make_project(tmp_path, *, train=True):
-    frames, labels = make_clip(num_frames=6, height=96, width=128, num_objects=2, seed=6)
-    write_image_folder(tmp_path / "clip", frames)
-    project = Project(str(tmp_path / "clip"))
-    project.objects.append(project.next_object("hero"))
-    project.objects.append(project.next_object("side kick"))
-    project.objects[0].finish = FinishSettings(grow_px=1)
-    store = AnnotationStore((128, 96))
-    store.set(1, 0, labels[0] == 1)
-    store.set(2, 0, labels[0] == 2)
-    folder = tmp_path / "shot"
-    save_manifest(folder, project)
-    save_annotations(folder, store)
-    if not train:
-        return folder, labels
-    model, _ = build_model(weights="imagenet")
-    masks = np.stack([labels[0] == 1, labels[0] == 2])
-    run_to_end(
-        fine_tune(
-            model,
-            [TrainingSample(frames[0], masks, np.ones(2, bool))],
-            FineTuneConfig(steps=120, views_per_frame=6),
-        )
-    )
-    save_checkpoint(model, folder / "model.pt", extra={"object_ids": [1, 2]})
-    return folder, labels
+from tests.helpers import make_project
+from tests.synthetic import iou
 
 
 def test_export_project_png16_exr_cutouts_labels(tmp_path, capsys):

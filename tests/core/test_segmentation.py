@@ -12,7 +12,7 @@ from core.segmentation import (
     segment,
 )
 from core.training import FineTuneConfig, TrainingSample, fine_tune, run_to_end
-from tests.core.test_training import ArraySource
+from tests.helpers import ArraySource
 from tests.synthetic import make_clip
 
 

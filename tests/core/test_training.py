@@ -11,20 +11,8 @@ from core.model.build import build_model
 from core.segmentation import Segmenter
 from core.shot.presets import Preset, recipe_for
 from core.training import FineTuneConfig, TrainingSample, fine_tune, run_to_end
+from tests.helpers import ArraySource
 from tests.synthetic import iou, make_clip
-
-
-class ArraySource:
-    """A FrameSource stand-in over an in-memory array."""
-
-    def __init__(self, frames):
-        self.frames = frames
-
-    def __len__(self):
-        return len(self.frames)
-
-    def read(self, i):
-        return self.frames[i]
 
 
 @pytest.fixture(scope="module")

@@ -46,10 +46,12 @@ def test_video_file_random_access(tmp_path, frames):
 
 def test_lru_cache_is_bounded(tmp_path, frames):
     write_image_folder(tmp_path, frames)
-    source = open_frames(tmp_path, cache_frames=2)
+    frame_bytes = frames[0].nbytes
+    source = open_frames(tmp_path, cache_bytes=2 * frame_bytes + frame_bytes // 2)
     for i in range(6):
         source.read(i)
-    assert len(source._cache) == 2
+    assert len(source._cache) == 2  # sized in bytes: two frames fit, not three
+    assert np.array_equal(source.read(0), frames[0])  # evicted frames decode again
 
 
 @pytest.mark.parametrize("name", ["missing.mp4", "missing_folder"])
