@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app.document import ShotDocument
 from app.outline_editor import OutlineEditor
+from core.errors import RotoshotError
 
 
 class Tool(enum.StrEnum):
@@ -60,6 +61,7 @@ class CanvasView(QGraphicsView):
     tool_changed = Signal(str)
     brush_size_changed = Signal(int)
     view_mode_changed = Signal(str)
+    frame_unreadable = Signal(str)  # the current frame could not be read: why
 
     def __init__(self, document: ShotDocument, parent=None) -> None:
         super().__init__(parent)
@@ -113,7 +115,15 @@ class CanvasView(QGraphicsView):
     def _on_document_changed(self, _frame_idx: int) -> None:
         if self.document.source is None:
             return
-        self.frame_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(self.document.frame_image())))
+        try:
+            image = self.document.frame_image()
+        except RotoshotError as exc:
+            # Never keep showing another frame under this frame's number: a grey frame, and why.
+            image = np.full(
+                (self.document.source.height, self.document.source.width, 3), 64, np.uint8
+            )
+            self.frame_unreadable.emit(str(exc))
+        self.frame_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(image)))
         self.scene().setSceneRect(QRectF(self.frame_item.pixmap().rect()))
         self.refresh_overlay()
 

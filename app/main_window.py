@@ -53,6 +53,17 @@ from core.video import VIDEO_EXTENSIONS
 log = logging.getLogger(__name__)
 
 
+def unique_sequences(sequences) -> list[QKeySequence]:
+    """The key sequences without repeats (an empty one dropped), in order."""
+    seen, unique = set(), []
+    for sequence in sequences:
+        text = QKeySequence(sequence).toString()
+        if text and text not in seen:
+            seen.add(text)
+            unique.append(QKeySequence(sequence))
+    return unique
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -123,6 +134,7 @@ class MainWindow(QMainWindow):
         self.train_controller.model_state_changed.connect(
             lambda s: self.model_label.setText(f"model: {s}")
         )
+        self.canvas.frame_unreadable.connect(lambda m: self.statusBar().showMessage(m, 10_000))
         self.canvas.setFocus()
 
     # --- actions -----------------------------------------------------------------------------
@@ -152,9 +164,16 @@ class MainWindow(QMainWindow):
 
         edit_menu = menu.addMenu("&Edit")
         undo = self.document.undo_stack.createUndoAction(self, "&Undo")
-        undo.setShortcut(QKeySequence.Undo)
+        undo.setShortcuts(unique_sequences(QKeySequence.keyBindings(QKeySequence.Undo)))
         redo = self.document.undo_stack.createRedoAction(self, "&Redo")
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo])
+        # Both common redo keys, each once: the platform's Redo binding is one of them on Linux,
+        # and a key sequence registered twice is an "ambiguous shortcut" that never fires.
+        redo.setShortcuts(
+            unique_sequences(
+                [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")]
+                + QKeySequence.keyBindings(QKeySequence.Redo)
+            )
+        )
         edit_menu.addActions([undo, redo])
         self.addActions([undo, redo])
         self._action("&Clear Frame", self.canvas.clear_frame, "Delete", edit_menu)
@@ -211,18 +230,10 @@ class MainWindow(QMainWindow):
         go = menu.addMenu("&Go")
         self._action("Previous Frame", lambda: self.step(-1), ",", go)
         self._action("Next Frame", lambda: self.step(1), ".", go)
-        self._action(
-            "Back 10 Frames",
-            lambda: self.step(-10),
-            [QKeySequence("Shift+,"), QKeySequence("<")],
-            go,
-        )
-        self._action(
-            "Forward 10 Frames",
-            lambda: self.step(10),
-            [QKeySequence("Shift+."), QKeySequence(">")],
-            go,
-        )
+        # One sequence each: on a US layout Shift+, arrives as "<" with Shift, which Qt's key
+        # mapper also matches as "Shift+,"; registering both made the keypress ambiguous.
+        self._action("Back 10 Frames", lambda: self.step(-10), "<", go)
+        self._action("Forward 10 Frames", lambda: self.step(10), ">", go)
         self._action("First Frame", lambda: self.document.set_frame(0), "Home", go)
         self._action(
             "Last Frame", lambda: self.document.set_frame(self.document.num_frames - 1), "End", go
@@ -230,7 +241,24 @@ class MainWindow(QMainWindow):
         self._action("Play / Pause", self.toggle_playback, None, go)
         for n in range(1, 10):
             self._action(f"Object {n}", lambda _c=False, i=n: self._select_object_number(i), str(n))
+        help_menu = menu.addMenu("&Help")
+        self._action("&Keyboard Shortcuts", self.show_shortcuts, "F1", help_menu)
         self._refresh_recent_menu()
+
+    def shortcut_table(self) -> list[tuple[str, str]]:
+        """(action, keys) for every action with a shortcut, in menu order, for the Help list."""
+        rows = []
+        for action in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.NativeText) for k in action.shortcuts())
+            if keys:
+                rows.append((action.text().replace("&", ""), keys))
+        return rows
+
+    def show_shortcuts(self) -> None:
+        """Help ▸ Keyboard Shortcuts: every shortcut of the window, listed."""
+        from app.shortcuts_dialog import ShortcutsDialog
+
+        ShortcutsDialog(self.shortcut_table(), self).show()
 
     def _on_canvas_tool_changed(self, tool: str) -> None:
         for name, action in self.tool_actions.items():

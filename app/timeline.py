@@ -22,6 +22,9 @@ class TimelineWidget(QWidget):
         super().__init__(parent)
         self.document = document
         self.setMinimumHeight(44)
+        # Clicking the timeline takes the keyboard focus from a text field, so the single-key
+        # shortcuts (",", ".", "B", ...) reach the window again.
+        self.setFocusPolicy(Qt.ClickFocus)
         self.setToolTip(
             "Frames: grey not computed, green computed, orange stale after retraining; "
             "triangles mark painted keyframes. Click or drag to scrub."

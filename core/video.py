@@ -104,6 +104,24 @@ def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def _check_frame_sizes(files: list[str], size: tuple[int, int]) -> None:
+    """RotoshotError naming the first frame whose size differs from `size` (W, H). Reads only
+    each file's header (PIL opens lazily); a format PIL cannot identify is checked when read."""
+    from PIL import Image, UnidentifiedImageError
+
+    for index, path in enumerate(files):
+        try:
+            with Image.open(path) as image:
+                frame_size = image.size
+        except (UnidentifiedImageError, OSError):
+            continue
+        if frame_size != size:
+            raise RotoshotError(
+                f"frame {index + 1} ({Path(path).name}) is {frame_size[0]}x{frame_size[1]} but the "
+                f"clip's first frame is {size[0]}x{size[1]}: every frame of a clip must be one size"
+            )
+
+
 class ImageSequenceSource(FrameSource):
     """Frames from a list of image files (a folder sorted by name, or a printf/glob pattern)."""
 
@@ -117,6 +135,7 @@ class ImageSequenceSource(FrameSource):
         self.stems = [Path(f).stem for f in files]
         first = read_image_rgb(files[0])
         self.size = (first.shape[1], first.shape[0])
+        _check_frame_sizes(files, self.size)
 
     def _decode(self, frame_idx: int) -> np.ndarray:
         return read_image_rgb(self.files[frame_idx])

@@ -109,8 +109,9 @@ def recipe_for(preset: Preset, *, gate_px: int = DEFAULT_GATE_PX) -> Recipe:
 
 
 # --- cost ----------------------------------------------------------------------------------------
-# Seconds per unit at 854x480 on the 2-core dev machine (docs/BENCHMARKS.md "Step costs"); scaled
-# by pixel count for other frame sizes until a run on the open clip has measured its own.
+# Seconds per unit at 854x480 on the 2-core dev machine (bench/step_costs.py; docs/BENCHMARKS.md
+# "Step costs"); scaled by pixel count for other frame sizes until a run on the open clip has
+# measured its own. A CPU without bf16 is slower at inference: the first run corrects it.
 REFERENCE_PIXELS = 854 * 480
 REFERENCE_CROP_PIXELS = 320 * 320  # the whole-network steps' crops
 
@@ -122,11 +123,11 @@ class UnitCosts:
     ("all" at REFERENCE_CROP_PIXELS, its 320 px crops); inference_pass: one network
     pass over a frame (the mirrored pass is a second one); gate: the temporal gate per frame."""
 
-    encode_view: float = 0.16
-    head_step: float = 0.022
-    refine_step: float = 0.012
-    all_step: float = 0.24
-    inference_pass: float = 0.11
+    encode_view: float = 0.099
+    head_step: float = 0.0093
+    refine_step: float = 0.0212
+    all_step: float = 0.102
+    inference_pass: float = 0.033
     gate: float = 0.025
 
 

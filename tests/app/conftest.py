@@ -3,6 +3,7 @@
 import pytest
 from PySide6.QtCore import QSettings, QStandardPaths, QThread
 
+from tests.qt_helpers import TIMEOUT_MS, new_window
 from tests.synthetic import make_clip, write_image_folder
 
 QStandardPaths.setTestModeEnabled(True)  # autosave/demo folders go to a test location
@@ -33,3 +34,16 @@ def clip_folder(tmp_path):
 @pytest.fixture
 def settings(tmp_path):
     return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings, clip_folder):
+    win = new_window(qtbot, settings)
+    win.resize(900, 600)
+    win.show()
+    with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
+        assert win.open_path(str(clip_folder[0]))
+    # the window's own (queued) model_ready handler lets training start
+    qtbot.waitUntil(lambda: win.train_controller.engine_ready, timeout=TIMEOUT_MS)
+    yield win
+    win.close()

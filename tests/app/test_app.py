@@ -6,57 +6,10 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.canvas import ERASER, FILL, LASSO
-from app.main_window import MainWindow
 from core.project import MANIFEST
 from core.shot.presets import Preset, recipe_for
+from tests.qt_helpers import TIMEOUT_MS, drag, new_window, paint_object, view_pos
 from tests.synthetic import iou
-
-TIMEOUT_MS = 60_000
-
-
-def new_window(qtbot, settings) -> MainWindow:
-    """A main window on the CPU whose network starts from ImageNet weights: the same start on
-    every machine, shipped parent or not."""
-    win = MainWindow(device="cpu", settings=settings)
-    win.engine._weights = "imagenet"
-    qtbot.addWidget(win)
-    return win
-
-
-@pytest.fixture
-def window(qtbot, settings, clip_folder):
-    win = new_window(qtbot, settings)
-    win.resize(900, 600)
-    win.show()
-    with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
-        assert win.open_path(str(clip_folder[0]))
-    # the window's own (queued) model_ready handler lets training start
-    qtbot.waitUntil(lambda: win.train_controller.engine_ready, timeout=TIMEOUT_MS)
-    yield win
-    win.close()
-
-
-def view_pos(canvas, x, y) -> QPoint:
-    """Viewport position of image pixel (x, y)."""
-    return canvas.mapFromScene(QPointF(x + 0.5, y + 0.5))
-
-
-def drag(qtbot, canvas, points, button=Qt.LeftButton):
-    viewport = canvas.viewport()
-    qtbot.mousePress(viewport, button, pos=view_pos(canvas, *points[0]))
-    for p in points[1:]:
-        qtbot.mouseMove(viewport, view_pos(canvas, *p))
-    qtbot.mouseRelease(viewport, button, pos=view_pos(canvas, *points[-1]))
-
-
-def paint_object(qtbot, win, labels, frame_idx=0):
-    """Paint the synthetic object on a frame with the brush, row by row."""
-    win.document.set_frame(frame_idx)
-    win.canvas.set_brush_size(6)
-    ys, xs = np.nonzero(labels[frame_idx] == 1)
-    for y in range(ys.min() + 3, ys.max() - 1, 4):
-        row = xs[ys == y]
-        drag(qtbot, win.canvas, [(row.min() + 3, y), (row.max() - 3, y)])
 
 
 def test_brush_stroke_is_one_undo_step(qtbot, window, clip_folder):
