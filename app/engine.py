@@ -29,6 +29,7 @@ from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
 from core.shot.jobs import TrainJob
 from core.shot.presets import Preset, Recipe, recipe_for
+from core.shot.segmenters import CachedResults
 from core.shot.session import ShotModel, ShotSession
 from core.video import open_frames
 
@@ -294,8 +295,11 @@ class Engine(QObject):
             return
         try:
             source = self._session.source
+            segmenter = self._session.segmenter()
+            if job.cached_frames and job.model_version == model.version:
+                segmenter = CachedResults(segmenter, job.project_folder, job.cached_frames)
             for done, total in run_export_job(
-                job, self._session.segmenter(), source.stems, list(model.object_ids), cancel=cancel
+                job, segmenter, source.stems, list(model.object_ids), cancel=cancel
             ):
                 self.export_progress.emit(done, total)
             self.export_finished.emit(job.folder)

@@ -29,24 +29,39 @@ from core.jobs import CancelToken
 
 FORMAT_NAMES = {
     "png8": "PNG 8-bit (0/255)",
-    "png16": "PNG 16-bit",
-    "tiff16": "TIFF 16-bit",
-    "exr": "OpenEXR half (channel named after the object)",
+    "png16": "PNG 16-bit (soft edge)",
+    "tiff16": "TIFF 16-bit (soft edge)",
+    "exr": "OpenEXR half, alpha channel A (soft edge)",
 }
 
 
 PREVIEW_NAMES = {
-    None: "None",
-    ("overlay", "h264"): "Overlay, H.264 MP4",
-    ("matte", "h264"): "Matte, H.264 MP4",
-    ("overlay", "prores4444"): "Shot with matte as alpha, ProRes 4444 MOV",
+    "": "None",
+    "overlay:h264": "Overlay, H.264 MP4",
+    "matte:h264": "Matte, H.264 MP4",
+    "overlay:prores4444": "Shot with the matte as alpha, ProRes 4444 MOV",
 }
 
 
-class ExportDialog(QDialog):
-    """Asks for the output folder and the inclusive frame range (1-based in the UI)."""
+def nearest_index(numbers: list[int], number: int) -> int:
+    """Index of the frame whose number is closest to `number` (numbers increase)."""
+    return min(range(len(numbers)), key=lambda i: (abs(numbers[i] - number), i))
 
-    def __init__(self, folder: str, first: int, last: int, num_frames: int, parent=None) -> None:
+
+class ExportDialog(QDialog):
+    """Asks for the output folder, the inclusive frame range in the source's own frame numbers
+    (the numbers in the file names, e.g. 1001), and the options; starts from `remembered`
+    (core.project.ProjectSettings' export fields)."""
+
+    def __init__(
+        self,
+        folder: str,
+        first: int,
+        last: int,
+        numbers: list[int],
+        remembered: dict | None = None,
+        parent=None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export mattes")
         self.folder_edit = QLineEdit(folder)
@@ -57,11 +72,12 @@ class ExportDialog(QDialog):
         row.addWidget(browse)
         holder = QWidget()
         holder.setLayout(row)
+        self.numbers = numbers
         self.first_spin, self.last_spin = QSpinBox(), QSpinBox()
         for spin in (self.first_spin, self.last_spin):
-            spin.setRange(1, num_frames)
-        self.first_spin.setValue(first + 1)
-        self.last_spin.setValue(last + 1)
+            spin.setRange(numbers[0], numbers[-1])
+        self.first_spin.setValue(numbers[first])
+        self.last_spin.setValue(numbers[last])
         form = QFormLayout(self)
         form.addRow("Folder", holder)
         form.addRow("First frame", self.first_spin)
@@ -80,6 +96,15 @@ class ExportDialog(QDialog):
             self.preview_combo.addItem(text, key)
         form.addRow("Preview movie", self.preview_combo)
         form.addRow(QLabel("One folder per object; files named after the source frames."))
+        remembered = remembered or {}
+        self.format_combo.setCurrentIndex(
+            max(0, self.format_combo.findData(remembered.get("fmt", "png8")))
+        )
+        self.cutouts.setChecked(bool(remembered.get("cutouts", False)))
+        self.premultiplied.setChecked(bool(remembered.get("premultiplied", True)))
+        self.preview_combo.setCurrentIndex(
+            max(0, self.preview_combo.findData(remembered.get("preview", "")))
+        )
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -93,11 +118,16 @@ class ExportDialog(QDialog):
             self.folder_edit.setText(folder)
 
     def values(self) -> tuple[str, int, int]:
-        first, last = self.first_spin.value() - 1, self.last_spin.value() - 1
+        """(folder, first, last) with first/last as 0-based frame indices."""
+        first = nearest_index(self.numbers, self.first_spin.value())
+        last = nearest_index(self.numbers, self.last_spin.value())
         return self.folder_edit.text().strip(), min(first, last), max(first, last)
 
     def options(self) -> dict:
-        preview, codec = self.preview_combo.currentData() or (None, "h264")
+        """ExportJob's options (fmt, cutouts, premultiplied, preview, preview_codec)."""
+        key = self.preview_combo.currentData() or ""
+        preview, _, codec = key.partition(":")
+        preview, codec = (preview or None), (codec or "h264")
         return {
             "fmt": self.format_combo.currentData(),
             "cutouts": self.cutouts.isChecked(),
@@ -135,22 +165,50 @@ class ExportController(QObject):
             else doc.num_frames - 1
         )
         folder = settings.export_dir or str(Path(doc.folder) / "export")
+        remembered = {
+            "fmt": settings.export_format,
+            "cutouts": settings.export_cutouts,
+            "premultiplied": settings.export_premultiplied,
+            "preview": settings.export_preview,
+        }
         dialog = ExportDialog(
-            folder, min(settings.export_first, last), last, doc.num_frames, window
+            folder,
+            min(max(0, settings.export_first), last),
+            last,
+            doc.source.numbers,
+            remembered,
+            window,
         )
         if dialog.exec() != QDialog.Accepted:
             return
         folder, first, last = dialog.values()
         if not folder:
             return
+        options = dialog.options()
         settings.export_dir, settings.export_first, settings.export_last = folder, first, last
+        settings.export_format = options["fmt"]
+        settings.export_cutouts = options["cutouts"]
+        settings.export_premultiplied = options["premultiplied"]
+        preview = options["preview"]
+        settings.export_preview = f"{preview}:{options['preview_codec']}" if preview else ""
         doc.save_manifest()
-        self.start(folder, first, last, **dialog.options())
+        self.start(folder, first, last, **options)
 
     def start(self, folder: str, first: int, last: int, **options) -> ExportJob:
         """Queue an export of every object with its finishing settings (options: ExportJob's)."""
-        objects = export_objects_of(self.document.project.objects)
-        self.request = ExportJob(folder, first, last, objects, **options)
+        doc = self.document
+        objects = export_objects_of(doc.project.objects)
+        doc.result_writer.flush()  # the cached results the job names are on disk
+        self.request = ExportJob(
+            folder,
+            first,
+            last,
+            objects,
+            **options,
+            project_folder=str(doc.folder),
+            cached_frames=tuple(doc.cached_frames()),
+            model_version=doc.model_version,
+        )
         self._cancel = CancelToken()
         self.progress = QProgressDialog(
             "Exporting mattes…", "Cancel", 0, last - first + 1, self.parent()

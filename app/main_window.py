@@ -157,7 +157,8 @@ class MainWindow(QMainWindow):
         self._action("&Open Clip…", self.open_clip_dialog, QKeySequence.Open, file_menu)
         self._action("Open &Project…", self.open_project_dialog, "Ctrl+Shift+O", file_menu)
         self.recent_menu = file_menu.addMenu("Open &Recent")
-        self._action("&Save Project As…", self.save_project_dialog, QKeySequence.SaveAs, file_menu)
+        self._action("&Save Project", self.save_project, QKeySequence.Save, file_menu)
+        self._action("Save Project &As…", self.save_project_dialog, QKeySequence.SaveAs, file_menu)
         self._action("&Export Mattes…", self.export_controller.show_dialog, "Ctrl+E", file_menu)
         file_menu.addSeparator()
         self._action("&Quit", self.close, QKeySequence.Quit, file_menu)
@@ -328,8 +329,14 @@ class MainWindow(QMainWindow):
 
     def _on_document_frame_changed(self, frame_idx: int) -> None:
         n = self.document.num_frames
-        stem = self.document.source.stems[frame_idx] if n else ""
-        self.frame_label.setText(f"frame {frame_idx + 1}/{n}  {stem}")
+        if not n:
+            self.frame_label.setText("")
+            return
+        source = self.document.source
+        number = source.numbers[frame_idx]
+        self.frame_label.setText(
+            f"frame {number}  ({frame_idx + 1} of {n})  {source.stems[frame_idx]}"
+        )
 
     def _on_engine_model_ready(self, source: str, warning: str) -> None:
         self.device_label.setText(f"device: {self.engine.device_name.upper()}")
@@ -380,10 +387,22 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_project(Path(folder))
 
+    def save_project(self) -> None:
+        """Ctrl+S: every change is already on disk in a project folder; an autosaved session
+        (no folder chosen yet) asks where to keep it."""
+        if self.document.source is None:
+            return
+        if self.project_controller.is_autosave(self.document.folder):
+            self.save_project_dialog()
+            return
+        self.project_controller.save_to(self.document.folder)
+
     def save_project_dialog(self) -> None:
         if self.document.source is None:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Save project into folder")
+        # Starts beside the clip; Qt's folder dialog has a "Create Folder" button.
+        start = str(Path(self.document.project.source_path).parent)
+        folder = QFileDialog.getExistingDirectory(self, "Save project into folder", start)
         if folder:
             self.save_project_to(Path(folder))
 

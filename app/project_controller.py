@@ -131,6 +131,11 @@ class ProjectController(QObject):
         self.train_controller.set_engine_ready(True)  # after the restore request is queued
 
     # --- saving ----------------------------------------------------------------------------
+    @staticmethod
+    def is_autosave(folder: Path | None) -> bool:
+        """True for the per-user autosave folder of a clip the artist never saved."""
+        return folder is None or (data_dir() / "autosave") in Path(folder).parents
+
     def save_to(self, folder: Path) -> bool:
         """Write the whole project (and the current model) into `folder` and keep saving there."""
         try:

@@ -21,7 +21,7 @@ class TimelineWidget(QWidget):
     def __init__(self, document: ShotDocument, parent=None) -> None:
         super().__init__(parent)
         self.document = document
-        self.setMinimumHeight(44)
+        self.setMinimumHeight(60)
         # Clicking the timeline takes the keyboard focus from a text field, so the single-key
         # shortcuts (",", ".", "B", ...) reach the window again.
         self.setFocusPolicy(Qt.ClickFocus)
@@ -40,7 +40,7 @@ class TimelineWidget(QWidget):
         document.annotation_changed.connect(lambda _o, _f: self.update())
 
     def sizeHint(self) -> QSize:  # noqa: N802
-        return QSize(600, 48)
+        return QSize(600, 62)
 
     def frame_at(self, x: float) -> int:
         n = max(1, self.document.num_frames)
@@ -61,7 +61,7 @@ class TimelineWidget(QWidget):
         if n == 0:
             return
         width = self.width() / n
-        bar = QRectF(0, 14, 0, self.height() - 18)
+        bar = QRectF(0, 14, 0, self.height() - 32)  # frame numbers below it
         for frame_idx in range(n):
             bar.moveLeft(frame_idx * width)
             bar.setWidth(max(1.0, width - (1 if width > 4 else 0)))
@@ -75,3 +75,15 @@ class TimelineWidget(QWidget):
         x = (doc.current_frame + 0.5) * width
         painter.setPen(QPen(QColor(255, 255, 255), 2))
         painter.drawLine(int(x), 0, int(x), self.height())
+        # The source's own frame numbers (e.g. 1001): first, last, and the current frame's.
+        numbers = doc.source.numbers
+        painter.setPen(QColor(200, 200, 200))
+        font = painter.font()
+        font.setPointSize(8)
+        painter.setFont(font)
+        top = self.height() - 16
+        painter.drawText(QRectF(2, top, 60, 14), Qt.AlignLeft, str(numbers[0]))
+        painter.drawText(QRectF(self.width() - 62, top, 60, 14), Qt.AlignRight, str(numbers[-1]))
+        painter.drawText(
+            QRectF(x - 30, top, 60, 14), Qt.AlignHCenter, str(numbers[doc.current_frame])
+        )

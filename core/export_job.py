@@ -34,6 +34,8 @@ from core.shot.segmenters import FrameSegmenter
 PreviewKind = Literal["overlay", "matte"]
 PreviewCodec = Literal["h264", "prores4444"]
 
+# Formats with the precision to carry the network's soft edge (8-bit PNG stays a binary matte).
+SOFT_FORMATS = ("png16", "tiff16", "exr")
 MATTE_EXTENSIONS = {"png8": ".png", "png16": ".png", "tiff16": ".tif", "exr": ".exr"}
 
 
@@ -64,7 +66,11 @@ class ExportJob:
     16-bit PNG with 16-bit mattes, else 8-bit PNG); several objects in EXR also get one
     multi-channel EXR per frame in objects/ (a channel per object); preview: None, "overlay" or "matte"
     movie with preview_codec "h264" or "prores4444". Files are named after the source frames.
-    Plain data (picklable); the cancel token is passed beside it to run_export_job."""
+    project_folder / cached_frames / model_version: frames whose results of that model version
+    are cached in that project folder (core.project.save_result) and need no network pass; used only
+    while that version is the current one. 16-bit and EXR mattes are soft at the edge
+    (core.matte.finish_matte). Plain data (picklable); the cancel token is passed beside it to
+    run_export_job."""
 
     folder: str
     first: int
@@ -75,6 +81,9 @@ class ExportJob:
     premultiplied: bool = True
     preview: PreviewKind | None = None
     preview_codec: PreviewCodec = "h264"
+    project_folder: str = ""
+    cached_frames: tuple[int, ...] = ()
+    model_version: int = 0
 
 
 def preview_frame(
@@ -94,6 +103,15 @@ def preview_frame(
     if codec == "prores4444":
         return np.dstack([image if kind == "overlay" else rgb, (union * 255).astype(np.uint8)])
     return rgb
+
+
+def preview_file_name(kind: PreviewKind, codec: PreviewCodec) -> str:
+    """The preview movie's name says what it holds: the overlay or the matte for review (H.264),
+    or, in ProRes 4444, the shot (or the matte) with the matte as its alpha channel."""
+    suffix = PREVIEW_CODECS[codec][2]
+    if codec == "prores4444":
+        return f"{'shot' if kind == 'overlay' else 'matte'}_with_matte_alpha{suffix}"
+    return f"preview_{kind}{suffix}"
 
 
 def object_soft_matte(probs: np.ndarray, labels: np.ndarray, channel: int) -> np.ndarray:
@@ -133,9 +151,8 @@ def run_export_job(
             (out / "objects").mkdir(parents=True, exist_ok=True)
     preview = None
     if job.preview:
-        suffix = PREVIEW_CODECS[job.preview_codec][2]
         preview = PreviewVideoWriter(
-            out / f"preview_{job.preview}{suffix}",
+            out / preview_file_name(job.preview, job.preview_codec),
             fps=source.fps,
             size=source.size,
             codec=job.preview_codec,
@@ -161,12 +178,14 @@ def run_export_job(
                     k = object_ids.index(obj.object_id)
                     softs = [object_soft_matte(p, lab, k) for _, p, lab in window]
                     alpha = finish_matte(
-                        temporal_smooth(softs, here, obj.finish.temporal_radius), obj.finish
+                        temporal_smooth(softs, here, obj.finish.temporal_radius),
+                        obj.finish,
+                        soft=job.fmt in SOFT_FORMATS,
                     )
                 else:
                     alpha = np.zeros((source.height, source.width), np.float32)
                 alphas.append(alpha)
-                write_matte(out / obj.folder / f"{stem}{ext}", alpha, job.fmt, channel=obj.folder)
+                write_matte(out / obj.folder / f"{stem}{ext}", alpha, job.fmt, channel="A")
                 if job.cutouts:
                     write_cutout(
                         out / f"{obj.folder}_rgba" / f"{stem}{cutout_ext}",
@@ -176,8 +195,9 @@ def run_export_job(
                         bits=16 if job.fmt in ("png16", "tiff16") else 8,
                     )
             if len(job.objects) > 1 and job.fmt == "exr":
-                # One multi-channel EXR per frame too: a channel per object, named after it.
-                channels = {o.folder: a for o, a in zip(job.objects, alphas, strict=True)}
+                # One multi-channel EXR per frame too: a layer per object ("<object>.A", Nuke's
+                # layer.channel convention, so a Read node lists the objects as layers).
+                channels = {f"{o.folder}.A": a for o, a in zip(job.objects, alphas, strict=True)}
                 write_exr(out / "objects" / f"{stem}.exr", channels)
             if len(job.objects) > 1:
                 stack = np.stack(alphas)

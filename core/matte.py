@@ -24,6 +24,12 @@ class FinishSettings:
     temporal_radius: int = 0
 
 
+# A soft matte keeps the network's probability in a band this wide (px, each side) around the
+# finished edge, mapped linearly from [threshold - SOFT_RAMP, threshold + SOFT_RAMP] onto [0, 1].
+SOFT_EDGE_PX = 2
+SOFT_RAMP = 0.25
+
+
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
@@ -56,10 +62,13 @@ def fill_small_holes(mask: np.ndarray, max_area: int) -> np.ndarray:
     return mask | small[labels]
 
 
-def finish_matte(prob: np.ndarray, settings: FinishSettings) -> np.ndarray:
+def finish_matte(prob: np.ndarray, settings: FinishSettings, *, soft: bool = False) -> np.ndarray:
     """Apply threshold, holes/specks, grow/shrink and feather to one object's probability map.
 
-    prob (H, W) float32 in [0, 1] -> alpha (H, W) float32 in [0, 1] (binary unless feathered).
+    prob (H, W) float32 in [0, 1] -> alpha (H, W) float32 in [0, 1]. Binary unless feathered, or
+    `soft`: then the pixels within SOFT_EDGE_PX of the finished edge take the network's
+    probability (ramped around the threshold), so 16-bit and float mattes carry the network's
+    own edge. A grown or shrunk edge is not the network's: it stays hard (feather softens it).
     """
     mask = prob > settings.threshold
     mask = remove_small_components(mask, settings.remove_specks_px)
@@ -69,6 +78,13 @@ def finish_matte(prob: np.ndarray, settings: FinishSettings) -> np.ndarray:
     elif settings.grow_px < 0:
         mask = cv2.erode(mask.astype(np.uint8), _disk(-settings.grow_px)) > 0
     alpha = mask.astype(np.float32)
+    if soft and settings.grow_px == 0 and mask.any():
+        kernel = _disk(SOFT_EDGE_PX)
+        band = (cv2.dilate(mask.astype(np.uint8), kernel) > 0) & ~(
+            cv2.erode(mask.astype(np.uint8), kernel) > 0
+        )
+        ramp = np.clip((prob - settings.threshold) / (2 * SOFT_RAMP) + 0.5, 0.0, 1.0)
+        alpha[band] = ramp[band]
     if settings.feather_px > 0:
         sigma = settings.feather_px / 2.0
         alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=sigma, sigmaY=sigma)

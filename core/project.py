@@ -47,7 +47,8 @@ class ObjectInfo:
 @dataclass
 class ProjectSettings:
     """Per-project preferences: quality slider in [0, 1], auto-train on annotation change,
-    overlay opacity in [0, 1], last export folder and range (inclusive frame indices)."""
+    overlay opacity in [0, 1], the last export's folder, range (inclusive frame indices) and
+    options (matte format, cutouts, premultiplied, preview movie)."""
 
     quality: float = 0.0
     auto_train: bool = True
@@ -55,6 +56,10 @@ class ProjectSettings:
     export_dir: str = ""
     export_first: int = 0
     export_last: int = -1
+    export_format: str = "png8"
+    export_cutouts: bool = False
+    export_premultiplied: bool = True
+    export_preview: str = ""  # "" none, else "<kind>:<codec>" (core.export_job)
 
 
 @dataclass

@@ -30,6 +30,20 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".m
 DEFAULT_CACHE_BYTES = 256 << 20
 
 
+def frame_numbers(stems: list[str]) -> list[int]:
+    """The frame number an artist knows each frame by: the number that ends each file name
+    (plate.1001.exr -> 1001) when every name ends in one and they increase; else 1, 2, 3..."""
+    numbers = []
+    for stem in stems:
+        match = re.search(r"(\d+)$", stem)
+        if match is None:
+            return list(range(1, len(stems) + 1))
+        numbers.append(int(match.group(1)))
+    if any(b <= a for a, b in zip(numbers, numbers[1:], strict=False)):
+        return list(range(1, len(stems) + 1))
+    return numbers
+
+
 class FrameSource:
     """Base class: random access to RGB frames with an LRU cache of at most `cache_bytes` of
     decoded frames (at least one frame; thread-safe)."""
@@ -46,6 +60,13 @@ class FrameSource:
 
     def __len__(self) -> int:
         return len(self.stems)
+
+    @property
+    def numbers(self) -> list[int]:
+        """Each frame's number as the artist knows it (core.video.frame_numbers)."""
+        if getattr(self, "_numbers", None) is None or len(self._numbers) != len(self.stems):
+            self._numbers = frame_numbers(self.stems)
+        return self._numbers
 
     @property
     def height(self) -> int:

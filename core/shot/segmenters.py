@@ -15,11 +15,13 @@ from typing import Protocol
 import numpy as np
 
 from core.model.network import OSVOSNet
+from core.project import load_result
 from core.segmentation import (
     FrameAnnotation,
     FrameResult,
     SegmentConfig,
     Segmenter,
+    labels_from_probs,
     priority_order,
 )
 from core.video import FrameSource
@@ -61,6 +63,38 @@ class OsvosSegmenter(Segmenter):
 
     def schedule(self, num_frames: int, focus_idx: int) -> list[int]:
         return priority_order(num_frames, focus_idx)
+
+
+class CachedResults:
+    """A FrameSegmenter that answers the frames in `frames` from a results cache on disk
+    of project `folder` (uint8 probabilities, core.project.save_result, written by the app as
+    results arrived) and
+    asks `inner` for every other frame. An export then computes only what is not on screen yet."""
+
+    def __init__(
+        self, inner: FrameSegmenter, folder: str, frames: Sequence[int], threshold: float = 0.5
+    ) -> None:
+        self.inner = inner
+        self.ordering = inner.ordering
+        self.source = inner.source
+        self.folder = folder
+        self.frames = set(frames)
+        self.threshold = threshold
+
+    def predict(self, frame_idx: int) -> np.ndarray:
+        return self.segment_frame(frame_idx).probs
+
+    def schedule(self, num_frames: int, focus_idx: int) -> list[int]:
+        return self.inner.schedule(num_frames, focus_idx)
+
+    def segment_frame(self, frame_idx: int) -> FrameResult:
+        if frame_idx in self.frames:
+            stored = load_result(self.folder, frame_idx, self.source.height)
+            if stored is not None:
+                # The centre of each uint8 bin: p > 0.5 exactly where the stored value > 127.
+                probs = (stored.astype(np.float32) + 0.5) / 255.999
+                return FrameResult(frame_idx, probs, labels_from_probs(probs, self.threshold))
+        return self.inner.segment_frame(frame_idx)
 
 
 SEGMENTER_MODES = {"osvos": OsvosSegmenter}

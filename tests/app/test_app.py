@@ -243,7 +243,7 @@ def test_export_mattes_named_after_source_frames(qtbot, window, clip_folder, tmp
     assert len(list((out / "1_Object_1_rgba").glob("*.png"))) == 5
     with qtbot.waitSignal(window.engine.export_finished, timeout=TIMEOUT_MS):
         window.export_controller.start(str(tmp_path / "exr"), 3, 3, fmt="exr")
-    assert list(read_exr(tmp_path / "exr" / "1_Object_1" / "frame_00003.exr")) == ["1_Object_1"]
+    assert list(read_exr(tmp_path / "exr" / "1_Object_1" / "frame_00003.exr")) == ["A"]
 
 
 def test_snap_and_import_become_keyframes(qtbot, window, clip_folder, tmp_path):
@@ -316,9 +316,15 @@ def test_outline_edit_drag_a_control_point(qtbot, window):
 def test_export_dialog_options(qtbot):
     from app.export_dialog import ExportDialog
 
-    dialog = ExportDialog("/tmp/out", 2, 8, 10)
+    numbers = list(range(1001, 1011))  # plate.1001 ... plate.1010
+    dialog = ExportDialog("/tmp/out", 2, 8, numbers, {"fmt": "png16", "cutouts": True})
     qtbot.addWidget(dialog)
+    # the dialog speaks the source's frame numbers, the job 0-based indices
+    assert (dialog.first_spin.value(), dialog.last_spin.value()) == (1003, 1009)
     assert dialog.values() == ("/tmp/out", 2, 8)
+    assert dialog.options()["fmt"] == "png16" and dialog.options()["cutouts"]  # remembered
+    dialog.first_spin.setValue(1001)
+    assert dialog.values() == ("/tmp/out", 0, 8)
     dialog.format_combo.setCurrentIndex(3)
     dialog.preview_combo.setCurrentIndex(3)
     dialog.cutouts.setChecked(True)

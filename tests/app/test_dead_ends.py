@@ -194,3 +194,25 @@ def test_undoing_every_stroke_stops_the_run(qtbot, window, clip_folder):
             qtbot.keyClick(window.canvas, Qt.Key_Z, Qt.ControlModifier)
     qtbot.waitUntil(lambda: window.train_panel.train_button.isEnabled(), timeout=5_000)
     assert not window.train_panel.stop_button.isEnabled() and not window.train_controller.training
+
+
+def test_ctrl_s_saves_and_save_as_starts_beside_the_clip(
+    qtbot, window, clip_folder, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+
+    def choose(_parent, _title, start):
+        asked.append(start)
+        return str(tmp_path / "shot.rotoshot")
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", choose)
+    drag(qtbot, window.canvas, [(20, 40), (40, 40)])
+    qtbot.keyClick(window.canvas, Qt.Key_S, Qt.ControlModifier)  # an autosaved session: asks
+    assert asked == [str(clip_folder[0].parent)]
+    saved = tmp_path / "shot.rotoshot"
+    assert (saved / "project.json").exists() and window.document.folder == saved
+    assert (saved / "annotations" / "1" / "000000.png").exists()
+    qtbot.keyClick(window.canvas, Qt.Key_S, Qt.ControlModifier)  # a project: saves, no dialog
+    assert len(asked) == 1 and "Saved project" in window.statusBar().currentMessage()

@@ -59,8 +59,12 @@ def test_export_project_png16_exr_cutouts_labels(tmp_path, capsys):
         )
         == 0
     )
-    assert list(read_exr(exr_out / "1_hero" / "frame_00002.exr")) == ["1_hero"]
-    assert sorted(read_exr(exr_out / "objects" / "frame_00002.exr")) == ["1_hero", "2_side_kick"]
+    assert list(read_exr(exr_out / "1_hero" / "frame_00002.exr")) == ["A"]  # Nuke: rgba.alpha
+    # the multi-object file: a layer per object, Nuke's layer.channel names
+    assert sorted(read_exr(exr_out / "objects" / "frame_00002.exr")) == [
+        "1_hero.A",
+        "2_side_kick.A",
+    ]
 
 
 def test_export_without_model_is_a_clear_error(tmp_path, capsys):

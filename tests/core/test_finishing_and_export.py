@@ -188,3 +188,30 @@ def test_preview_video_round_trip(tmp_path, codec, ext):
         assert (
             decoded[4][:, :30, 3].mean() > 200 and decoded[4][:, 60:, 3].mean() < 50
         )  # alpha kept
+
+
+def test_a_soft_matte_keeps_the_network_edge_and_the_finished_shape():
+    from core.matte import SOFT_EDGE_PX
+
+    yy, xx = np.mgrid[0:60, 0:80]
+    prob = np.clip(1.0 - np.hypot(yy - 30, xx - 40) / 40.0, 0, 1).astype(np.float32)  # a soft blob
+    prob[5, 5] = 0.9  # a speck
+    settings = FinishSettings(remove_specks_px=4)
+    hard = finish_matte(prob, settings)
+    soft = finish_matte(prob, settings, soft=True)
+    assert set(np.unique(hard)) == {0.0, 1.0}
+    assert ((soft > 0) & (soft < 1)).sum() > 20  # graded at the edge
+    assert np.array_equal(soft > 0.5, hard > 0.5)  # same shape at the threshold
+    assert soft[5, 5] == 0.0  # the removed speck stays removed
+    far = cv2.distanceTransform((hard == 0).astype(np.uint8), cv2.DIST_L2, 3) > SOFT_EDGE_PX + 1
+    assert (soft[far] == 0).all()  # soft only near the finished edge
+    grown = finish_matte(prob, FinishSettings(grow_px=2), soft=True)
+    assert set(np.unique(grown)) == {0.0, 1.0}  # a grown edge is not the network's: hard
+
+
+def test_preview_movies_are_named_for_what_they_hold():
+    from core.export_job import preview_file_name
+
+    assert preview_file_name("overlay", "h264") == "preview_overlay.mp4"
+    assert preview_file_name("matte", "h264") == "preview_matte.mp4"
+    assert preview_file_name("overlay", "prores4444") == "shot_with_matte_alpha.mov"

@@ -75,3 +75,12 @@ def test_out_of_range_frame(tmp_path, frames):
     write_image_folder(tmp_path, frames)
     with pytest.raises(RotoshotError, match="out of range"):
         open_frames(tmp_path).read(6)
+
+
+def test_frame_numbers_come_from_the_file_names():
+    from core.video import frame_numbers
+
+    assert frame_numbers(["plate.1001", "plate.1002", "plate.1004"]) == [1001, 1002, 1004]
+    assert frame_numbers(["00000", "00001"]) == [0, 1]  # DAVIS names start at 0
+    assert frame_numbers(["a", "b", "c"]) == [1, 2, 3]  # no numbers: counted from 1
+    assert frame_numbers(["x.0005", "x.0002"]) == [1, 2]  # not increasing: counted from 1
