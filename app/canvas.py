@@ -85,6 +85,7 @@ class CanvasView(QGraphicsView):
         self.outline = OutlineEditor(self.scene(), document)
         self.tool = BRUSH
         self.brush_size = 24
+        self.onion_skin = False  # the previous frame's matte outline over this frame
         self.view_mode = VIEW_OVERLAY
         self.opacity = document.project.settings.overlay_opacity
         self._working: np.ndarray | None = None  # mask being painted (H, W) bool
@@ -167,6 +168,23 @@ class CanvasView(QGraphicsView):
             rgba[edge] = (*info.colour, 255)
         if self.view_mode == VIEW_MATTE:
             rgba[rgba[..., 3] == 0] = (0, 0, 0, 255)
+        elif self.onion_skin and doc.current_frame > 0:
+            for info in doc.project.objects:
+                previous = (
+                    doc.display_mask(info.object_id, doc.current_frame - 1)
+                    if info.visible
+                    else None
+                )
+                if previous is None or not previous.any():
+                    continue
+                kernel = np.ones((3, 3), np.uint8)
+                outline = (
+                    cv2.morphologyEx(previous.astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
+                )
+                # a light dashed-looking line: every other pixel along the outline
+                ys, xs = np.nonzero(outline)
+                keep = ((ys + xs) % 3) != 0
+                rgba[ys[keep], xs[keep]] = (255, 255, 255, 220)
         return rgba
 
     def refresh_overlay(self) -> None:
@@ -184,6 +202,11 @@ class CanvasView(QGraphicsView):
         self.view_mode = mode
         self.refresh_overlay()
         self.view_mode_changed.emit(mode)
+
+    def set_onion_skin(self, enabled: bool) -> None:
+        """Show the previous frame's outline of each visible object over the current frame."""
+        self.onion_skin = bool(enabled)
+        self.refresh_overlay()
 
     def set_opacity(self, opacity: float) -> None:
         self.opacity = float(np.clip(opacity, 0.0, 1.0))

@@ -18,6 +18,7 @@ import copy
 import functools
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 
@@ -28,6 +29,7 @@ from core.errors import RotoshotError
 from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
 from core.shot.jobs import TrainJob
+from core.shot.plan import StepKind
 from core.shot.presets import Preset, Recipe, recipe_for
 from core.shot.segmenters import CachedResults
 from core.shot.session import ShotModel, ShotSession
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 
 # The engine reads each frame about once per model (the view keeps its own cache).
 ENGINE_FRAME_CACHE_BYTES = 64 << 20
+# While a later model of the run trains (Best's second), one frame of the complete model that is
+# already published is segmented after every this many seconds of training, so results keep
+# streaming in; the training takes that much longer.
+STREAM_WHILE_TRAINING_S = 1.0
 
 
 def _never_raises(slot: Callable) -> Callable:
@@ -196,12 +202,19 @@ class Engine(QObject):
             self.training_failed.emit("no clip is open")
             return
         self.training_started.emit()
+        streaming, last_frame = False, 0.0
         try:
             for event in self._session.train(job, cancel=cancel):
                 if isinstance(event, ShotModel):
                     self._model_published(event)
-                else:
-                    self.training_progress.emit(event)
+                    # a complete model while another trains: keep its results coming
+                    streaming = not event.final and event.kind is not StepKind.PREVIEW
+                    last_frame = time.perf_counter()
+                    continue
+                self.training_progress.emit(event)
+                if streaming and time.perf_counter() - last_frame > STREAM_WHILE_TRAINING_S:
+                    self._segment_focus_frame()
+                    last_frame = time.perf_counter()
         except Cancelled:
             self.training_cancelled.emit()
             self.start_segmentation()

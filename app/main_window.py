@@ -115,13 +115,16 @@ class MainWindow(QMainWindow):
             dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
             self.addDockWidget(Qt.RightDockWidgetArea, dock)
 
-        self.device_label, self.model_label, self.frame_label = (
+        self.device_label, self.model_label, self.frame_label, self.brush_label = (
             QLabel(),
             QLabel("model: none"),
             QLabel(),
+            QLabel(),
         )
-        for label in (self.frame_label, self.model_label, self.device_label):
+        for label in (self.brush_label, self.frame_label, self.model_label, self.device_label):
             self.statusBar().addPermanentWidget(label)
+        self.canvas.brush_size_changed.connect(self._on_canvas_brush_size_changed)
+        self._on_canvas_brush_size_changed(self.canvas.brush_size)
         self.play_timer = QTimer(self)
         self.play_timer.timeout.connect(self._on_play_timer_timeout)
 
@@ -218,6 +221,14 @@ class MainWindow(QMainWindow):
         self._action("&Actual Size (1:1)", self.canvas.actual_size, "Ctrl+1", view_menu)
         self._action("Zoom &In", lambda: self.canvas.zoom(1.25), QKeySequence.ZoomIn, view_menu)
         self._action("Zoom &Out", lambda: self.canvas.zoom(0.8), QKeySequence.ZoomOut, view_menu)
+        onion = self._action(
+            "&Onion Skin (previous frame's outline)",
+            lambda checked: self.canvas.set_onion_skin(checked),
+            "U",
+            view_menu,
+            checkable=True,
+        )
+        self.onion_action = onion
         view_menu.addSeparator()
         for mode, text, key in (
             (VIEW_OVERLAY, "Overlay", "Ctrl+2"),
@@ -235,6 +246,8 @@ class MainWindow(QMainWindow):
         # mapper also matches as "Shift+,"; registering both made the keypress ambiguous.
         self._action("Back 10 Frames", lambda: self.step(-10), "<", go)
         self._action("Forward 10 Frames", lambda: self.step(10), ">", go)
+        self._action("Previous Keyframe", lambda: self.jump_to_keyframe(-1), "J", go)
+        self._action("Next Keyframe", lambda: self.jump_to_keyframe(1), "K", go)
         self._action("First Frame", lambda: self.document.set_frame(0), "Home", go)
         self._action(
             "Last Frame", lambda: self.document.set_frame(self.document.num_frames - 1), "End", go
@@ -260,6 +273,22 @@ class MainWindow(QMainWindow):
         from app.shortcuts_dialog import ShortcutsDialog
 
         ShortcutsDialog(self.shortcut_table(), self).show()
+
+    def _on_canvas_brush_size_changed(self, size: int) -> None:
+        self.brush_label.setText(f"brush {size} px")
+
+    def jump_to_keyframe(self, direction: int) -> None:
+        """The next (direction 1) or previous (-1) frame with a keyframe of any object."""
+        doc = self.document
+        frames = doc.store.frames()
+        if direction > 0:
+            target = next((f for f in frames if f > doc.current_frame), None)
+        else:
+            target = next((f for f in reversed(frames) if f < doc.current_frame), None)
+        if target is None:
+            self.statusBar().showMessage("No keyframe that way.", 2000)
+            return
+        doc.set_frame(target)
 
     def _on_canvas_tool_changed(self, tool: str) -> None:
         for name, action in self.tool_actions.items():

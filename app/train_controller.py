@@ -181,7 +181,7 @@ class TrainController(QObject):
             num_keyframes=max(1, len(doc.store.frames())),
             num_frames=doc.num_frames,
         )
-        self.panel.show_estimate(estimate)
+        self.panel.show_estimate(estimate, doc.num_frames)
 
     def _on_panel_auto_train_toggled(self, enabled: bool) -> None:
         self.document.project.settings.auto_train = enabled

@@ -63,6 +63,11 @@ class TrainPanel(QWidget):
         self.legend = self.plot.addLegend(offset=(-10, 10))
         self.curve = self.plot.plot(pen=pg.mkPen((90, 200, 255), width=2), name="object")
         self.edges_curve = self.plot.plot(pen=pg.mkPen((255, 170, 60), width=2), name="edges")
+        # The preview is a quick model beside the run, from the parent like the full fine-tune
+        # that follows it: its own dim curve, so the full one's start does not read as a jump.
+        self.preview_curve = self.plot.plot(
+            pen=pg.mkPen((150, 150, 150), width=1, style=Qt.DashLine), name="preview"
+        )
         # Best trains a second model from the parent: its own curve (it starts at the parent's
         # loss, which joined to the first model's curve would read as a jump in one training),
         # named in the legend only in runs that train one.
@@ -73,6 +78,8 @@ class TrainPanel(QWidget):
         self._edge_losses: list[float] = []
         self._second_steps: list[int] = []
         self._second_losses: list[float] = []
+        self._preview_steps: list[int] = []
+        self._preview_losses: list[float] = []
 
         speed_row = QHBoxLayout()
         speed_row.addWidget(QLabel("Speed"))
@@ -105,14 +112,13 @@ class TrainPanel(QWidget):
         self.preset_label.setText(preset.value)
         self.preset_label.setToolTip(recipe_for(preset).description)
 
-    def show_estimate(self, estimate: CostEstimate | None) -> None:
+    def show_estimate(self, estimate: CostEstimate | None, num_frames: int = 0) -> None:
         """The slider preset's estimated cost on this clip, before training (None: unknown)."""
         if estimate is None:
             self.estimate_label.setText("")
             return
         self.estimate_label.setText(
-            f"{self.preset_label.text()} on this clip: {estimate.describe()}, "
-            f"about {estimate.total_s / 60:.1f} min for every frame"
+            f"{self.preset_label.text()} on this clip: {estimate.describe(num_frames)}"
         )
 
     @property
@@ -123,7 +129,8 @@ class TrainPanel(QWidget):
         self._steps, self._losses = [], []
         self._edge_steps, self._edge_losses = [], []
         self._second_steps, self._second_losses = [], []
-        for curve in (self.curve, self.edges_curve, self.second_curve):
+        self._preview_steps, self._preview_losses = [], []
+        for curve in (self.curve, self.edges_curve, self.second_curve, self.preview_curve):
             curve.setData([], [])
         self.legend.removeItem(self.second_curve)
         self.train_button.setEnabled(False)
@@ -141,6 +148,10 @@ class TrainPanel(QWidget):
             self._second_steps.append(progress.step)
             self._second_losses.append(progress.loss)
             self.second_curve.setData(self._second_steps, self._second_losses)
+        elif progress.stage == "preview":
+            self._preview_steps.append(progress.step)
+            self._preview_losses.append(progress.loss)
+            self.preview_curve.setData(self._preview_steps, self._preview_losses)
         elif progress.stage == "edges":
             self._edge_steps.append(progress.step)
             self._edge_losses.append(progress.loss)
@@ -152,7 +163,9 @@ class TrainPanel(QWidget):
         self.progress.setMaximum(progress.total_steps)
         self.progress.setValue(progress.step)
         eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
-        what = "Refining edges" if progress.stage == "edges" else "Training"
+        what = {"edges": "Refining edges", "preview": "Quick preview"}.get(
+            progress.stage, "Training"
+        )
         if progress.model_count > 1:
             what = f"Model {progress.model + 1} of {progress.model_count}: {what.lower()}"
         self.status.setText(

@@ -1,6 +1,7 @@
 """UI responsiveness while the engine trains and segments (run offscreen, whole app in-process).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ui_responsiveness.py
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/ui_responsiveness.py [--quality Q]
+        [--keyframes 2] [--busy N]
 
 Measures, on a generated 480p clip:
 1. event-loop stalls on the UI thread (a 5 ms heartbeat timer; stall = lateness) while a
@@ -8,14 +9,17 @@ Measures, on a generated 480p clip:
 2. first annotation -> network overlay on the visible (unpainted) frame;
 3. correction stroke -> the corrected visible frame redrawn, and -> the retrained model's result
    on the next visible frame;
-4. resident memory while scrubbing through a 1,000-frame clip (frames decoded on demand).
+4. resident memory while scrubbing through a 1,000-frame clip (frames decoded on demand);
+5. the encode stage's share of the first training run (caching augmented views of the keyframes:
+   "Encoding annotated frames" in the panel). --keyframes 2 paints frames 0 and 99; --busy N runs
+   N busy processes beside the app (a machine shared with other work) to tell contention from
+   work.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -23,11 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * resource.getpagesize() / 1e6
+from bench.process_stats import rss_mb  # noqa: E402
 
 
 def write_clip(folder: Path, num_frames: int) -> Path:
@@ -47,7 +47,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", default="/tmp/rotoshot-ui-bench")
     parser.add_argument("--weights", default="parent")
+    parser.add_argument("--quality", type=float, default=0.0, help="the speed/quality slider")
+    parser.add_argument("--keyframes", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--busy", type=int, default=0, help="busy processes beside the app")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
+    import subprocess
+
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
 
     import main as entry
 
@@ -57,7 +64,7 @@ def main() -> int:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QStandardPaths, QTimer
     from PySide6.QtWidgets import QApplication
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     QStandardPaths.setTestModeEnabled(True)
     app = QApplication(sys.argv[:1])
     from app.main_window import MainWindow
@@ -115,7 +122,7 @@ def main() -> int:
     heartbeat.timeout.connect(tick)
 
     doc = window.document
-    window.train_panel.slider.setValue(0)
+    window.train_panel.slider.setValue(int(round(args.quality * 100)))
     window.train_panel.auto_train.setChecked(True)
     visible = 50
     results = {}
@@ -126,10 +133,21 @@ def main() -> int:
     idle = []
     window.engine.segmentation_idle.connect(lambda: idle.append(time.perf_counter()))
 
+    progress = []
+    window.engine.training_progress.connect(progress.append)
+    run_times = []
+    window.engine.training_started.connect(lambda: run_times.append([time.perf_counter()]))
+    window.engine.training_finished.connect(lambda *a: run_times[-1].append(time.perf_counter()))
     heartbeat.start()
     _, mask = demo_frame(0)
     t0 = time.perf_counter()
+    if args.keyframes == 2:
+        _, last_mask = demo_frame(99 % 60)
+        doc.undo_stack.beginMacro("Two keyframes")
+        doc.commit_mask(doc.active_object_id, 99, last_mask, "Brush stroke")
     doc.commit_mask(doc.active_object_id, 0, mask, "Brush stroke")  # the artist's first keyframe
+    if args.keyframes == 2:
+        doc.undo_stack.endMacro()
     doc.set_frame(visible)  # ...and looks at another frame
     spin(lambda: any(f == visible for (_v, f) in arrivals), 120)
     first_overlay = min(t for (v, f), t in arrivals.items() if f == visible) - t0
@@ -143,6 +161,18 @@ def main() -> int:
     results["heartbeats"] = int(len(stalls))
     results["first_annotation_to_visible_overlay_s"] = round(first_overlay, 2)
     results["first_annotation_to_all_100_frames_s"] = round(all_done, 1)
+    # encode stage: each fine-tune's "preparing" ticks carry its own elapsed time; a plan step
+    # is told apart by its step offset (the step count when it started)
+    encode: dict[int, float] = {}
+    for p in progress:
+        if p.phase == "preparing":
+            encode[p.step] = max(encode.get(p.step, 0.0), p.elapsed_s)
+    finished_runs = [t for t in run_times if len(t) == 2]
+    train_s = finished_runs[-1][1] - finished_runs[-1][0] if finished_runs else float("nan")
+    results["training_run_s"] = round(train_s, 1)
+    results["encode_s"] = round(sum(encode.values()), 1)
+    results["encode_share_of_training"] = round(sum(encode.values()) / train_s, 2)
+    progress.clear()
 
     # Correction: erase a blob on the visible frame; time until that frame redraws (it is an
     # annotation now), then until the retrained model's result arrives on the next frame.
@@ -179,6 +209,14 @@ def main() -> int:
     results["rss_after_open_1000_mb"] = round(rss_start)
     results["rss_peak_scrubbing_1000_mb"] = round(peak)
     window.close()
+    for process in busy:
+        process.kill()
+    results.update(
+        quality=args.quality,
+        keyframes=args.keyframes,
+        busy_processes=args.busy,
+        torch_threads=args.threads,
+    )
     print(json.dumps(results, indent=1))
     return 0
 

@@ -9,8 +9,9 @@ from typing import Literal
 # What a fine-tune's step is doing: caching augmented views, or an optimiser step.
 TrainPhase = Literal["preparing", "training"]
 # What an optimiser step trains: "" the object (head, or the whole network), "edges" the stride-2
-# edge refinement (a finer loss, plotted as its own curve).
-TrainStage = Literal["", "edges"]
+# edge refinement (a finer loss, plotted as its own curve), "preview" the quick stand-in model a
+# run starts with (core.shot.plan; it starts from the parent, as the full fine-tune does after it).
+TrainStage = Literal["", "edges", "preview"]
 
 
 class Cancelled(Exception):

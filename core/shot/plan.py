@@ -236,6 +236,7 @@ def run_plan(
                 model=step.member,
                 model_count=count,
                 eta_s=max(0.0, own_eta) + later,
+                stage="preview" if step.kind is StepKind.PREVIEW else progress.stage,
             )
         costs.observe(step, time.perf_counter() - started)
         offset += total_steps(step.config)

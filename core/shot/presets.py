@@ -143,9 +143,12 @@ class CostEstimate:
     per_frame_s: float
     total_s: float
 
-    def describe(self) -> str:
-        """'~12 s training + ~0.20 s/frame'-style text."""
-        return f"~{_seconds(self.train_s)} training + ~{self.per_frame_s:.2f} s/frame"
+    def describe(self, num_frames: int | None = None) -> str:
+        """'~12 s training, then ~0.20 s per frame (~40 s for all 140)'-style text."""
+        text = f"~{_seconds(self.train_s)} training, then ~{self.per_frame_s:.2f} s per frame"
+        if num_frames:
+            text += f" (~{_seconds(self.total_s)} for all {num_frames})"
+        return text
 
 
 def _seconds(value: float) -> str:

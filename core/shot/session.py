@@ -29,7 +29,15 @@ from core.model.build import (
 from core.model.network import OSVOSNet
 from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation
 from core.shot.jobs import TrainJob
-from core.shot.plan import CostModel, ModelsReady, PlanStep, estimate_run, plan, run_plan
+from core.shot.plan import (
+    CostModel,
+    ModelsReady,
+    PlanStep,
+    StepKind,
+    estimate_run,
+    plan,
+    run_plan,
+)
 from core.shot.presets import CostEstimate, Preset, Recipe, preset_for, recipe_for
 from core.shot.segmenters import FrameSegmenter, make_segmenter
 from core.training import FeatureCache, TrainingSample
@@ -42,7 +50,8 @@ class ShotModel:
     (never trained further); object_ids: their channel order; annotations: frame_idx ->
     FrameAnnotation they were trained with (they override results there); preset: the setting
     they were trained at (it sets the inference passes); fingerprint: of those annotations;
-    version: the session's count, higher = newer; final: the run's last step (not a preview)."""
+    version: the session's count, higher = newer; final: the run's last step; kind: the kind of
+    step that made it (a PREVIEW is a quick stand-in; a FULL or UPDATE model is complete)."""
 
     networks: tuple[OSVOSNet, ...]
     object_ids: tuple[int, ...]
@@ -51,6 +60,7 @@ class ShotModel:
     fingerprint: str
     version: int
     final: bool = True
+    kind: StepKind = StepKind.FULL
 
 
 def annotation_overrides(
@@ -200,6 +210,7 @@ class ShotSession:
                         job.fingerprint,
                         0,
                         event.final,
+                        event.step.kind,
                     )
                 )
             else:

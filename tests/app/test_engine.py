@@ -173,3 +173,29 @@ def test_the_cli_and_the_app_engine_give_the_same_masks(
     for f, app_mask in app_masks.items():
         cli_mask = cv2.imread(str(out / f"frame_{f:05d}.png"), cv2.IMREAD_GRAYSCALE) > 127
         assert iou(cli_mask, app_mask) > 0.999, f
+
+
+def test_best_streams_the_first_model_while_the_second_trains(
+    qtbot, engine, clip_folder, monkeypatch
+):
+    import dataclasses
+
+    folder, labels = clip_folder
+    monkeypatch.setattr("app.engine.STREAM_WHILE_TRAINING_S", 0.05)  # a tiny clip trains fast
+
+    def quick_then_slow(preset):
+        recipe = short(preset)
+        members = (recipe.members[0], dataclasses.replace(recipe.members[1], steps=300))
+        return dataclasses.replace(recipe, members=members)
+
+    engine.recipes = quick_then_slow
+    events = []
+    engine.frame_segmented.connect(lambda f, probs, ids, version: events.append(("frame", version)))
+    engine.model_updated.connect(lambda v, fp, final: events.append(("model", v)))
+    engine.training_finished.connect(lambda v, fp: events.append(("finished", v)))
+    job = dataclasses.replace(job_for(folder, labels), preset=Preset.BEST)
+    with qtbot.waitSignal(engine.training_finished, timeout=TIMEOUT_MS):
+        engine.requests.train.emit(job, CancelToken())
+    before_final = events[: events.index(("model", 3))]
+    # the Balanced model (version 2) segmented most of the clip while the second model trained
+    assert sum(1 for e in before_final if e == ("frame", 2)) >= 5

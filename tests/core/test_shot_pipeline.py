@@ -102,6 +102,8 @@ def test_a_run_reports_one_whole_run_eta_and_publishes_complete_models(clip):
     assert session.model is models[-1] and session.model.preset is Preset.BEST
     steps = [p.step for p in progress]
     assert steps == list(range(1, len(steps) + 1)) and progress[-1].total_steps == len(steps)
+    assert [p.stage for p in progress[:25]] == ["preview"] * 25  # plotted as its own curve
+    assert progress[25].stage == "" and progress[25].model == 0
     # one ETA for the whole run: while the first model trains it counts the second model's
     # estimated 12 x 4 s; once that model trains, its own measured steps take over
     first = [p.eta_s for p in progress if p.model == 0]
@@ -209,7 +211,7 @@ def test_the_cost_estimate_scales_with_the_clip_and_learns_measured_costs(clip):
     list(session.train(session.train_job(store_with(labels), Preset.FAST)))
     after = session.estimate(Preset.FAST, 1).train_s
     assert after != before and after < 30
-    assert "training" in session.estimate(Preset.FAST, 1).describe()
+    assert session.estimate(Preset.FAST, 1).describe(8).endswith("for all 8)")
 
 
 def test_the_segmenter_declares_its_order(clip):
