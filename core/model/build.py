@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
 DEFAULT_PARENT_WEIGHTS = RESOURCES_DIR / "parent_lite0.pt"
 CHECKPOINT_FORMAT = "rotoshot-osvos"
-HEAD_INIT_SEED = 0
+# The untrained head (of an ImageNet-only network) is drawn from this seed: torch seeds every
+# process differently, so without it each run fine-tuned a different start.
+NETWORK_INIT_SEED = 0
 
 
 def _imagenet_weights_path(backbone_name: str) -> str:
@@ -59,11 +61,11 @@ def build_network(*, backbone_name: str = "efficientnet-lite0", imagenet: bool =
         state = torch.load(weights_file, map_location="cpu", weights_only=True)
         effnet.load_state_dict(state, strict=True)
     backbone = Backbone(effnet, STAGE_ENDS[backbone_name])
-    # The untrained head is initialised from a fixed seed, without touching the process's own
-    # random state: an ImageNet-only network is the same network in every process and run, so
-    # the app, the CLI and a farm worker fine-tune the same start.
+    # The untrained head is drawn from a fixed seed without touching the process's own random
+    # state, so it is the same in every process and run: the app, the CLI and a farm worker
+    # fine-tune the same start. (The backbone's random init is always overwritten by weights.)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(HEAD_INIT_SEED)
+        torch.manual_seed(NETWORK_INIT_SEED)
         head = OSVOSHead(backbone.channels)
     return OSVOSNet(backbone, head, backbone_name=backbone_name)
 
