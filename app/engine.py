@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from core.cpu_load import OtherProcessesLoad, threads_for
 from core.errors import RotoshotError
 from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
@@ -89,7 +90,10 @@ class Engine(QObject):
         device: str = "auto",
         weights: str = "parent",
         recipes: Callable[[Preset], Recipe] = recipe_for,
+        max_threads: int = 0,
     ) -> None:
+        """max_threads > 0: use up to that many torch threads, fewer while other processes keep
+        cores busy (core.cpu_load); 0 leaves the count main.py set alone (e.g. `--threads N`)."""
         super().__init__()
         self._segment_more.connect(self._segment_next, Qt.QueuedConnection)
         self._device_choice = device
@@ -102,6 +106,10 @@ class Engine(QObject):
         self._segmenting = False
         self._failed_version = -1  # the model version whose segmentation error was reported
         self.device_name = "cpu"
+        # main.py sets the process's thread count; the engine only lowers it within that while
+        # the machine is shared (the one place besides main.py that touches it, and why).
+        self._max_threads = max_threads
+        self._load = OtherProcessesLoad() if max_threads > 0 else None
 
     @property
     def model_count(self) -> int:
@@ -201,6 +209,7 @@ class Engine(QObject):
         if self._session is None:
             self.training_failed.emit("no clip is open")
             return
+        self._fit_threads_to_load()
         self.training_started.emit()
         streaming, last_frame = False, 0.0
         try:
@@ -231,6 +240,20 @@ class Engine(QObject):
         model = self._session.model
         self.training_finished.emit(model.version, model.fingerprint)
         self.start_segmentation()
+
+    def _fit_threads_to_load(self) -> None:
+        """Use the cores other processes leave free (see core.cpu_load for why)."""
+        if self._load is None:
+            return
+        others = self._load.sample()
+        if others is None:
+            return
+        import torch
+
+        wanted = threads_for(self._max_threads, others)
+        if wanted != torch.get_num_threads():
+            log.info("other processes use %.1f cores: %d torch thread(s)", others, wanted)
+            torch.set_num_threads(wanted)
 
     def _model_published(self, model: ShotModel) -> None:
         self._done = set()
@@ -276,6 +299,7 @@ class Engine(QObject):
             self._segmenting = False
             self.segmentation_idle.emit()
             return
+        self._fit_threads_to_load()  # a no-op until enough time has passed to measure
         self._segment_one(frame_idx)
         self._segment_more.emit()
 

@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         device: str = "auto",
         settings: QSettings | None = None,
         recipes: Callable[[Preset], Recipe] = recipe_for,
+        max_threads: int = 0,
     ) -> None:
         super().__init__()
         self.setWindowTitle("Rotoshot")
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or QSettings("Rotoshot", "Rotoshot")
         self.document = ShotDocument(self)
-        self.engine = Engine(device=device, recipes=recipes)
+        self.engine = Engine(device=device, recipes=recipes, max_threads=max_threads)
         self.engine_thread = EngineThread(self.engine)
 
         self.canvas = CanvasView(self.document)
@@ -476,7 +477,13 @@ def run_app(args) -> int:
     app.setOrganizationName("Rotoshot")
     app.setApplicationName("Rotoshot")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
-    window = MainWindow(device=args.device)
+    import torch
+
+    # With --threads the artist fixed the count; otherwise the engine may use fewer while other
+    # programs keep the cores busy (core.cpu_load).
+    window = MainWindow(
+        device=args.device, max_threads=0 if args.threads else torch.get_num_threads()
+    )
     window.show()
     path = args.path
     if args.demo or not path:

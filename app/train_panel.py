@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.jobs import TrainProgress
-from core.shot.presets import CostEstimate, preset_for, recipe_for
+from core.shot.presets import CostEstimate, Preset, preset_for, recipe_for
 
 
 class TrainPanel(QWidget):
@@ -35,12 +35,8 @@ class TrainPanel(QWidget):
         self.slider.setRange(0, 100)
         self.slider.setValue(int(round(quality * 100)))
         self.slider.setToolTip(
-            "Fast (left third): trains the network head, a few seconds.\n"
-            "Balanced: longer head training, every frame also segmented mirrored (~15 s).\n"
-            "Best (right quarter): keeps two models and averages them: the Balanced one\n"
-            "(shown first, as a preview) and one whose whole network trains (minutes on a CPU).\n"
-            "Every setting also trains on 'dreamed' views: your object moved and resized\n"
-            "over the background with the object painted out."
+            "\n".join(f"{p.value}: {recipe_for(p).description}" for p in Preset)
+            + "\nThe line below says what the setting costs on this clip."
         )
         self.preset_label = QLabel()
         self.preset_label.setMinimumWidth(60)

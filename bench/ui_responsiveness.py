@@ -51,6 +51,9 @@ def main() -> int:
     parser.add_argument("--keyframes", type=int, default=1, choices=[1, 2])
     parser.add_argument("--busy", type=int, default=0, help="busy processes beside the app")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument(
+        "--adaptive", action="store_true", help="let the engine use fewer threads under load"
+    )
     args = parser.parse_args()
     import subprocess
 
@@ -77,7 +80,7 @@ def main() -> int:
 
     shutil.rmtree(autosave_folder(str(clip100)), ignore_errors=True)
 
-    window = MainWindow(device="cpu")
+    window = MainWindow(device="cpu", max_threads=args.threads if args.adaptive else 0)
     window.engine._weights = args.weights
     window.resize(1400, 850)
     window.show()
@@ -216,6 +219,7 @@ def main() -> int:
         keyframes=args.keyframes,
         busy_processes=args.busy,
         torch_threads=args.threads,
+        adaptive_threads=args.adaptive,
     )
     print(json.dumps(results, indent=1))
     return 0
