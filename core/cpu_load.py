@@ -1,10 +1,10 @@
 """How busy the CPU is with other processes' work, and how many torch threads that leaves us.
 
 torch's intra-op threads wait for each other at every parallel region; when another process
-holds a core, the thread on it is descheduled and the others wait. On the 2-core dev machine a
-Balanced training run with two busy processes beside it took 140 s on two threads and 34 s on one
-(docs/BENCHMARKS.md "The app at every preset"). So the engine asks, before each run, how many
-cores the rest of the machine is using, and uses only the free ones.
+holds a core, the thread on it is descheduled and the others wait, so on a shared machine fewer
+threads finish sooner (measured: docs/BENCHMARKS.md "The app at every preset"). The engine asks,
+before each run and as it segments, how many cores the rest of the machine is using, and uses
+only the free ones.
 
 Linux only (/proc); elsewhere the sampler reports nothing and the thread count is left alone.
 """
