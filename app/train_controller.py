@@ -193,7 +193,7 @@ class TrainController(QObject):
         """A preview or final model: results so far become stale and stream in again."""
         self.document.start_model_version(version)
         if not final:
-            self.model_state_changed.emit("preview (still training)")
+            self.model_state_changed.emit("in use, still training")
             return
         self.trained_fingerprint = fingerprint
         self.document.project.model_fingerprint = fingerprint

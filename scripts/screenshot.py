@@ -22,6 +22,11 @@ def main() -> int:
     parser.add_argument("out", nargs="?", default=str(ROOT / "docs" / "screenshot.png"))
     parser.add_argument("--show-frame", type=int, default=40)
     parser.add_argument("--quality", type=float, default=0.0)
+    parser.add_argument(
+        "--while-second-model",
+        action="store_true",
+        help="at Best: grab while the second model trains (the first model's results streaming)",
+    )
     args = parser.parse_args()
 
     import main as entry
@@ -76,8 +81,13 @@ def main() -> int:
     finished, idle = [], []
     window.engine.training_finished.connect(lambda *_: finished.append(1))
     window.engine.segmentation_idle.connect(lambda: idle.append(1) if finished else None)
+    second = []
+    window.engine.training_progress.connect(lambda p: second.append(p) if p.model == 1 else None)
     window.train_controller.train()
-    wait_until(lambda: idle, 600)  # every frame segmented by the final model
+    if args.while_second_model:
+        wait_until(lambda: len(second) > 150, 600)
+    else:
+        wait_until(lambda: idle, 600)  # every frame segmented by the final model
     window.document.set_frame(args.show_frame)
     wait_until(lambda: False, 0.5)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
