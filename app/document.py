@@ -225,6 +225,7 @@ class ShotDocument(QObject):
     result_changed = Signal(int)  # frame_idx
     results_invalidated = Signal()  # a new model: every result is stale
     finish_changed = Signal(int)  # object_id
+    range_changed = Signal(int, int)  # first, last frame index of the work range (inclusive)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -305,6 +306,35 @@ class ShotDocument(QObject):
         if frame_idx != self.current_frame:
             self.current_frame = frame_idx
             self.frame_changed.emit(frame_idx)
+
+    def work_range(self) -> tuple[int, int]:
+        """(first, last) frame indices of the in/out range, inclusive, within the clip."""
+        n = self.num_frames
+        if n == 0:
+            return 0, -1
+        settings = self.project.settings
+        last = settings.range_last if 0 <= settings.range_last < n else n - 1
+        first = min(max(0, settings.range_first), last)
+        return first, last
+
+    def set_work_range(self, first: int | None = None, last: int | None = None) -> None:
+        """Move the in point and/or the out point (an in after the out moves the out, and the
+        other way round); None leaves that end. set_work_range(0, -1) clears the range."""
+        settings = self.project.settings
+        old_first, old_last = self.work_range()
+        new_first = old_first if first is None else int(first)
+        new_last = old_last if last is None else (int(last) if last >= 0 else self.num_frames - 1)
+        if first is not None and new_first > new_last:
+            new_last = new_first
+        if last is not None and new_last < new_first:
+            new_first = new_last
+        settings.range_first, settings.range_last = new_first, new_last
+        self.save_manifest()
+        self.range_changed.emit(*self.work_range())
+
+    def in_range(self, frame_idx: int) -> bool:
+        first, last = self.work_range()
+        return first <= frame_idx <= last
 
     def frame_image(self, frame_idx: int | None = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB of a frame (the current one by default)."""

@@ -101,6 +101,7 @@ class Engine(QObject):
         self.recipes = recipes  # read-only after construction: the UI thread estimates with it
         self._focus_lock = threading.Lock()
         self._focus = 0
+        self._range: tuple[int, int] | None = None  # (first, last) to segment; None: all
         self._session: ShotSession | None = None
         self._done: set[int] = set()
         self._segmenting = False
@@ -125,6 +126,16 @@ class Engine(QObject):
     def _focus_frame(self) -> int:
         with self._focus_lock:
             return self._focus
+
+    # Called from the UI thread, like set_focus.
+    def set_range(self, first: int, last: int) -> None:
+        """Segment only frames first..last (inclusive): the artist's in/out range."""
+        with self._focus_lock:
+            self._range = (int(first), int(last))
+
+    def _in_range(self, frame_idx: int) -> bool:
+        with self._focus_lock:
+            return self._range is None or self._range[0] <= frame_idx <= self._range[1]
 
     @Slot(str)
     @_never_raises
@@ -287,7 +298,7 @@ class Engine(QObject):
         if segmenter is None:
             return None
         order = segmenter.schedule(len(self._session.source), self._focus_frame())
-        return next((f for f in order if f not in self._done), None)
+        return next((f for f in order if f not in self._done and self._in_range(f)), None)
 
     @Slot()
     @_never_raises

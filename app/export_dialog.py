@@ -159,11 +159,10 @@ class ExportController(QObject):
             return
         window = self.parent()
         settings = doc.project.settings
-        last = (
-            settings.export_last
-            if 0 <= settings.export_last < doc.num_frames
-            else doc.num_frames - 1
-        )
+        range_first, range_last = doc.work_range()
+        last = settings.export_last if 0 <= settings.export_last < doc.num_frames else range_last
+        if (range_first, range_last) != (0, doc.num_frames - 1):
+            settings.export_first, last = range_first, range_last  # the in/out range wins
         folder = settings.export_dir or str(Path(doc.folder) / "export")
         remembered = {
             "fmt": settings.export_format,

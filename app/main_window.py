@@ -254,6 +254,15 @@ class MainWindow(QMainWindow):
             "Last Frame", lambda: self.document.set_frame(self.document.num_frames - 1), "End", go
         )
         self._action("Play / Pause", self.toggle_playback, None, go)
+        go.addSeparator()
+        doc = self.document
+        self._action(
+            "Set In Point", lambda: doc.set_work_range(first=doc.current_frame), "Alt+I", go
+        )
+        self._action(
+            "Set Out Point", lambda: doc.set_work_range(last=doc.current_frame), "Alt+O", go
+        )
+        self._action("Clear In/Out Range", lambda: doc.set_work_range(0, -1), "Alt+X", go)
         for n in range(1, 10):
             self._action(f"Object {n}", lambda _c=False, i=n: self._select_object_number(i), str(n))
         help_menu = menu.addMenu("&Help")
@@ -354,8 +363,10 @@ class MainWindow(QMainWindow):
             self.play_timer.start(int(1000 / min(60.0, max(1.0, fps))))
 
     def _on_play_timer_timeout(self) -> None:
+        """The next frame, looping within the in/out range."""
+        first, last = self.document.work_range()
         nxt = self.document.current_frame + 1
-        self.document.set_frame(0 if nxt >= self.document.num_frames else nxt)
+        self.document.set_frame(first if nxt > last or nxt < first else nxt)
 
     def _on_document_frame_changed(self, frame_idx: int) -> None:
         n = self.document.num_frames

@@ -114,7 +114,7 @@ class ProjectController(QObject):
             self.failed.emit(str(exc))
             return False
         model = folder / MODEL_FILE
-        matches = project.model_fingerprint == store.fingerprint()
+        matches = project.model_fingerprint == self.train_controller.training_fingerprint()
         self._pending_model = model if model.exists() and matches else None
         self.clip_open_requested.emit(project.source_path)
         self.project_loaded.emit()
@@ -126,8 +126,10 @@ class ProjectController(QObject):
         if path is not None:
             store = self.document.store
             ids = tuple(store.object_ids())
-            annotations = annotation_overrides(store, ids)
-            self.model_restore_requested.emit(str(path), ids, annotations, store.fingerprint())
+            frames = self.train_controller.keyframes_in_range()
+            annotations = annotation_overrides(store, ids, frames)
+            fingerprint = self.train_controller.training_fingerprint()
+            self.model_restore_requested.emit(str(path), ids, annotations, fingerprint)
         self.train_controller.set_engine_ready(True)  # after the restore request is queued
 
     # --- saving ----------------------------------------------------------------------------

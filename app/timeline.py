@@ -27,7 +27,8 @@ class TimelineWidget(QWidget):
         self.setFocusPolicy(Qt.ClickFocus)
         self.setToolTip(
             "Frames: grey not computed, green computed, orange stale after retraining; "
-            "triangles mark painted keyframes. Click or drag to scrub."
+            "triangles mark painted keyframes; frames outside the in/out range (Alt+I, Alt+O) are "
+            "dimmed. Click or drag to scrub."
         )
         for signal in (
             document.clip_loaded,
@@ -36,6 +37,7 @@ class TimelineWidget(QWidget):
         ):
             signal.connect(self.update)
         document.frame_changed.connect(lambda _f: self.update())
+        document.range_changed.connect(lambda _a, _b: self.update())
         document.result_changed.connect(lambda _f: self.update())
         document.annotation_changed.connect(lambda _o, _f: self.update())
 
@@ -66,6 +68,18 @@ class TimelineWidget(QWidget):
             bar.moveLeft(frame_idx * width)
             bar.setWidth(max(1.0, width - (1 if width > 4 else 0)))
             painter.fillRect(bar, STATE_COLOURS[doc.result_state(frame_idx)])
+        first, last = doc.work_range()
+        if first > 0 or last < n - 1:  # outside the in/out range: dimmed, with brackets
+            shade = QColor(0, 0, 0, 150)
+            painter.fillRect(QRectF(0, 0, first * width, self.height() - 16), shade)
+            painter.fillRect(
+                QRectF((last + 1) * width, 0, (n - last - 1) * width, self.height() - 16), shade
+            )
+            painter.setPen(QPen(QColor(255, 220, 80), 2))
+            painter.drawLine(int(first * width) + 1, 0, int(first * width) + 1, self.height() - 16)
+            painter.drawLine(
+                int((last + 1) * width) - 1, 0, int((last + 1) * width) - 1, self.height() - 16
+            )
         colours = {o.object_id: QColor(*o.colour) for o in doc.project.objects}
         painter.setPen(Qt.NoPen)
         for object_id, frame_idx in doc.store.keys():

@@ -18,7 +18,7 @@ from core.jobs import CancelToken
 from core.shot.jobs import TrainJob
 from core.shot.plan import CostModel, estimate_run
 from core.shot.presets import preset_for
-from core.shot.session import build_samples
+from core.shot.session import build_samples, training_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class TrainController(QObject):
         document.annotation_changed.connect(self._on_document_annotation_changed)
         document.frame_changed.connect(engine.set_focus)
         document.clip_loaded.connect(self._on_document_clip_loaded)
+        document.clip_loaded.connect(lambda: engine.set_range(*document.work_range()))
+        document.range_changed.connect(self._on_document_range_changed)
 
     @property
     def training(self) -> bool:
@@ -85,16 +87,31 @@ class TrainController(QObject):
         """Objects with at least one keyframe, in id order (= the model's channel order)."""
         return self.document.store.object_ids()
 
-    def build_job(self, *, correction: bool = False) -> TrainJob | None:
-        """A TrainJob from every keyframe (None when nothing is painted). RotoshotError when a
-        keyframe cannot be used (a frame of another size)."""
+    def keyframes_in_range(self) -> list[int]:
+        """The keyframes inside the work range: what training learns from."""
         doc = self.document
+        return [f for f in doc.store.frames() if doc.in_range(f)]
+
+    def training_fingerprint(self) -> str:
+        """What a model trained now would answer (core.shot.session.training_fingerprint)."""
+        return training_fingerprint(self.document.store, self.keyframes_in_range())
+
+    def build_job(self, *, correction: bool = False) -> TrainJob | None:
+        """A TrainJob from every keyframe inside the work range (None when none there has the
+        object painted). RotoshotError when a keyframe cannot be used (a frame of another size)."""
+        doc = self.document
+        frames = self.keyframes_in_range()
         ids = tuple(self.object_ids_to_train())
-        if not ids or not doc.store.has_foreground(list(ids)):
+        if (
+            not ids
+            or not frames
+            or not any(doc.store.frame_masks(f, list(ids))[0].any() for f in frames)
+        ):
             return None
-        samples, annotations = build_samples(doc.store, doc.source, ids)
+        samples, annotations = build_samples(doc.store, doc.source, ids, frames)
         preset = preset_for(doc.project.settings.quality)
-        return TrainJob(samples, ids, annotations, preset, doc.store.fingerprint(), correction)
+        fingerprint = self.training_fingerprint()
+        return TrainJob(samples, ids, annotations, preset, fingerprint, correction)
 
     def set_engine_ready(self, ready: bool) -> None:
         """Called by the window around opening a clip; auto-training waits for ready."""
@@ -119,7 +136,10 @@ class TrainController(QObject):
             return False
         if job is None:
             self.stop()  # e.g. every stroke undone: a run still going has nothing left to learn
-            self.panel.show_stopped("Paint the object on at least one frame first.")
+            self.panel.show_stopped(
+                "Paint the object on at least one frame first"
+                + (" (inside the in/out range)." if self.document.store.frames() else ".")
+            )
             return False
         self._cancel.cancel()  # a run in progress: the engine starts this one right after it
         self._cancel = CancelToken()
@@ -137,7 +157,7 @@ class TrainController(QObject):
         if (
             self.engine_ready
             and self.document.project.settings.auto_train
-            and self.document.store.fingerprint() != self.trained_fingerprint
+            and self.training_fingerprint() != self.trained_fingerprint
         ):
             self.train(correction=self.document.model_version > 0)
 
@@ -146,6 +166,14 @@ class TrainController(QObject):
         if not self.document.store.object_ids():
             self.stop()  # every stroke undone: nothing left to train on
         elif self.document.project.settings.auto_train:
+            self._auto_timer.start()
+
+    def _on_document_range_changed(self, first: int, last: int) -> None:
+        """Segmentation keeps to the new range at once; training follows the keyframes in it."""
+        self.engine.set_range(first, last)
+        self.segmentation_requested.emit()  # frames that came into the range
+        self.show_estimate()
+        if self.document.project.settings.auto_train:
             self._auto_timer.start()
 
     def _on_document_clip_loaded(self) -> None:

@@ -48,7 +48,8 @@ class ObjectInfo:
 class ProjectSettings:
     """Per-project preferences: quality slider in [0, 1], auto-train on annotation change,
     overlay opacity in [0, 1], the last export's folder, range (inclusive frame indices) and
-    options (matte format, cutouts, premultiplied, preview movie)."""
+    options (matte format, cutouts, premultiplied, preview movie), and the work range that
+    training, segmentation, playback and export keep to."""
 
     quality: float = 0.0
     auto_train: bool = True
@@ -60,6 +61,8 @@ class ProjectSettings:
     export_cutouts: bool = False
     export_premultiplied: bool = True
     export_preview: str = ""  # "" none, else "<kind>:<codec>" (core.export_job)
+    range_first: int = 0  # the work range (in/out points), inclusive frame indices
+    range_last: int = -1  # -1: to the last frame
 
 
 @dataclass

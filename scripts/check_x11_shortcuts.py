@@ -39,15 +39,18 @@ def main() -> int:
     window.show()
     window.open_path(str(clip))
     doc = window.document
-    # key, expected frame from 15, whether it redoes
-    checks = [("shift+period", 25, False), ("shift+comma", 5, False), ("period", 16, False)]
-    checks += [("ctrl+shift+z", 15, True), ("ctrl+y", 15, True)]
+    # key, expected frame from 15, whether it redoes, expected in/out range afterwards
+    full = (0, 29)
+    checks = [("shift+period", 25, False, full), ("shift+comma", 5, False, full)]
+    checks += [("period", 16, False, full), ("ctrl+shift+z", 15, True, full)]
+    checks += [("ctrl+y", 15, True, full), ("alt+i", 15, False, (15, 29))]
+    checks += [("alt+o", 15, False, (15, 15)), ("alt+x", 15, False, full)]
     failures = []
 
     def run() -> None:
         subprocess.run(["xdotool", "windowfocus", "--sync", str(int(window.winId()))], check=False)
         window.canvas.setFocus()
-        for key, frame, redoes in checks:
+        for key, frame, redoes, work_range in checks:
             doc.set_frame(15)
             if redoes:
                 doc.commit_mask(doc.active_object_id, 3, np.ones((96, 128), bool), "stroke")
@@ -60,8 +63,13 @@ def main() -> int:
                 app.processEvents()
             redone = doc.undo_stack.index() != before
             ambiguous = [m for m in messages if "mbiguous" in m]
-            ok = doc.current_frame == frame and redone == redoes and not ambiguous
-            print(f"{key:<14} frame {doc.current_frame:>2} redo {redone!s:<5} {ambiguous or ''}")
+            in_out = doc.work_range()
+            ok = doc.current_frame == frame and redone == redoes and in_out == work_range
+            ok = ok and not ambiguous
+            print(
+                f"{key:<14} frame {doc.current_frame:>2} redo {redone!s:<5} range {in_out} "
+                f"{ambiguous or ''}"
+            )
             if not ok:
                 failures.append(key)
         app.quit()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -64,22 +65,39 @@ class ShotModel:
 
 
 def annotation_overrides(
-    store: AnnotationStore, object_ids: list[int] | tuple[int, ...]
+    store: AnnotationStore,
+    object_ids: list[int] | tuple[int, ...],
+    frames: list[int] | None = None,
 ) -> dict[int, FrameAnnotation]:
-    """frame_idx -> FrameAnnotation (masks in `object_ids` order) for every annotated frame."""
+    """frame_idx -> FrameAnnotation (masks in `object_ids` order) for every annotated frame (or
+    those of them in `frames`)."""
     ids = list(object_ids)
-    return {f: FrameAnnotation(*store.frame_masks(f, ids)) for f in store.frames()}
+    keep = store.frames() if frames is None else [f for f in store.frames() if f in set(frames)]
+    return {f: FrameAnnotation(*store.frame_masks(f, ids)) for f in keep}
+
+
+def training_fingerprint(store: AnnotationStore, frames: list[int] | None = None) -> str:
+    """What a model trained on the keyframes of `frames` (all when None) answers: the store's
+    fingerprint when every keyframe is used, else that and the frames used."""
+    if frames is None or list(frames) == store.frames():
+        return store.fingerprint()
+    return hashlib.sha1(f"{store.fingerprint()}:{sorted(frames)}".encode()).hexdigest()
 
 
 def build_samples(
-    store: AnnotationStore, source: FrameSource, object_ids: list[int] | tuple[int, ...]
+    store: AnnotationStore,
+    source: FrameSource,
+    object_ids: list[int] | tuple[int, ...],
+    frames: list[int] | None = None,
 ) -> tuple[tuple[TrainingSample, ...], dict[int, FrameAnnotation]]:
-    """Training samples and annotation overrides from every annotated frame, masks in
-    `object_ids` order. Each sample's key identifies its frame and content (for FeatureCache
-    reuse). RotoshotError when a frame's size differs from the annotations'."""
+    """Training samples and annotation overrides from every annotated frame (or those of them
+    in `frames`: the artist's work range), masks in `object_ids` order. Each sample's key
+    identifies its frame and content (for FeatureCache reuse). RotoshotError when a frame's size
+    differs from the annotations'."""
     ids = list(object_ids)
     samples, annotations = [], {}
-    for frame_idx in store.frames():
+    keep = store.frames() if frames is None else [f for f in store.frames() if f in set(frames)]
+    for frame_idx in keep:
         masks, valid = store.frame_masks(frame_idx, ids)
         image = np.array(source.read(frame_idx))
         if image.shape[:2] != masks.shape[1:]:

@@ -45,3 +45,35 @@ def test_onion_skin_shows_the_previous_frames_outline(qtbot, window):
     assert mask[ys, xs].mean() > 0.3  # on the previous frame's edge
     qtbot.keyClick(window.canvas, Qt.Key_U)
     assert np.array_equal(window.canvas.overlay_rgba(), plain)
+
+
+def test_in_out_range_keeps_training_segmentation_and_playback_inside(qtbot, window, clip_folder):
+    from app.document import COMPUTED, NOT_COMPUTED
+    from core.shot.presets import recipe_for
+    from tests.qt_helpers import TIMEOUT_MS, paint_object
+
+    _, labels = clip_folder
+    doc = window.document
+    window.engine.recipes = lambda p: recipe_for(p).with_overrides(steps=30, views_per_frame=3)
+    window.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, window, labels, 0)  # a keyframe that will be outside the range
+    paint_object(qtbot, window, labels, 5)
+    doc.set_frame(3)
+    qtbot.keyClick(window.canvas, Qt.Key_I, Qt.AltModifier)
+    doc.set_frame(7)
+    qtbot.keyClick(window.canvas, Qt.Key_O, Qt.AltModifier)
+    assert doc.work_range() == (3, 7)
+    job = window.train_controller.build_job()
+    assert [int(s.key.split(":")[0]) for s in job.samples] == [5]  # only the keyframe inside
+    with qtbot.waitSignal(window.engine.segmentation_idle, timeout=TIMEOUT_MS):
+        qtbot.mouseClick(window.train_panel.train_button, Qt.LeftButton)
+    states = [doc.result_state(f) for f in range(10)]
+    assert states[3:8] == [COMPUTED] * 5
+    assert states[8:] == [NOT_COMPUTED] * 2 and states[1:3] == [NOT_COMPUTED] * 2
+    window._on_play_timer_timeout()  # playback at the out point loops to the in point
+    assert doc.current_frame == 3
+    qtbot.keyClick(window.canvas, Qt.Key_X, Qt.AltModifier)  # cleared: the rest is segmented
+    assert doc.work_range() == (0, 9)
+    qtbot.waitUntil(
+        lambda: all(doc.result_state(f) == COMPUTED for f in range(1, 10)), timeout=TIMEOUT_MS
+    )
