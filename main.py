@@ -15,10 +15,28 @@ import os
 import sys
 
 
+def ranged_int(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high] (high None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give a number {bound}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rotoshot", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    parser.add_argument(
+        "--threads", type=ranged_int(0, 256), default=0, help="torch CPU threads (0: all cores)"
+    )
     sub = parser.add_subparsers(dest="command")
 
     app = sub.add_parser("app", help="open the desktop application")
@@ -36,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="0-based frame index and its mask (pixel > 0 is object; several ids = several objects)",
     )
     seg.add_argument("--out", required=True, help="output folder for the mattes")
+    seg.add_argument(
+        "--labels",
+        action="store_true",
+        help="read every grey level / colour of a mask as an object id (default: only when the "
+        "mask looks like a label map; otherwise pixels > 127 are the object)",
+    )
     seg.add_argument(
         "--quality",
         type=float,
@@ -79,7 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--feather", type=float, help="soft edge width px")
     ex.add_argument("--fill-holes", type=int, help="fill holes smaller than N px")
     ex.add_argument("--remove-specks", type=int, help="remove islands smaller than N px")
-    ex.add_argument("--temporal", type=int, help="temporal smoothing radius in frames")
+    ex.add_argument(
+        "--temporal", type=ranged_int(0, 5), help="temporal smoothing radius in frames (0..5)"
+    )
     ex.add_argument("--preview", choices=["overlay", "matte"], help="also write a preview movie")
     ex.add_argument("--preview-codec", default="h264", choices=["h264", "prores4444"])
     ex.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -144,6 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rotoshot: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line for the user; the traceback with -v
+        if args.verbose:
+            logging.exception("unexpected error")
+        print(
+            f"rotoshot: unexpected error: {type(exc).__name__}: {exc} (-v shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
     parser.error(f"unknown command {args.command}")
     return 2
 

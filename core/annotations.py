@@ -10,45 +10,74 @@ from PIL import Image, UnidentifiedImageError
 
 from core.errors import RotoshotError
 
+# A grey or colour mask is taken as a label map (one object per value) only when it looks like
+# one: a few exact values, each covering a real area. An anti-aliased or JPEG-compressed 0/255
+# mask has dozens of values, most on a thin edge: that is one object's matte.
+MAX_LABELS = 8
+MIN_LABEL_SHARE = 0.001  # of the image's pixels
 
-def read_label_mask(path: str | os.PathLike) -> np.ndarray:
+
+def _looks_like_labels(labels: np.ndarray) -> bool:
+    values, counts = np.unique(labels[labels != 0], return_counts=True)
+    return 2 <= len(values) <= MAX_LABELS and counts.min() >= MIN_LABEL_SHARE * labels.size
+
+
+def _rank_colours(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W) uint16: 0 for black, 1, 2, ... per colour in first-seen order."""
+    flat = rgb.reshape(-1, 3).astype(np.uint32)
+    keys = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
+    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    rank = np.zeros(len(uniq), dtype=np.uint16)
+    order = [u for u in np.argsort(first) if uniq[u] != 0]
+    for new_id, u in enumerate(order, start=1):
+        rank[u] = new_id
+    return rank[inverse].reshape(rgb.shape[:2])
+
+
+def read_label_mask(path: str | os.PathLike, *, labels: bool = False) -> np.ndarray:
     """Read a mask image as a label map (H, W) uint16: 0 background, >0 object id.
 
-    A mask with a single non-zero value (the usual 0/255 PNG) becomes object 1; a label map with
-    several values (indexed/palette PNG or grey levels) keeps its values as object ids. RGB colour
-    masks map each distinct colour to an id 1, 2, ... in order of first appearance.
+    - An image with an alpha channel that is not fully opaque: the alpha is the matte (> 127).
+    - An indexed (palette) PNG: a label map, its indices are the object ids.
+    - Grey levels or colours: a label map when it looks like one (2..MAX_LABELS exact values,
+      each covering at least MIN_LABEL_SHARE of the image; colours are numbered 1, 2, ... in
+      order of first appearance); otherwise one object, pixels > 127 (an anti-aliased or JPEG
+      0/255 mask). `labels=True` (the CLI's --labels) takes every value as an id regardless.
     """
     try:
         with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                alpha = np.asarray(image.convert("RGBA"))[..., 3]
+                if (alpha < 255).any():
+                    return (alpha > 127).astype(np.uint16)
             if image.mode == "P":
-                labels = np.asarray(image, dtype=np.uint16)
-            elif image.mode in ("RGB", "RGBA"):
+                return np.asarray(image, dtype=np.uint16)
+            if image.mode in ("RGB", "RGBA"):
                 rgb = np.asarray(image.convert("RGB"))
                 if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-                    labels = rgb[..., 0].astype(np.uint16)
+                    grey = rgb[..., 0].astype(np.uint16)
                 else:
-                    flat = rgb.reshape(-1, 3).astype(np.uint32)
-                    keys = (flat[:, 0] << 16) | (flat[:, 1] << 8) | flat[:, 2]
-                    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-                    rank = np.empty(len(uniq), dtype=np.uint16)
-                    order = [u for u in np.argsort(first) if uniq[u] != 0]
-                    rank[:] = 0
-                    for new_id, u in enumerate(order, start=1):
-                        rank[u] = new_id
-                    labels = rank[inverse].reshape(rgb.shape[:2])
+                    ranked = _rank_colours(rgb)
+                    if labels or _looks_like_labels(ranked):
+                        return ranked
+                    return (rgb.max(axis=-1) > 127).astype(np.uint16)
             else:
-                labels = (
+                grey = (
                     np.asarray(image.convert("I"), dtype=np.int64).clip(0, 65535).astype(np.uint16)
                 )
     except FileNotFoundError:
         raise RotoshotError(f"mask file not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
         raise RotoshotError(f"cannot read mask {path}: {exc}") from None
-    values = np.unique(labels)
+    values = np.unique(grey)
     values = values[values != 0]
     if len(values) == 1:
-        labels = (labels > 0).astype(np.uint16)
-    return labels
+        return (grey > 0).astype(np.uint16)
+    if labels or _looks_like_labels(grey):
+        return grey
+    top = 65535 if grey.max() > 255 else 255
+    return (grey > top // 2).astype(np.uint16)
 
 
 class AnnotationStore:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +45,11 @@ class ParsedAnnotations:
     frames: dict[int, np.ndarray]
 
 
-def parse_annotations(specs: list[str], source: FrameSource) -> ParsedAnnotations:
-    """Read `IDX:MASK.png` specs, checking index range, size and emptiness."""
+def parse_annotations(
+    specs: list[str], source: FrameSource, *, labels: bool = False
+) -> ParsedAnnotations:
+    """Read `IDX:MASK.png` specs, checking index range, size and emptiness; `labels`: every
+    value of a mask is an object id (core.annotations.read_label_mask)."""
     if not specs:
         raise RotoshotError("give at least one --annotation IDX:MASK.png")
     frames: dict[int, np.ndarray] = {}
@@ -63,16 +67,16 @@ def parse_annotations(specs: list[str], source: FrameSource) -> ParsedAnnotation
             raise RotoshotError(
                 f"--annotation {spec!r}: frame {frame_idx} is out of range (0..{len(source) - 1})"
             )
-        labels = read_label_mask(mask_path)
-        if labels.shape[::-1] != source.size:
+        label_map = read_label_mask(mask_path, labels=labels)
+        if label_map.shape[::-1] != source.size:
             raise RotoshotError(
-                f"mask {mask_path} is {labels.shape[1]}x{labels.shape[0]} but the frames are "
+                f"mask {mask_path} is {label_map.shape[1]}x{label_map.shape[0]} but the frames are "
                 f"{source.size[0]}x{source.size[1]}"
             )
         if frame_idx in frames:
             raise RotoshotError(f"frame {frame_idx} is annotated twice")
-        frames[frame_idx] = labels
-    ids = sorted({int(v) for labels in frames.values() for v in np.unique(labels) if v != 0})
+        frames[frame_idx] = label_map
+    ids = sorted({int(v) for m in frames.values() for v in np.unique(m) if v != 0})
     if not ids:
         raise RotoshotError(
             "every annotation mask is empty: the object must be painted on at least one frame"
@@ -106,14 +110,30 @@ def store_from_label_maps(parsed: ParsedAnnotations, size: tuple[int, int]) -> A
     return store
 
 
+def prepare_output_folder(path: str | os.PathLike) -> Path:
+    """Create the output folder now, before any training: RotoshotError (one line) when it is
+    a file or cannot be created."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise RotoshotError(f"--out {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RotoshotError(f"cannot create --out {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise RotoshotError(f"cannot write into --out {folder}")
+    return folder
+
+
 def run_segment(args) -> int:
     """`segment FRAMES --annotation IDX:MASK.png ... --out OUT_DIR`: fine-tune, then segment all."""
     started = time.perf_counter()
-    out_dir = Path(args.out)
     if not 0.0 <= args.quality <= 1.0:
         raise RotoshotError(f"--quality must be between 0 and 1, not {args.quality}")
     source = open_frames(args.frames)
-    parsed = parse_annotations(args.annotation, source)
+    parsed = parse_annotations(args.annotation, source, labels=getattr(args, "labels", False))
+    out_dir = prepare_output_folder(args.out)
+    report(f"{len(parsed.object_ids)} object(s) in the annotations: ids {parsed.object_ids}")
     gate = DEFAULT_GATE_PX if args.gate is None else args.gate
     session = _cli_session(source, args, gate=gate)
     preset = preset_for(args.quality)
@@ -141,7 +161,6 @@ def run_segment(args) -> int:
         )
 
     segmenter = session.segmenter()
-    out_dir.mkdir(parents=True, exist_ok=True)
     single = len(ids) == 1
     if not single:
         for object_id in ids:
@@ -197,6 +216,7 @@ def run_export(args) -> int:
     from core.project import load_project
 
     folder = Path(args.project)
+    prepare_output_folder(args.out)
     project, _ = load_project(folder)
     source = open_frames(project.source_path)
     project, store = load_project(folder, size=source.size)

@@ -154,6 +154,15 @@ class ImageSequenceSource(FrameSource):
         self.path = path
         self.fps = fps
         self.stems = [Path(f).stem for f in files]
+        if len(set(self.stems)) != len(self.stems):
+            seen: dict[str, str] = {}
+            for f, stem in zip(files, self.stems, strict=True):
+                if stem in seen:
+                    raise RotoshotError(
+                        f"{Path(seen[stem]).name} and {Path(f).name} are two frames with one "
+                        f"name: the mattes are named after the frames, so keep one of them"
+                    )
+                seen[stem] = f
         first = read_image_rgb(files[0])
         self.size = (first.shape[1], first.shape[0])
         _check_frame_sizes(files, self.size)
@@ -227,7 +236,8 @@ def open_frames(path: str | os.PathLike, *, cache_bytes: int = DEFAULT_CACHE_BYT
     if os.path.isdir(path):
         files = sorted(str(p) for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
         return ImageSequenceSource(files, path=path, cache_bytes=cache_bytes)
-    if any(ch in path for ch in "*?%"):
+    # A path that exists is that file, even with "%", "*" or "?" in a folder's name.
+    if not os.path.exists(path) and any(ch in path for ch in "*?%"):
         return ImageSequenceSource(_files_from_pattern(path), path=path, cache_bytes=cache_bytes)
     if not os.path.exists(path):
         raise RotoshotError(f"no such file or folder: {path}")
