@@ -52,7 +52,11 @@ def read_label_mask(path: str | os.PathLike, *, labels: bool = False) -> np.ndar
                 if (alpha < 255).any():
                     return (alpha > 127).astype(np.uint16)
             if image.mode == "P":
-                return np.asarray(image, dtype=np.uint16)
+                indices = np.asarray(image, dtype=np.uint16)
+                values = np.unique(indices)
+                if len(values[values != 0]) == 1:
+                    return (indices > 0).astype(np.uint16)  # one object, whatever its index
+                return indices
             if image.mode in ("RGB", "RGBA"):
                 rgb = np.asarray(image.convert("RGB"))
                 if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():

@@ -118,3 +118,11 @@ def test_numbers_out_of_range_are_one_line(argv, capsys):
         run_cli(argv, capsys)
     assert exit_info.value.code == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_an_indexed_png_with_one_object_is_object_1(tmp_path):
+    image = Image.fromarray(disk().astype(np.uint8) * 7, "P")  # palette index 7
+    image.putpalette([0, 0, 0] * 7 + [255, 0, 0] + [0, 0, 0] * 248)
+    image.save(tmp_path / "p.png")
+    labels = read_label_mask(tmp_path / "p.png")
+    assert labels.max() == 1 and np.array_equal(labels > 0, disk())
