@@ -113,6 +113,12 @@ class ProjectController(QObject):
         except RotoshotError as exc:
             self.failed.emit(str(exc))
             return False
+        if store.skipped:
+            self.failed.emit(
+                f"{len(store.skipped)} keyframe file(s) could not be read and were skipped "
+                f"({', '.join(store.skipped[:3])}{'…' if len(store.skipped) > 3 else ''}); "
+                f"everything else is open. The files stay in {folder / 'annotations'}."
+            )
         model = folder / MODEL_FILE
         matches = project.model_fingerprint == self.train_controller.training_fingerprint()
         self._pending_model = model if model.exists() and matches else None

@@ -94,6 +94,7 @@ class AnnotationStore:
 
     def __init__(self, size: tuple[int, int]) -> None:
         self.size = size  # (width, height)
+        self.skipped: list[str] = []  # keyframe files that could not be read when loaded
         self._masks: dict[tuple[int, int], np.ndarray] = {}
         self._digests: dict[tuple[int, int], str] = {}
 

@@ -157,7 +157,8 @@ def _finish_from(data: dict) -> FinishSettings:
 def load_project(
     folder: str | os.PathLike, size: tuple[int, int] | None = None
 ) -> tuple[Project, AnnotationStore | None]:
-    """Read a project folder. With `size` (W, H) also load its annotations (checked against it).
+    """Read a project folder. With `size` (W, H) also load its annotations (checked against it);
+    an unreadable keyframe file is skipped and listed in the store's `skipped`.
 
     Raises RotoshotError with one clear sentence for a missing, corrupt or newer-version project.
     """
@@ -206,7 +207,10 @@ def load_project(
             continue
         mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if mask is None:
-            raise RotoshotError(f"annotation {path} is unreadable")
+            # One damaged keyframe (0 bytes after a power cut) must not lock the artist out of
+            # every other one: it is skipped, and named, and the file is left for recovery.
+            store.skipped.append(f"{path.parent.name}/{path.name}")
+            continue
         if mask.shape != (size[1], size[0]):
             raise RotoshotError(
                 f"annotation {path.name} is {mask.shape[1]}x{mask.shape[0]}, the clip is {size[0]}x{size[1]}"

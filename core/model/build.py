@@ -175,15 +175,19 @@ def load_members(payload: dict, template: OSVOSNet, *, path: str = "") -> list[O
     return models
 
 
-def parent_manifest(weights_path: Path) -> dict:
-    """The JSON beside shipped parent weights (sha256 etc.), or {} when there is none."""
+def expected_sha256(weights_path: Path) -> str:
+    """The sha256 the JSON beside shipped parent weights promises. RotoshotError when that file
+    is missing, unreadable or has no valid hash: the weights are then not trusted."""
     manifest_path = weights_path.with_suffix(".json")
-    if not manifest_path.exists():
-        return {}
     try:
-        return json.loads(manifest_path.read_text())
-    except (OSError, ValueError):
-        return {}
+        digest = json.loads(manifest_path.read_text()).get("sha256", "")
+    except FileNotFoundError:
+        raise RotoshotError(f"{manifest_path.name} (the parent's checksum) is missing") from None
+    except (OSError, ValueError, AttributeError):
+        raise RotoshotError(f"{manifest_path.name} (the parent's checksum) is unreadable") from None
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise RotoshotError(f"{manifest_path.name} has no valid sha256")
+    return digest
 
 
 def build_model(
@@ -204,11 +208,14 @@ def build_model(
     try:
         if not path.exists():
             raise RotoshotError(f"no parent weights at {path}")
-        payload = load_checkpoint(path)
         digest = sha256_of(path)
-        expected = parent_manifest(path).get("sha256")
-        if expected and expected != digest:
-            raise RotoshotError(f"parent weights {path.name} fail their sha256 check")
+        # Checked before anything reads the file. The shipped weights fail closed: no valid
+        # checksum beside them, or a mismatch, means they are not used; a checkpoint the user
+        # names is checked when it has a checksum file.
+        if not explicit or path.with_suffix(".json").exists():
+            if expected_sha256(path) != digest:
+                raise RotoshotError(f"parent weights {path.name} fail their sha256 check")
+        payload = load_checkpoint(path)
         model = build_network(backbone_name=payload["backbone"], imagenet=False)
         load_weights_into(model, payload, path=str(path))
         model.set_num_objects(1)

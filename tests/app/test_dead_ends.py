@@ -216,3 +216,17 @@ def test_ctrl_s_saves_and_save_as_starts_beside_the_clip(
     assert (saved / "annotations" / "1" / "000000.png").exists()
     qtbot.keyClick(window.canvas, Qt.Key_S, Qt.ControlModifier)  # a project: saves, no dialog
     assert len(asked) == 1 and "Saved project" in window.statusBar().currentMessage()
+
+
+def test_a_project_with_a_damaged_keyframe_opens_and_says_which(
+    qtbot, window, clip_folder, tmp_path, messages
+):
+    drag(qtbot, window.canvas, [(20, 40), (40, 40)])
+    window.document.set_frame(3)
+    drag(qtbot, window.canvas, [(20, 40), (40, 40)])
+    project = tmp_path / "shot.rotoshot"
+    window.save_project_to(project)
+    (project / "annotations" / "1" / "000003.png").write_bytes(b"")
+    assert window.open_project(project)
+    assert window.document.store.keys() == [(1, 0)]  # the other keyframe is there
+    assert len(messages) == 1 and "1/000003.png" in messages[0]

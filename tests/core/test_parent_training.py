@@ -97,3 +97,35 @@ def test_shipped_parent_weights_match_their_hash():
     assert DEFAULT_PARENT_WEIGHTS.stat().st_size <= 25 * 1024 * 1024
     model, info = build_model()
     assert info.source == "parent" and not info.warning
+
+
+@pytest.mark.skipif(not DEFAULT_PARENT_WEIGHTS.exists(), reason="no shipped parent weights")
+@pytest.mark.parametrize("checksum", ["missing", "corrupt", "no hash", "wrong hash"])
+def test_the_shipped_parent_check_fails_closed(monkeypatch, tmp_path, checksum):
+    """Without a valid matching checksum the shipped weights are never read: ImageNet-only, with
+    a warning that says why."""
+    import shutil
+
+    import core.model.build as build
+
+    weights = tmp_path / "parent_lite0.pt"
+    shutil.copyfile(DEFAULT_PARENT_WEIGHTS, weights)
+    manifest = weights.with_suffix(".json")
+    if checksum == "corrupt":
+        manifest.write_text("{not json")
+    elif checksum == "no hash":
+        manifest.write_text(json.dumps({"file": "parent_lite0.pt"}))
+    elif checksum == "wrong hash":
+        manifest.write_text(json.dumps({"sha256": "0" * 64}))
+    monkeypatch.setattr(build, "DEFAULT_PARENT_WEIGHTS", weights)
+    read = []
+    monkeypatch.setattr(build, "load_checkpoint", lambda path: read.append(path))
+    model, info = build.build_model()
+    assert info.source == "imagenet" and not read  # never loaded
+    assert "parent_lite0" in info.warning and "ImageNet" in info.warning
+
+
+@pytest.mark.skipif(not DEFAULT_PARENT_WEIGHTS.exists(), reason="no shipped parent weights")
+def test_the_shipped_parent_with_its_checksum_loads():
+    _, info = build_model()
+    assert info.source == "parent" and not info.warning

@@ -86,3 +86,14 @@ def test_missing_manifest_and_mis_sized_annotation(tmp_path):
     with pytest.raises(RotoshotError, match="10x10"):
         load_project(tmp_path, size=(40, 30))
     assert json.loads((tmp_path / "project.json").read_text())["schema_version"] == 1
+
+
+def test_one_unreadable_keyframe_is_skipped_not_fatal(tmp_path):
+    project = Project("clip")
+    project.objects.append(project.next_object())
+    save_manifest(tmp_path, project)
+    for frame in (2, 5):
+        save_annotation(tmp_path, 1, frame, np.ones((30, 40), bool))
+    (tmp_path / "annotations" / "1" / "000005.png").write_bytes(b"")  # a power cut
+    _, store = load_project(tmp_path, size=(40, 30))
+    assert store.keys() == [(1, 2)] and store.skipped == ["1/000005.png"]
