@@ -176,6 +176,8 @@ def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp
     with qtbot.waitSignal(reopened.engine.model_restored, timeout=TIMEOUT_MS):
         assert reopened.open_project(project_dir)
     doc = reopened.document
+    # waitSignal can return before the UI thread has handled the (queued) signal
+    qtbot.waitUntil(lambda: doc.model_version == 1, timeout=TIMEOUT_MS)
     assert [o.name for o in doc.project.objects] == ["Object 1", "Second"]
     assert doc.project.settings.quality == pytest.approx(0.3)
     assert reopened.train_panel.preset_label.text() == "Fast"
@@ -501,5 +503,6 @@ def test_stopping_the_second_model_keeps_the_first(qtbot, window, clip_folder, m
     with qtbot.waitSignal(engine.training_cancelled, timeout=TIMEOUT_MS):
         assert window.train_controller.train()
     assert second_model_started and not finished
-    assert engine.model_count == 1 and window.document.model_version == 2
+    qtbot.waitUntil(lambda: window.document.model_version == 2, timeout=5_000)
+    assert engine.model_count == 1
     qtbot.waitUntil(window.train_panel.train_button.isEnabled, timeout=5_000)
