@@ -85,7 +85,7 @@ class ProjectController(QObject):
         project, store = Project(str(Path(path).resolve())), AnnotationStore(source.size)
         if (folder / MANIFEST).exists():
             try:
-                project, store = load_project(folder, size=source.size)
+                project, store = load_project(folder, size=source.size, num_frames=len(source))
                 self.status_reported.emit("Restored your autosaved keyframes for this clip.", 8000)
             except RotoshotError as exc:
                 self.failed.emit(f"{exc}. Starting a fresh session; the old one stays in {folder}.")
@@ -96,7 +96,7 @@ class ProjectController(QObject):
         try:
             project, _ = load_project(folder)
             source = open_frames(project.source_path)
-            project, store = load_project(folder, size=source.size)
+            project, store = load_project(folder, size=source.size, num_frames=len(source))
         except RotoshotError as exc:
             self.failed.emit(f"Cannot open project {folder.name}: {exc}")
             return False

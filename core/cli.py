@@ -219,7 +219,7 @@ def run_export(args) -> int:
     prepare_output_folder(args.out)
     project, _ = load_project(folder)
     source = open_frames(project.source_path)
-    project, store = load_project(folder, size=source.size)
+    project, store = load_project(folder, size=source.size, num_frames=len(source))
     weights = folder / "model.pt"
     if not weights.exists():
         raise RotoshotError(f"{folder.name} has no trained model yet: train it in the app first")

@@ -149,16 +149,35 @@ def clear_results(folder: str | os.PathLike) -> None:
     shutil.rmtree(Path(folder) / "results", ignore_errors=True)
 
 
+# Object ids are label values in exported label maps (8-bit PNG) and index the palette.
+MAX_OBJECT_ID = 255
+
+
+def _object_id(value) -> int:
+    object_id = int(value)
+    if not 1 <= object_id <= MAX_OBJECT_ID:
+        raise ValueError(f"object id {object_id} is out of range (1..{MAX_OBJECT_ID})")
+    return object_id
+
+
+def _colour(value) -> tuple[int, int, int]:
+    colour = tuple(int(c) for c in value)
+    if len(colour) != 3 or not all(0 <= c <= 255 for c in colour):
+        raise ValueError(f"colour {list(value)} is not three values in 0..255")
+    return colour
+
+
 def _finish_from(data: dict) -> FinishSettings:
     known = FinishSettings.__dataclass_fields__
     return FinishSettings(**{k: v for k, v in data.items() if k in known})
 
 
 def load_project(
-    folder: str | os.PathLike, size: tuple[int, int] | None = None
+    folder: str | os.PathLike, size: tuple[int, int] | None = None, num_frames: int | None = None
 ) -> tuple[Project, AnnotationStore | None]:
     """Read a project folder. With `size` (W, H) also load its annotations (checked against it);
-    an unreadable keyframe file is skipped and listed in the store's `skipped`.
+    an unreadable keyframe file, or one for a frame beyond `num_frames`, is skipped and listed in
+    the store's `skipped`. A relative source path is taken relative to the folder.
 
     Raises RotoshotError with one clear sentence for a missing, corrupt or newer-version project.
     """
@@ -175,21 +194,25 @@ def load_project(
             raise RotoshotError(f"{folder.name} was saved by a newer Rotoshot (schema {version})")
         objects = [
             ObjectInfo(
-                int(o["object_id"]),
+                _object_id(o["object_id"]),
                 str(o["name"]),
-                tuple(o["colour"]),
+                _colour(o["colour"]),
                 bool(o.get("visible", True)),
                 _finish_from(o.get("finish", {})),
             )
             for o in data.get("objects", [])
         ]
+        if len({o.object_id for o in objects}) != len(objects):
+            raise ValueError("two objects share an id")
         known = ProjectSettings.__dataclass_fields__
         settings = ProjectSettings(
             **{k: v for k, v in data.get("settings", {}).items() if k in known}
         )
-        project = Project(
-            str(data["source_path"]), objects, settings, str(data.get("model_fingerprint", ""))
-        )
+        source_path = str(data["source_path"])
+        if source_path and not Path(source_path).is_absolute():
+            # A project folder that travelled with its plate beside it: relative to the folder.
+            source_path = str((folder / source_path).resolve())
+        project = Project(source_path, objects, settings, str(data.get("model_fingerprint", "")))
     except RotoshotError:
         raise
     except (ValueError, KeyError, TypeError) as exc:
@@ -204,6 +227,9 @@ def load_project(
         except ValueError:
             continue
         if object_id not in ids:
+            continue
+        if num_frames is not None and not 0 <= frame_idx < num_frames:
+            store.skipped.append(f"{path.parent.name}/{path.name} (frame beyond the clip)")
             continue
         mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if mask is None:

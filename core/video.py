@@ -241,6 +241,8 @@ def open_frames(path: str | os.PathLike, *, cache_bytes: int = DEFAULT_CACHE_BYT
         return ImageSequenceSource(_files_from_pattern(path), path=path, cache_bytes=cache_bytes)
     if not os.path.exists(path):
         raise RotoshotError(f"no such file or folder: {path}")
+    if not os.path.isfile(path):  # a FIFO or device would block the decoder forever
+        raise RotoshotError(f"{path} is not a regular file or folder")
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
         return ImageSequenceSource([path], path=path, cache_bytes=cache_bytes)
     return VideoFileSource(path, cache_bytes=cache_bytes)

@@ -126,3 +126,12 @@ def test_an_indexed_png_with_one_object_is_object_1(tmp_path):
     image.save(tmp_path / "p.png")
     labels = read_label_mask(tmp_path / "p.png")
     assert labels.max() == 1 and np.array_equal(labels > 0, disk())
+
+
+def test_a_fifo_as_the_clip_is_refused_not_waited_on(tmp_path):
+    import os
+
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(RotoshotError, match="not a regular file"):
+        open_frames(fifo)

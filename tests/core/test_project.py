@@ -30,7 +30,9 @@ def make_store(rng):
 
 def test_round_trip_is_exact(tmp_path):
     rng = np.random.default_rng(0)
-    project = Project("clip.mp4", settings=ProjectSettings(quality=0.4, auto_train=False))
+    # the app stores the clip's absolute path (a relative one resolves against the folder)
+    clip = str(tmp_path / "clip.mp4")
+    project = Project(clip, settings=ProjectSettings(quality=0.4, auto_train=False))
     project.objects.append(project.next_object("hero"))
     project.objects.append(project.next_object())
     store = make_store(rng)
@@ -97,3 +99,38 @@ def test_one_unreadable_keyframe_is_skipped_not_fatal(tmp_path):
     (tmp_path / "annotations" / "1" / "000005.png").write_bytes(b"")  # a power cut
     _, store = load_project(tmp_path, size=(40, 30))
     assert store.keys() == [(1, 2)] and store.skipped == ["1/000005.png"]
+
+
+@pytest.mark.parametrize(
+    "objects, message",
+    [
+        ([{"object_id": 300, "name": "a", "colour": [1, 2, 3]}], "object id 300 is out of range"),
+        ([{"object_id": 1, "name": "a", "colour": [999, 0, 0]}], "colour"),
+        ([{"object_id": 1, "name": "a", "colour": [1, 2]}], "colour"),
+        (
+            [
+                {"object_id": 1, "name": "a", "colour": [1, 2, 3]},
+                {"object_id": 1, "name": "b", "colour": [1, 2, 3]},
+            ],
+            "share an id",
+        ),
+    ],
+)
+def test_crafted_manifest_values_are_one_clear_error(tmp_path, objects, message):
+    data = {"schema_version": 1, "app": "rotoshot", "source_path": "clip", "objects": objects}
+    (tmp_path / "project.json").write_text(json.dumps(data))
+    with pytest.raises(RotoshotError, match=message):
+        load_project(tmp_path)
+
+
+def test_keyframes_beyond_the_clip_are_skipped_and_a_relative_source_is_beside_the_folder(
+    tmp_path,
+):
+    project = Project("../plates/shot")  # travelled with its plate beside it
+    project.objects.append(project.next_object())
+    save_manifest(tmp_path / "proj", project)
+    for frame in (2, 40):
+        save_annotation(tmp_path / "proj", 1, frame, np.ones((30, 40), bool))
+    loaded, store = load_project(tmp_path / "proj", size=(40, 30), num_frames=10)
+    assert loaded.source_path == str((tmp_path / "plates" / "shot").resolve())
+    assert store.keys() == [(1, 2)] and "000040.png" in store.skipped[0]
