@@ -41,12 +41,12 @@ from app.document import ShotDocument
 from app.engine import Engine, EngineThread
 from app.export_dialog import ExportController
 from app.finish_panel import FinishPanel
+from app.keyframe_tools import KeyframeTools
 from app.objects_panel import ObjectListPanel
 from app.project_controller import ProjectController, data_dir
 from app.timeline import TimelineWidget
 from app.train_controller import TrainController
 from app.train_panel import TrainPanel
-from core.errors import RotoshotError
 from core.shot.presets import Preset, Recipe, recipe_for
 from core.video import VIDEO_EXTENSIONS
 
@@ -100,8 +100,10 @@ class MainWindow(QMainWindow):
         self.project_controller = ProjectController(
             self.document, self.engine, self.train_controller, self.settings, self
         )
-        self.project_controller.failed.connect(self.show_error)
-        self.project_controller.status_reported.connect(self.statusBar().showMessage)
+        self.keyframe_tools = KeyframeTools(self.document, self)
+        for controller in (self.project_controller, self.keyframe_tools):
+            controller.failed.connect(self.show_error)
+            controller.status_reported.connect(self.statusBar().showMessage)
         self.project_controller.recent_changed.connect(self._refresh_recent_menu)
         self.project_controller.project_loaded.connect(self._on_project_loaded)
         self.finish_panel = FinishPanel(self.document)
@@ -310,19 +312,7 @@ class MainWindow(QMainWindow):
             self.document.set_active_object(objects[n - 1].object_id)
 
     def snap_current_frame(self) -> None:
-        """Snap the active object's mask on this frame to image contours; the snapped mask
-        becomes an editable keyframe (one undo step)."""
-        from core.contours import snap_to_contours
-
-        doc = self.document
-        if doc.source is None:
-            return
-        mask = doc.display_mask(doc.active_object_id, doc.current_frame)
-        if mask is None or not mask.any():
-            self.statusBar().showMessage("Nothing to snap on this frame.", 4000)
-            return
-        snapped = snap_to_contours(mask, doc.frame_image())
-        doc.commit_mask(doc.active_object_id, doc.current_frame, snapped, "Snap to contours")
+        self.keyframe_tools.snap_current_frame()
 
     def import_mattes_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of mattes named after the frames")
@@ -330,27 +320,7 @@ class MainWindow(QMainWindow):
             self.import_mattes(Path(folder))
 
     def import_mattes(self, folder: Path) -> int:
-        """Mattes named after the clip's frames become keyframes of the active object (one undo
-        step for the whole import). Returns how many frames were imported."""
-        from core.export import import_matte_sequence
-
-        doc = self.document
-        try:
-            masks = import_matte_sequence(folder, doc.source.stems)
-        except (RotoshotError, OSError) as exc:
-            self.show_error(str(exc))
-            return 0
-        if any(m.shape != (doc.source.height, doc.source.width) for m in masks.values()):
-            self.show_error(
-                f"the mattes in {folder.name} are not {doc.source.width}x{doc.source.height}"
-            )
-            return 0
-        doc.undo_stack.beginMacro(f"Import {len(masks)} mattes")
-        for frame_idx, mask in masks.items():
-            doc.commit_mask(doc.active_object_id, frame_idx, mask, "Import matte")
-        doc.undo_stack.endMacro()
-        self.statusBar().showMessage(f"Imported {len(masks)} mattes as keyframes.", 6000)
-        return len(masks)
+        return self.keyframe_tools.import_mattes(folder)
 
     def step(self, delta: int) -> None:
         self.document.set_frame(self.document.current_frame + delta)

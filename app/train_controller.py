@@ -102,11 +102,8 @@ class TrainController(QObject):
         doc = self.document
         frames = self.keyframes_in_range()
         ids = tuple(self.object_ids_to_train())
-        if (
-            not ids
-            or not frames
-            or not any(doc.store.frame_masks(f, list(ids))[0].any() for f in frames)
-        ):
+        painted = any(doc.store.get(o, f).any() for o, f in doc.store.keys() if f in frames)
+        if not ids or not painted:
             return None
         samples, annotations = build_samples(doc.store, doc.source, ids, frames)
         preset = preset_for(doc.project.settings.quality)

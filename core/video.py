@@ -7,6 +7,7 @@ cache so a long clip is never held in memory whole.
 
 from __future__ import annotations
 
+import functools
 import glob
 import logging
 import os
@@ -61,12 +62,10 @@ class FrameSource:
     def __len__(self) -> int:
         return len(self.stems)
 
-    @property
+    @functools.cached_property
     def numbers(self) -> list[int]:
         """Each frame's number as the artist knows it (core.video.frame_numbers)."""
-        if getattr(self, "_numbers", None) is None or len(self._numbers) != len(self.stems):
-            self._numbers = frame_numbers(self.stems)
-        return self._numbers
+        return frame_numbers(self.stems)
 
     @property
     def height(self) -> int:

@@ -207,10 +207,11 @@ class ShotSession:
         the session keeps the last complete model."""
         if self.model is not None and self.model.object_ids != job.object_ids:
             self.feature_cache = FeatureCache()  # channel layout changed: cached targets invalid
-        correction = job.correction and self._can_update(job.object_ids)
-        current = self.model.networks if correction else ()
+        steps = self.plan_for(job)
+        # Updates continue from the shot's networks; a plan without one starts from the parent.
+        current = self.model.networks if any(s.kind is StepKind.UPDATE for s in steps) else ()
         for event in run_plan(
-            self.plan_for(job),
+            steps,
             models=current,
             parent=self.parent,
             samples=job.samples,

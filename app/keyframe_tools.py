@@ -1,0 +1,63 @@
+"""Keyframes made from something other than a stroke: contour snapping and imported mattes.
+
+Both become ordinary editable keyframes of the active object through the document (one undo
+step each); messages go out as signals and the window shows them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.document import ShotDocument
+from core.errors import RotoshotError
+
+
+class KeyframeTools(QObject):
+    """Snap to contours and import a matte sequence, for the document's active object."""
+
+    failed = Signal(str)  # a message for the artist
+    status_reported = Signal(str, int)  # a status-bar message, milliseconds
+
+    def __init__(self, document: ShotDocument, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+
+    def snap_current_frame(self) -> None:
+        """Snap the active object's mask on this frame to image contours; the snapped mask
+        becomes an editable keyframe (one undo step)."""
+        from core.contours import snap_to_contours
+
+        doc = self.document
+        if doc.source is None:
+            return
+        mask = doc.display_mask(doc.active_object_id, doc.current_frame)
+        if mask is None or not mask.any():
+            self.status_reported.emit("Nothing to snap on this frame.", 4000)
+            return
+        snapped = snap_to_contours(mask, doc.frame_image())
+        doc.commit_mask(doc.active_object_id, doc.current_frame, snapped, "Snap to contours")
+
+    def import_mattes(self, folder: Path) -> int:
+        """Mattes named after the clip's frames become keyframes of the active object (one undo
+        step for the whole import). Returns how many frames were imported."""
+        from core.export import import_matte_sequence
+
+        doc = self.document
+        try:
+            masks = import_matte_sequence(folder, doc.source.stems)
+        except (RotoshotError, OSError) as exc:
+            self.failed.emit(str(exc))
+            return 0
+        if any(m.shape != (doc.source.height, doc.source.width) for m in masks.values()):
+            self.failed.emit(
+                f"the mattes in {folder.name} are not {doc.source.width}x{doc.source.height}"
+            )
+            return 0
+        doc.undo_stack.beginMacro(f"Import {len(masks)} mattes")
+        for frame_idx, mask in masks.items():
+            doc.commit_mask(doc.active_object_id, frame_idx, mask, "Import matte")
+        doc.undo_stack.endMacro()
+        self.status_reported.emit(f"Imported {len(masks)} mattes as keyframes.", 6000)
+        return len(masks)
