@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IDX:MASK.png",
         help="0-based frame index and its mask (pixel > 0 is object; several ids = several objects)",
     )
+    seg.add_argument(
+        "--strokes",
+        action="append",
+        default=[],
+        metavar="IDX:STROKES.png[@ID]",
+        help="hint strokes of object ID (default 1) on a frame: grey 255 = object, 128 = "
+        "background, 0 = unpainted (the network fills it in)",
+    )
     seg.add_argument("--out", required=True, help="output folder for the mattes")
     seg.add_argument(
         "--labels",

@@ -61,6 +61,7 @@ class CanvasView(QGraphicsView):
     tool_changed = Signal(str)
     brush_size_changed = Signal(int)
     view_mode_changed = Signal(str)
+    paint_hints_changed = Signal(bool)
     frame_unreadable = Signal(str)  # the current frame could not be read: why
 
     def __init__(self, document: ShotDocument, parent=None) -> None:
@@ -88,7 +89,11 @@ class CanvasView(QGraphicsView):
         self.onion_skin = False  # the previous frame's matte outline over this frame
         self.view_mode = VIEW_OVERLAY
         self.opacity = document.project.settings.overlay_opacity
+        # Brush, eraser and lasso paint hint strokes on a frame without keyframe or result
+        # (ShotDocument.editable_keyframe); off: they paint the whole matte.
+        self.paint_hints = True
         self._working: np.ndarray | None = None  # mask being painted (H, W) bool
+        self._working_known: np.ndarray | None = None  # its painted pixels, for hint strokes
         self._last_point: tuple[int, int] | None = None
         self._erasing = False
         self._lasso: list[QPointF] = []  # lasso/polygon corners in scene coordinates
@@ -141,10 +146,17 @@ class CanvasView(QGraphicsView):
         for info in doc.project.objects:
             if not info.visible:
                 continue
+            strokes = None  # (foreground, painted) hint strokes to draw over the matte
             if self._working is not None and info.object_id == doc.active_object_id:
                 mask = self._working
+                if self._working_known is not None:
+                    strokes = (self._working, self._working_known)
+                    mask = doc.result_with_strokes(info.object_id, doc.current_frame, *strokes)
             else:
                 mask = doc.display_mask(info.object_id, doc.current_frame)
+                known = doc.store.known(info.object_id, doc.current_frame)
+                if known is not None:
+                    strokes = (doc.store.get(info.object_id, doc.current_frame), known)
             if mask is None:
                 continue
             if self.view_mode == VIEW_MATTE:
@@ -166,6 +178,14 @@ class CanvasView(QGraphicsView):
                 > 0
             )
             rgba[edge] = (*info.colour, 255)
+            if strokes is not None:
+                foreground, painted = strokes
+                rgba[foreground] = (*info.colour, 255)
+                # Background strokes as a fine black/white checker: visible on any plate.
+                background = painted & ~foreground
+                ys, xs = np.nonzero(background)
+                light = ((ys // 2 + xs // 2) % 2).astype(bool)
+                rgba[ys, xs] = np.where(light[:, None], (235, 235, 235, 230), (20, 20, 20, 230))
         if self.view_mode == VIEW_MATTE:
             rgba[rgba[..., 3] == 0] = (0, 0, 0, 255)
         elif self.onion_skin and doc.current_frame > 0:
@@ -224,6 +244,11 @@ class CanvasView(QGraphicsView):
             self.outline.clear()
         self._update_cursor_item()
         self.tool_changed.emit(tool)
+
+    def set_paint_hints(self, enabled: bool) -> None:
+        """Strokes as hints (on) or as the whole matte (off); see ShotDocument.editable_keyframe."""
+        self.paint_hints = bool(enabled)
+        self.paint_hints_changed.emit(self.paint_hints)
 
     def set_brush_size(self, size: int) -> None:
         self.brush_size = int(np.clip(size, 1, 400))
@@ -299,7 +324,9 @@ class CanvasView(QGraphicsView):
         if self.tool == FILL:
             self._flood_fill(x, y, erase=event.button() == Qt.RightButton)
             return
-        self._working = doc.editable_mask(doc.active_object_id, doc.current_frame)
+        self._working, self._working_known = doc.editable_keyframe(
+            doc.active_object_id, doc.current_frame, hints=self.paint_hints
+        )
         self._erasing = self.tool == ERASER or event.button() == Qt.RightButton
         if self.tool == LASSO:
             # A drag draws a freehand lasso; clicks add polygon corners (Enter or a double-click
@@ -373,37 +400,40 @@ class CanvasView(QGraphicsView):
             return
         unique = {(int(x), int(y)) for x, y in points}
         if len(unique) >= 3:
-            canvas = self._working.astype(np.uint8)
-            cv2.fillPoly(canvas, [np.array(points, np.int32)], 0 if self._lasso_erasing else 1)
-            self._working = canvas > 0
+            region = np.zeros(self._working.shape, np.uint8)
+            cv2.fillPoly(region, [np.array(points, np.int32)], 1)
+            self._paint(region > 0, erase=self._lasso_erasing)
         self._commit_working("Lasso erase" if self._lasso_erasing else "Lasso fill")
 
     def cancel_lasso(self) -> None:
         self._lasso = []
         self.lasso_item.setPolygon(QPolygonF())
-        self._working = None
+        self._working = self._working_known = None
         self.refresh_overlay()
 
     def _commit_working(self, text: str) -> None:
         doc = self.document
-        mask, self._working = self._working, None
-        doc.commit_mask(doc.active_object_id, doc.current_frame, mask, text)
+        mask, known = self._working, self._working_known
+        self._working = self._working_known = None
+        if known is not None:
+            text = text.replace("Erase", "Background stroke").replace("Brush", "Object")
+        doc.commit_mask(doc.active_object_id, doc.current_frame, mask, text, known=known)
         self.refresh_overlay()
 
+    def _paint(self, region: np.ndarray, *, erase: bool) -> None:
+        """Paint `region` (H, W) bool into the working keyframe: object (or, erasing,
+        background); a hint keyframe also records the pixels as painted."""
+        self._working = (self._working & ~region) if erase else (self._working | region)
+        if self._working_known is not None:
+            self._working_known = self._working_known | region
+
     def _stamp(self, x0: int, y0: int, x1: int, y1: int) -> None:
-        """Paint a round-capped line segment into the working mask and show it."""
-        canvas = self._working.astype(np.uint8)
+        """Paint a round-capped line segment into the working keyframe and show it."""
+        canvas = np.zeros(self._working.shape, np.uint8)
         radius = max(1, self.brush_size // 2)
-        cv2.line(
-            canvas,
-            (x0, y0),
-            (x1, y1),
-            0 if self._erasing else 1,
-            thickness=2 * radius,
-            lineType=cv2.LINE_8,
-        )
-        cv2.circle(canvas, (x1, y1), radius, 0 if self._erasing else 1, thickness=-1)
-        self._working = canvas > 0
+        cv2.line(canvas, (x0, y0), (x1, y1), 1, thickness=2 * radius, lineType=cv2.LINE_8)
+        cv2.circle(canvas, (x1, y1), radius, 1, thickness=-1)
+        self._paint(canvas > 0, erase=self._erasing)
         self.refresh_overlay()
 
     def _flood_fill(self, x: int, y: int, *, erase: bool) -> None:

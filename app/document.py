@@ -195,17 +195,35 @@ def _logging_failure(fn, *args) -> None:
         log.warning("could not write a result cache: %s", exc)
 
 
+# A keyframe as the undo stack keeps it: (mask, known) with known None for a full mask (core
+# AnnotationStore), or None for "not annotated".
+Keyframe = tuple[np.ndarray, np.ndarray | None] | None
+
+
+def _copy_keyframe(keyframe: Keyframe) -> Keyframe:
+    if keyframe is None:
+        return None
+    mask, known = keyframe
+    return mask.copy(), None if known is None else known.copy()
+
+
 class StrokeCommand(QUndoCommand):
-    """One paint action on one (object, frame): before/after masks (None = not annotated)."""
+    """One paint action on one (object, frame): the keyframe before and after."""
 
     def __init__(
-        self, document: ShotDocument, object_id: int, frame_idx: int, before, after, text: str
+        self,
+        document: ShotDocument,
+        object_id: int,
+        frame_idx: int,
+        before: Keyframe,
+        after: Keyframe,
+        text: str,
     ):
         super().__init__(text)
         self._document = document
         self._key = (object_id, frame_idx)
-        self._before = None if before is None else before.copy()
-        self._after = None if after is None else after.copy()
+        self._before = _copy_keyframe(before)
+        self._after = _copy_keyframe(after)
 
     def redo(self) -> None:
         self._document._apply_annotation(*self._key, self._after)
@@ -394,15 +412,23 @@ class ShotDocument(QObject):
         (H, W) float32 in [0, 1], or None when the frame has neither annotation nor result."""
         info = self.object(object_id)
         annotation = self.store.get(object_id, frame_idx)
-        if annotation is not None:
+        known = self.store.known(object_id, frame_idx)
+        if annotation is not None and known is None:
             soft = annotation.astype(np.float32)
         else:
             result = self.result(frame_idx)
             if result is None or object_id not in result.object_ids:
+                soft = None
+            else:
+                k = result.object_ids.index(object_id)
+                labels = labels_from_probs(result.probs.astype(np.float32) / 255.0)
+                soft = object_soft_matte(result.probs.astype(np.float32) / 255.0, labels, k)
+            if known is not None:
+                # Hint strokes: the model's matte where the artist did not paint.
+                soft = np.zeros(known.shape, np.float32) if soft is None else soft.copy()
+                soft[known] = annotation[known]
+            if soft is None:
                 return None
-            k = result.object_ids.index(object_id)
-            labels = labels_from_probs(result.probs.astype(np.float32) / 255.0)
-            soft = object_soft_matte(result.probs.astype(np.float32) / 255.0, labels, k)
         return finish_matte(soft, info.finish if info is not None else FinishSettings())
 
     def set_active_object(self, object_id: int) -> None:
@@ -414,33 +440,73 @@ class ShotDocument(QObject):
     def annotation(self, object_id: int, frame_idx: int) -> np.ndarray | None:
         return self.store.get(object_id, frame_idx)
 
+    def keyframe(self, object_id: int, frame_idx: int) -> Keyframe:
+        mask = self.store.get(object_id, frame_idx)
+        return None if mask is None else (mask, self.store.known(object_id, frame_idx))
+
     def editable_mask(self, object_id: int, frame_idx: int) -> np.ndarray:
-        """What a new stroke starts from: the annotation, else the result (so the artist fixes
-        only the error), else empty. (H, W) bool, a fresh copy."""
-        annotation = self.store.get(object_id, frame_idx)
-        if annotation is not None:
-            return annotation.copy()
-        result = self.result(frame_idx)
-        mask = result.mask(object_id) if result is not None else None
+        """What a full-mask edit starts from: what the viewer shows (the annotation, the result
+        with hint strokes applied, or the result, so the artist fixes only the error), else
+        empty. (H, W) bool, a fresh copy."""
+        mask = self.display_mask(object_id, frame_idx)
         if mask is not None:
             return mask.copy()
         return np.zeros((self.source.height, self.source.width), dtype=bool)
 
-    def commit_mask(
-        self, object_id: int, frame_idx: int, mask: np.ndarray | None, text: str
-    ) -> None:
-        """Record a paint action as one undo step (and apply it)."""
-        before = self.store.get(object_id, frame_idx)
-        if before is None and mask is None:
-            return
-        if before is not None and mask is not None and np.array_equal(before, mask):
-            return
-        self.undo_stack.push(StrokeCommand(self, object_id, frame_idx, before, mask, text))
+    def editable_keyframe(
+        self, object_id: int, frame_idx: int, *, hints: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """What a new stroke starts from, as (mask, known) fresh copies (known None: a full
+        mask). A keyframe keeps its kind: strokes are added to hint strokes, a full mask is
+        edited. With no keyframe: `hints` and no result on the frame yet start empty hint
+        strokes (the first annotation: strokes, not the whole matte); otherwise the stroke
+        edits the shown result as a full mask (a correction keeps the rest of the matte)."""
+        mask = self.store.get(object_id, frame_idx)
+        known = self.store.known(object_id, frame_idx)
+        if mask is not None and (known is not None or not hints):
+            if known is not None and not hints:
+                return self.editable_mask(object_id, frame_idx), None  # filled, then edited
+            return mask.copy(), None if known is None else known.copy()
+        if mask is None and hints and self.display_mask(object_id, frame_idx) is None:
+            empty = np.zeros((self.source.height, self.source.width), dtype=bool)
+            return empty, empty.copy()
+        return self.editable_mask(object_id, frame_idx), None
 
-    def _apply_annotation(self, object_id: int, frame_idx: int, mask: np.ndarray | None) -> None:
+    def commit_mask(
+        self,
+        object_id: int,
+        frame_idx: int,
+        mask: np.ndarray | None,
+        text: str,
+        known: np.ndarray | None = None,
+    ) -> None:
+        """Record a paint action as one undo step (and apply it): a full mask, hint strokes
+        (with `known`, the painted pixels), or None to remove the keyframe."""
+        before = self.keyframe(object_id, frame_idx)
+        after = None if mask is None else (mask, known)
+        if before is None and after is None:
+            return
+        if before is not None and after is not None and _same_keyframe(before, after):
+            return
+        self.undo_stack.push(StrokeCommand(self, object_id, frame_idx, before, after, text))
+
+    def fill_as_mask(self, object_id: int, frame_idx: int) -> bool:
+        """Turn the frame's hint strokes (or its result) into a full, editable mask: what the
+        viewer shows becomes the keyframe. False when there is nothing to fill from."""
+        full_mask = self.store.known(object_id, frame_idx) is None
+        if full_mask and self.store.get(object_id, frame_idx) is not None:
+            return False  # already one
+        mask = self.display_mask(object_id, frame_idx)
+        if mask is None:
+            return False
+        self.commit_mask(object_id, frame_idx, mask.copy(), "Fill as mask")
+        return True
+
+    def _apply_annotation(self, object_id: int, frame_idx: int, keyframe: Keyframe) -> None:
+        mask, known = keyframe if keyframe is not None else (None, None)
         # Disk first: the stroke is safe before anything else (training) runs.
-        save_annotation(self.folder, object_id, frame_idx, mask)
-        self.store.set(object_id, frame_idx, mask)
+        save_annotation(self.folder, object_id, frame_idx, mask, known)
+        self.store.set(object_id, frame_idx, mask, known)
         self.annotation_changed.emit(object_id, frame_idx)
 
     # --- results -----------------------------------------------------------------------------
@@ -466,9 +532,31 @@ class ShotDocument(QObject):
         return COMPUTED if version == self.model_version else STALE
 
     def display_mask(self, object_id: int, frame_idx: int) -> np.ndarray | None:
-        """What the viewer shows for an object: its annotation, else its result mask."""
+        """What the viewer shows for an object: its full-mask annotation, else its result mask
+        (with the frame's hint strokes imposed where painted). (H, W) bool or None."""
         annotation = self.store.get(object_id, frame_idx)
-        if annotation is not None:
+        known = self.store.known(object_id, frame_idx)
+        if annotation is not None and known is None:
             return annotation
+        if known is None:
+            result = self.result(frame_idx)
+            return result.mask(object_id) if result is not None else None
+        return self.result_with_strokes(object_id, frame_idx, annotation, known)
+
+    def result_with_strokes(
+        self, object_id: int, frame_idx: int, mask: np.ndarray, known: np.ndarray
+    ) -> np.ndarray:
+        """The frame's result mask for an object (empty when none) with hint strokes imposed
+        where painted: mask, known (H, W) bool -> (H, W) bool."""
         result = self.result(frame_idx)
-        return result.mask(object_id) if result is not None else None
+        shown = result.mask(object_id) if result is not None else None
+        shown = np.zeros(known.shape, bool) if shown is None else shown.copy()
+        shown[known] = mask[known]
+        return shown
+
+
+def _same_keyframe(a: tuple, b: tuple) -> bool:
+    (mask_a, known_a), (mask_b, known_b) = a, b
+    if (known_a is None) != (known_b is None):
+        return False
+    return np.array_equal(mask_a, mask_b) and (known_a is None or np.array_equal(known_a, known_b))

@@ -1,4 +1,5 @@
-"""Keyframes made from something other than a stroke: contour snapping and imported mattes.
+"""Keyframes made from something other than a stroke: contour snapping, hint strokes filled
+into a full mask, and imported mattes.
 
 Both become ordinary editable keyframes of the active object through the document (one undo
 step each); messages go out as signals and the window shows them.
@@ -38,6 +39,19 @@ class KeyframeTools(QObject):
             return
         snapped = snap_to_contours(mask, doc.frame_image())
         doc.commit_mask(doc.active_object_id, doc.current_frame, snapped, "Snap to contours")
+
+    def fill_current_frame(self) -> None:
+        """Fill as mask: the active object's hint strokes on this frame (or its result) become
+        a full, editable mask of what the viewer shows (one undo step)."""
+        doc = self.document
+        if doc.source is None:
+            return
+        if doc.fill_as_mask(doc.active_object_id, doc.current_frame):
+            self.status_reported.emit("The matte on this frame is now an editable mask.", 4000)
+        elif doc.store.get(doc.active_object_id, doc.current_frame) is not None:
+            self.status_reported.emit("This frame's keyframe is already a full mask.", 4000)
+        else:
+            self.status_reported.emit("Nothing to fill on this frame yet: paint or train.", 4000)
 
     def import_mattes(self, folder: Path) -> int:
         """Mattes named after the clip's frames become keyframes of the active object (one undo

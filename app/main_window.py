@@ -185,6 +185,22 @@ class MainWindow(QMainWindow):
         self.addActions([undo, redo])
         self._action("&Clear Frame", self.canvas.clear_frame, "Delete", edit_menu)
         self._action("&Snap to Contours", self.snap_current_frame, "S", edit_menu)
+        edit_menu.addSeparator()
+        self.hints_action = self._action(
+            "Strokes as &Hints (the network fills in the object)",
+            lambda checked: self.canvas.set_paint_hints(checked),
+            "H",
+            edit_menu,
+            checkable=True,
+        )
+        self.hints_action.setIconText("Hints (H)")
+        self.hints_action.setToolTip(
+            "On: brush strokes mark object, eraser strokes mark background, and the network "
+            "fills in the rest. Off: strokes paint the whole matte."
+        )
+        self.hints_action.setChecked(self.canvas.paint_hints)
+        self.canvas.paint_hints_changed.connect(self.hints_action.setChecked)
+        self._action("&Fill as Mask", self.keyframe_tools.fill_current_frame, "M", edit_menu)
         self._action("&Import Matte Sequence…", self.import_mattes_dialog, None, edit_menu)
 
         tools = QToolBar("Tools")
@@ -208,6 +224,8 @@ class MainWindow(QMainWindow):
             self.tool_actions[tool] = action
         self.canvas.tool_changed.connect(self._on_canvas_tool_changed)
         self._on_canvas_tool_changed(self.canvas.tool)
+        tools.addSeparator()
+        tools.addAction(self.hints_action)
         tools.addSeparator()
         tools.addAction(self._action("Train", self.train_controller.train, "Ctrl+Return"))
         tools.addSeparator()

@@ -5,6 +5,10 @@ loading, fine-tuning, segmentation, writing PNGs): seconds/frame = total wall ti
 
     .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --quality 0
     .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --baseline copy-first
+    .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --first strokes
+
+`--first strokes` gives the first frame as a stroke robot's hint strokes (bench/stroke_robot.py)
+instead of the full mask: what an artist who paints a few strokes gets.
 
 Use the dev split only for measuring; never train on it.
 """
@@ -23,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.davis_split import davis_sequences  # noqa: E402
-from core.metrics import evaluate_pair, format_report  # noqa: E402
+from core.annotations import read_label_mask  # noqa: E402
+from core.metrics import evaluate_pair, format_report, region_similarity  # noqa: E402
 
 
 def main() -> int:
@@ -40,16 +45,24 @@ def main() -> int:
     parser.add_argument("--out", default="", help="prediction folder (default bench/out/<label>)")
     parser.add_argument("--label", default="", help="name of this run in the summary")
     parser.add_argument("--extra", default="", help="extra arguments for main.py segment")
+    parser.add_argument(
+        "--first",
+        choices=["mask", "strokes"],
+        default="mask",
+        help="first-frame annotation: the full mask, or the stroke robot's hint strokes",
+    )
     args = parser.parse_args()
 
     image_root, gt_root, sequences = davis_sequences(args.data, args.sequences)
     label = args.label or (args.baseline or f"{Path(args.weights).stem}_q{args.quality:g}")
+    if args.first == "strokes" and not args.label:
+        label += "_strokes"
     out_root = Path(args.out) if args.out else ROOT / "bench" / "out" / label
     if out_root.exists():
         shutil.rmtree(out_root)
     out_root.mkdir(parents=True)
 
-    scores, total_time, total_frames = [], 0.0, 0
+    scores, first_j, total_time, total_frames = [], [], 0.0, 0
     for seq in sequences:
         frames = sorted((image_root / seq).glob("*.jpg"))
         first_mask = gt_root / seq / (frames[0].stem + ".png")
@@ -60,13 +73,16 @@ def main() -> int:
             for frame in frames:
                 shutil.copyfile(first_mask, out_dir / f"{frame.stem}.png")
         else:
+            if args.first == "strokes":
+                first = ["--strokes", f"0:{write_robot_strokes(first_mask, out_root / '_strokes')}"]
+            else:
+                first = ["--annotation", f"0:{first_mask}"]
             command = [
                 sys.executable,
                 str(ROOT / "main.py"),
                 "segment",
                 str(image_root / seq),
-                "--annotation",
-                f"0:{first_mask}",
+                *first,
                 "--out",
                 str(out_dir),
                 "--quality",
@@ -88,10 +104,18 @@ def main() -> int:
         elapsed = time.perf_counter() - started
         score = evaluate_pair(out_dir, gt_root / seq, seq)
         scores.append(score)
+        # The annotated frame's own matte (the DAVIS score leaves the first frame out).
+        first_j.append(
+            region_similarity(
+                read_label_mask(out_dir / f"{frames[0].stem}.png") > 0,
+                read_label_mask(first_mask) > 0,
+            )
+        )
         total_time += elapsed
         total_frames += len(frames)
         print(
-            f"{seq:<22} {len(frames):>4} frames {elapsed:7.1f} s  J&F {score.JF * 100:5.1f}",
+            f"{seq:<22} {len(frames):>4} frames {elapsed:7.1f} s  J&F {score.JF * 100:5.1f}"
+            f"  first-frame J {first_j[-1] * 100:5.1f}",
             flush=True,
         )
 
@@ -100,6 +124,7 @@ def main() -> int:
     f = sum(s.F.mean for s in scores) / len(scores) * 100
     summary = {
         "label": label,
+        "first": args.first,
         "quality": args.quality,
         "weights": args.weights,
         "gate": args.gate,
@@ -109,12 +134,26 @@ def main() -> int:
         "J": round(j, 1),
         "F": round(f, 1),
         "JF": round((j + f) / 2, 1),
+        "first_frame_J": round(sum(first_j) / len(first_j) * 100, 1),
         "s_per_frame": round(total_time / max(1, total_frames), 3),
         "total_s": round(total_time, 1),
     }
     print(json.dumps(summary))
     (out_root / "summary.json").write_text(json.dumps(summary, indent=1))
     return 0
+
+
+def write_robot_strokes(mask_path: Path, folder: Path) -> Path:
+    """The stroke robot's strokes for a ground-truth mask, as a strokes PNG in `folder`."""
+    from bench.stroke_robot import robot_strokes
+    from core.annotations import read_label_mask, strokes_to_image
+    from core.export import write_png_atomic
+
+    foreground, painted = robot_strokes(read_label_mask(mask_path) > 0)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{mask_path.parent.name}.png"
+    write_png_atomic(path, strokes_to_image(foreground, painted))
+    return path
 
 
 if __name__ == "__main__":

@@ -84,18 +84,76 @@ def read_label_mask(path: str | os.PathLike, *, labels: bool = False) -> np.ndar
     return (grey > top // 2).astype(np.uint16)
 
 
-class AnnotationStore:
-    """Painted keyframes: one (H, W) bool mask per (object_id, frame_idx).
+# A strokes image (the CLI's --strokes, the project's *.strokes.png): grey levels, one object.
+STROKE_UNPAINTED, STROKE_BACKGROUND, STROKE_FOREGROUND = 0, 128, 255
 
-    An entry means "the artist said what this object covers on this frame" (an empty mask is a
-    valid answer: the object is absent there). Plain Python state; the app wraps it with undo and
-    signals, the project module persists it.
+
+def strokes_to_image(mask: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Hint strokes -> (H, W) uint8 image: 255 foreground stroke, 128 background stroke, 0
+    unpainted. mask, known: (H, W) bool (foreground pixels, painted pixels)."""
+    image = np.full(mask.shape, STROKE_UNPAINTED, np.uint8)
+    image[known] = STROKE_BACKGROUND
+    image[known & mask] = STROKE_FOREGROUND
+    return image
+
+
+def strokes_from_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) uint8 strokes image -> (mask, known) (H, W) bool each; levels are taken by
+    nearest (an anti-aliased or resaved image still reads): < 64 unpainted, > 191 foreground."""
+    known = image >= 64
+    return known & (image > 191), known
+
+
+def read_strokes(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read a strokes image file (see strokes_to_image) -> (mask, known) (H, W) bool each."""
+    try:
+        with Image.open(path) as image:
+            grey = np.asarray(image.convert("L"))
+    except FileNotFoundError:
+        raise RotoshotError(f"strokes file not found: {path}") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise RotoshotError(f"cannot read strokes {path}: {exc}") from None
+    return strokes_from_image(grey)
+
+
+def implied_background(mask: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Painted pixels of hint strokes with the far surroundings added as background: strokes
+    are drawn across the object, so whatever lies outside their bounding box grown by half its
+    size each way (at least 16 px) is taken as background. Without it, object-only strokes
+    would teach "everything is object", and look-alikes far from the object are never taught
+    as background.
+
+    mask, known: (H, W) bool (foreground strokes, painted pixels) -> known (H, W) bool.
+    """
+    if not mask.any():
+        return known
+    ys, xs = np.nonzero(mask)
+    height, width = mask.shape
+    grow_y = max(16, (ys.max() - ys.min() + 1) // 2)
+    grow_x = max(16, (xs.max() - xs.min() + 1) // 2)
+    near = np.zeros_like(known)
+    near[
+        max(0, ys.min() - grow_y) : min(height, ys.max() + grow_y + 1),
+        max(0, xs.min() - grow_x) : min(width, xs.max() + grow_x + 1),
+    ] = True
+    return known | ~near
+
+
+class AnnotationStore:
+    """Painted keyframes, one per (object_id, frame_idx): a full mask or hint strokes.
+
+    A full mask (`known` None) says what this object covers on this frame (an empty mask is a
+    valid answer: the object is absent there). Hint strokes say it only where the artist
+    painted: `known` (H, W) bool marks the painted pixels, `mask` the foreground ones among them;
+    unpainted pixels carry no label (training ignores them, the model fills them in). Plain
+    Python state; the app wraps it with undo and signals, the project module persists it.
     """
 
     def __init__(self, size: tuple[int, int]) -> None:
         self.size = size  # (width, height)
         self.skipped: list[str] = []  # keyframe files that could not be read when loaded
         self._masks: dict[tuple[int, int], np.ndarray] = {}
+        self._known: dict[tuple[int, int], np.ndarray] = {}  # hint strokes only
         self._digests: dict[tuple[int, int], str] = {}
 
     def __len__(self) -> int:
@@ -105,21 +163,47 @@ class AnnotationStore:
         """The mask (H, W) bool (read-only view), or None when not annotated."""
         return self._masks.get((object_id, frame_idx))
 
-    def set(self, object_id: int, frame_idx: int, mask: np.ndarray | None) -> None:
-        """Store a copy of `mask` (H, W) bool-like, or remove the entry when None."""
+    def known(self, object_id: int, frame_idx: int) -> np.ndarray | None:
+        """Painted pixels (H, W) bool of a hint annotation; None for a full mask or no entry."""
+        return self._known.get((object_id, frame_idx))
+
+    def is_hint(self, object_id: int, frame_idx: int) -> bool:
+        return (object_id, frame_idx) in self._known
+
+    def set(
+        self,
+        object_id: int,
+        frame_idx: int,
+        mask: np.ndarray | None,
+        known: np.ndarray | None = None,
+    ) -> None:
+        """Store a copy of `mask` (H, W) bool-like (with `known`, the painted pixels of hint
+        strokes; foreground outside `known` is dropped), or remove the entry when None."""
         key = (object_id, frame_idx)
+        self._known.pop(key, None)
         if mask is None:
             self._masks.pop(key, None)
             self._digests.pop(key, None)
             return
-        if mask.shape != (self.size[1], self.size[0]):
-            raise RotoshotError(
-                f"mask is {mask.shape[1]}x{mask.shape[0]}, frames are {self.size[0]}x{self.size[1]}"
-            )
+        expected = (self.size[1], self.size[0])
+        for array in (mask, known):
+            if array is not None and array.shape != expected:
+                raise RotoshotError(
+                    f"mask is {array.shape[1]}x{array.shape[0]}, "
+                    f"frames are {self.size[0]}x{self.size[1]}"
+                )
         stored = np.array(mask, dtype=bool, copy=True)
+        h = hashlib.sha1(np.packbits(stored).tobytes())
+        if known is not None:
+            painted = np.array(known, dtype=bool, copy=True)
+            stored &= painted
+            painted.setflags(write=False)
+            self._known[key] = painted
+            h = hashlib.sha1(np.packbits(stored).tobytes())
+            h.update(b"hint:" + np.packbits(painted).tobytes())
         stored.setflags(write=False)
         self._masks[key] = stored
-        self._digests[key] = hashlib.sha1(np.packbits(stored).tobytes()).hexdigest()
+        self._digests[key] = h.hexdigest()
 
     def keys(self) -> list[tuple[int, int]]:
         """Sorted (object_id, frame_idx) pairs."""
@@ -161,3 +245,20 @@ class AnnotationStore:
                 masks[k] = mask
                 valid[k] = True
         return masks, valid
+
+    def frame_known(
+        self, frame_idx: int, object_ids: list[int], *, for_training: bool = False
+    ) -> np.ndarray | None:
+        """Painted pixels (K, H, W) bool for `object_ids` on one frame (all True for a full mask
+        or no entry), or None when none of them has hint strokes there. `for_training`: with
+        the implied background of strokes that have no background stroke (implied_background)."""
+        hints = [self._known.get((o, frame_idx)) for o in object_ids]
+        if all(h is None for h in hints):
+            return None
+        height, width = self.size[1], self.size[0]
+        known = np.ones((len(object_ids), height, width), dtype=bool)
+        for k, painted in enumerate(hints):
+            if painted is not None:
+                mask = self._masks[(object_ids[k], frame_idx)]
+                known[k] = implied_background(mask, painted) if for_training else painted
+        return known

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.annotations import AnnotationStore, read_label_mask
+from core.annotations import AnnotationStore, read_label_mask, read_strokes
 from core.errors import RotoshotError
 from core.export import write_png_atomic
 from core.jobs import TrainProgress
@@ -49,39 +49,71 @@ def parse_annotations(
     specs: list[str], source: FrameSource, *, labels: bool = False
 ) -> ParsedAnnotations:
     """Read `IDX:MASK.png` specs, checking index range, size and emptiness; `labels`: every
-    value of a mask is an object id (core.annotations.read_label_mask)."""
-    if not specs:
-        raise RotoshotError("give at least one --annotation IDX:MASK.png")
+    value of a mask is an object id (core.annotations.read_label_mask). No specs: no frames
+    (the strokes may annotate alone)."""
     frames: dict[int, np.ndarray] = {}
     for spec in specs:
-        idx_text, sep, mask_path = spec.partition(":")
-        if not sep or not mask_path:
-            raise RotoshotError(f"--annotation {spec!r} is not IDX:MASK.png")
-        try:
-            frame_idx = int(idx_text)
-        except ValueError:
-            raise RotoshotError(
-                f"--annotation {spec!r}: {idx_text!r} is not a frame index"
-            ) from None
-        if not 0 <= frame_idx < len(source):
-            raise RotoshotError(
-                f"--annotation {spec!r}: frame {frame_idx} is out of range (0..{len(source) - 1})"
-            )
+        frame_idx, mask_path = _frame_and_path(spec, "--annotation", "IDX:MASK.png", source)
         label_map = read_label_mask(mask_path, labels=labels)
-        if label_map.shape[::-1] != source.size:
-            raise RotoshotError(
-                f"mask {mask_path} is {label_map.shape[1]}x{label_map.shape[0]} but the frames are "
-                f"{source.size[0]}x{source.size[1]}"
-            )
+        _check_size(mask_path, label_map.shape, source)
         if frame_idx in frames:
             raise RotoshotError(f"frame {frame_idx} is annotated twice")
         frames[frame_idx] = label_map
     ids = sorted({int(v) for m in frames.values() for v in np.unique(m) if v != 0})
-    if not ids:
+    if frames and not ids:
         raise RotoshotError(
             "every annotation mask is empty: the object must be painted on at least one frame"
         )
     return ParsedAnnotations(ids, frames)
+
+
+def _frame_and_path(spec: str, flag: str, form: str, source: FrameSource) -> tuple[int, str]:
+    """`IDX:PATH` -> (frame index in range, path), or one clear RotoshotError."""
+    idx_text, sep, path = spec.partition(":")
+    if not sep or not path:
+        raise RotoshotError(f"{flag} {spec!r} is not {form}")
+    try:
+        frame_idx = int(idx_text)
+    except ValueError:
+        raise RotoshotError(f"{flag} {spec!r}: {idx_text!r} is not a frame index") from None
+    if not 0 <= frame_idx < len(source):
+        raise RotoshotError(
+            f"{flag} {spec!r}: frame {frame_idx} is out of range (0..{len(source) - 1})"
+        )
+    return frame_idx, path
+
+
+def _check_size(path: str, shape: tuple[int, ...], source: FrameSource) -> None:
+    if tuple(shape[::-1]) != tuple(source.size):
+        raise RotoshotError(
+            f"{path} is {shape[1]}x{shape[0]} but the frames are {source.size[0]}x{source.size[1]}"
+        )
+
+
+def parse_strokes(
+    specs: list[str], source: FrameSource
+) -> dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]:
+    """Read `IDX:STROKES.png[@OBJECT_ID]` specs (object 1 when no id is given): strokes images
+    (core.annotations.strokes_to_image: 255 object, 128 background, 0 unpainted) ->
+    (object_id, frame_idx) -> (mask, known) (H, W) bool each."""
+    strokes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for spec in specs:
+        body, at, id_text = spec.rpartition("@") if "@" in spec else (spec, "", "1")
+        frame_idx, path = _frame_and_path(body, "--strokes", "IDX:STROKES.png[@ID]", source)
+        try:
+            object_id = int(id_text)
+        except ValueError:
+            raise RotoshotError(f"--strokes {spec!r}: {id_text!r} is not an object id") from None
+        if not 1 <= object_id <= 255:
+            raise RotoshotError(f"--strokes {spec!r}: object ids are 1..255")
+        mask, known = read_strokes(path)
+        _check_size(path, mask.shape, source)
+        if not known.any():
+            raise RotoshotError(f"{path} has no strokes (255 = object, 128 = background)")
+        if (object_id, frame_idx) in strokes:
+            raise RotoshotError(f"object {object_id} has strokes twice on frame {frame_idx}")
+        strokes[(object_id, frame_idx)] = (mask, known)
+    return strokes
 
 
 def _cli_session(source: FrameSource, args, *, gate: int = DEFAULT_GATE_PX) -> ShotSession:
@@ -100,13 +132,31 @@ def _cli_session(source: FrameSource, args, *, gate: int = DEFAULT_GATE_PX) -> S
     return ShotSession(source, parent, info, recipes=recipes, gate_px=gate)
 
 
-def store_from_label_maps(parsed: ParsedAnnotations, size: tuple[int, int]) -> AnnotationStore:
+def store_from_label_maps(
+    parsed: ParsedAnnotations,
+    size: tuple[int, int],
+    strokes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None = None,
+) -> AnnotationStore:
     """Keyframes from label maps: a label map annotates every object on its frame (an object not
-    in it is absent there)."""
+    in it is absent there); `strokes` add hint keyframes (parse_strokes). RotoshotError when a
+    frame has both a mask and strokes for one object, or nothing is painted as object."""
     store = AnnotationStore(size)
+    ids = sorted(set(parsed.object_ids) | {o for o, _ in (strokes or {})})
     for frame_idx, labels in parsed.frames.items():
-        for object_id in parsed.object_ids:
+        for object_id in ids:
             store.set(object_id, frame_idx, labels == object_id)
+    for (object_id, frame_idx), (mask, known) in (strokes or {}).items():
+        if frame_idx in parsed.frames:
+            raise RotoshotError(
+                f"frame {frame_idx} has both a mask and strokes: give one or the other"
+            )
+        store.set(object_id, frame_idx, mask, known)
+    if not ids:
+        raise RotoshotError("give at least one --annotation IDX:MASK.png or --strokes")
+    if not store.has_foreground(ids):
+        raise RotoshotError(
+            "nothing is painted as object: the object must be painted on at least one frame"
+        )
     return store
 
 
@@ -132,16 +182,17 @@ def run_segment(args) -> int:
         raise RotoshotError(f"--quality must be between 0 and 1, not {args.quality}")
     source = open_frames(args.frames)
     parsed = parse_annotations(args.annotation, source, labels=getattr(args, "labels", False))
+    strokes = parse_strokes(getattr(args, "strokes", []), source)
+    store = store_from_label_maps(parsed, source.size, strokes)
     out_dir = prepare_output_folder(args.out)
-    report(f"{len(parsed.object_ids)} object(s) in the annotations: ids {parsed.object_ids}")
+    ids = tuple(store.object_ids())
+    report(f"{len(ids)} object(s) in the annotations: ids {list(ids)}")
     gate = DEFAULT_GATE_PX if args.gate is None else args.gate
     session = _cli_session(source, args, gate=gate)
     preset = preset_for(args.quality)
-    ids = tuple(parsed.object_ids)
     if args.steps is not None and args.steps <= 0:
         session.untrained_model(ids, preset)  # no fine-tuning: every object from the parent
     else:
-        store = store_from_label_maps(parsed, source.size)
         job = session.train_job(store, preset, preview=False)
         last = None
         for event in session.train(job):

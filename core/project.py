@@ -2,6 +2,8 @@
 
     project.json                 manifest (atomic write)
     annotations/<object_id>/<frame_idx>.png   0/255 masks, one per painted keyframe
+    annotations/<object_id>/<frame_idx>.strokes.png   hint strokes instead: 255 object,
+                                 128 background, 0 unpainted (core.annotations.strokes_to_image)
     results/<frame_idx>.png      cached per-frame probabilities, uint8, objects stacked vertically
     model.pt                     fine-tuned weights (core.model.build checkpoint)
 
@@ -20,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.annotations import AnnotationStore
+from core.annotations import AnnotationStore, strokes_from_image, strokes_to_image
 from core.errors import RotoshotError
 from core.export import write_bytes_atomic, write_png_atomic
 from core.matte import FinishSettings
@@ -89,20 +91,39 @@ def save_manifest(folder: str | os.PathLike, project: Project) -> None:
     write_bytes_atomic(folder / MANIFEST, json.dumps(data, indent=1).encode())
 
 
-def annotation_path(folder: str | os.PathLike, object_id: int, frame_idx: int) -> Path:
-    return Path(folder) / "annotations" / str(object_id) / f"{frame_idx:06d}.png"
+STROKES_SUFFIX = ".strokes"
+
+
+def annotation_path(
+    folder: str | os.PathLike, object_id: int, frame_idx: int, *, strokes: bool = False
+) -> Path:
+    suffix = STROKES_SUFFIX if strokes else ""
+    return Path(folder) / "annotations" / str(object_id) / f"{frame_idx:06d}{suffix}.png"
 
 
 def save_annotation(
-    folder: str | os.PathLike, object_id: int, frame_idx: int, mask: np.ndarray | None
+    folder: str | os.PathLike,
+    object_id: int,
+    frame_idx: int,
+    mask: np.ndarray | None,
+    known: np.ndarray | None = None,
 ) -> None:
-    """Write (or delete, when None) one keyframe mask as a 0/255 PNG, atomically."""
-    path = annotation_path(folder, object_id, frame_idx)
+    """Write (or delete, when None) one keyframe atomically: a full mask as a 0/255 PNG, hint
+    strokes (`known`: painted pixels) as a strokes PNG. The other form's file is removed
+    afterwards, so a crash between the two leaves the new annotation readable."""
+    full = annotation_path(folder, object_id, frame_idx)
+    strokes = annotation_path(folder, object_id, frame_idx, strokes=True)
     if mask is None:
-        path.unlink(missing_ok=True)
+        full.unlink(missing_ok=True)
+        strokes.unlink(missing_ok=True)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_png_atomic(path, mask.astype(np.uint8) * 255)
+    full.parent.mkdir(parents=True, exist_ok=True)
+    if known is None:
+        write_png_atomic(full, mask.astype(np.uint8) * 255)
+        strokes.unlink(missing_ok=True)
+    else:
+        write_png_atomic(strokes, strokes_to_image(mask, known))
+        full.unlink(missing_ok=True)
 
 
 def save_annotations(folder: str | os.PathLike, store: AnnotationStore) -> None:
@@ -110,8 +131,9 @@ def save_annotations(folder: str | os.PathLike, store: AnnotationStore) -> None:
     folder = Path(folder)
     keep = set()
     for object_id, frame_idx in store.keys():
-        save_annotation(folder, object_id, frame_idx, store.get(object_id, frame_idx))
-        keep.add(annotation_path(folder, object_id, frame_idx))
+        known = store.known(object_id, frame_idx)
+        save_annotation(folder, object_id, frame_idx, store.get(object_id, frame_idx), known)
+        keep.add(annotation_path(folder, object_id, frame_idx, strokes=known is not None))
     for path in (folder / "annotations").glob("*/*.png"):
         if path not in keep:
             path.unlink()
@@ -222,11 +244,16 @@ def load_project(
     store = AnnotationStore(size)
     ids = {o.object_id for o in project.objects}
     for path in sorted((folder / "annotations").glob("*/*.png")):
+        stem = path.stem
+        is_strokes = stem.endswith(STROKES_SUFFIX)
         try:
-            object_id, frame_idx = int(path.parent.name), int(path.stem)
+            object_id = int(path.parent.name)
+            frame_idx = int(stem.removesuffix(STROKES_SUFFIX))
         except ValueError:
             continue
         if object_id not in ids:
+            continue
+        if _superseded(path, is_strokes):
             continue
         if num_frames is not None and not 0 <= frame_idx < num_frames:
             store.skipped.append(f"{path.parent.name}/{path.name} (frame beyond the clip)")
@@ -241,5 +268,19 @@ def load_project(
             raise RotoshotError(
                 f"annotation {path.name} is {mask.shape[1]}x{mask.shape[0]}, the clip is {size[0]}x{size[1]}"
             )
-        store.set(object_id, frame_idx, mask > 127)
+        if is_strokes:
+            store.set(object_id, frame_idx, *strokes_from_image(mask))
+        else:
+            store.set(object_id, frame_idx, mask > 127)
     return project, store
+
+
+def _superseded(path: Path, is_strokes: bool) -> bool:
+    """True when the keyframe's other form (mask <-> strokes) is also on disk and newer: a
+    crash between writing one and removing the other leaves both."""
+    stem = path.stem.removesuffix(STROKES_SUFFIX)
+    other = path.with_name(f"{stem}.png" if is_strokes else f"{stem}{STROKES_SUFFIX}.png")
+    try:
+        return other.stat().st_mtime_ns > path.stat().st_mtime_ns
+    except OSError:
+        return False

@@ -50,10 +50,28 @@ class SegmentConfig:
 
 @dataclass(frozen=True)
 class FrameAnnotation:
-    """An annotated frame: masks (K, H, W) bool; valid (K,) bool, objects annotated there."""
+    """An annotated frame: masks (K, H, W) bool; valid (K,) bool, objects annotated there;
+    known (K, H, W) bool or None: the painted pixels where an object has hint strokes (all True
+    for a full mask; None when every object's annotation is a full mask)."""
 
     masks: np.ndarray
     valid: np.ndarray
+    known: np.ndarray | None = None
+
+    def is_full(self, obj: int) -> bool:
+        """True when object `obj` has a full mask here (not hint strokes, not unannotated)."""
+        return bool(self.valid[obj]) and (self.known is None or bool(self.known[obj].all()))
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """probs (K, H, W) float32 with the annotation imposed in place: a full mask replaces
+        its object's map, hint strokes set only the painted pixels (the model fills the rest)."""
+        for obj in np.flatnonzero(self.valid):
+            if self.known is None:
+                probs[obj] = self.masks[obj]
+            else:
+                painted = self.known[obj]
+                probs[obj][painted] = self.masks[obj][painted]
+        return probs
 
 
 @dataclass(frozen=True)
@@ -190,9 +208,12 @@ class Segmenter:
         nearest = min(annotated, key=lambda f: (abs(f - frame_idx), f))
         neighbour = frame_idx + (1 if nearest > frame_idx else -1)
         annotation = self.annotations.get(neighbour)
-        if annotation is not None and annotation.valid[obj]:
+        if annotation is not None and annotation.is_full(obj):
             return annotation.masks[obj]
-        return self.raw_probs(neighbour)[obj] > self.config.threshold
+        probs = self.raw_probs(neighbour)
+        if annotation is not None:
+            probs = annotation.apply(probs)
+        return probs[obj] > self.config.threshold
 
     def _gate(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
         """Drop connected components far from the neighbouring frame's object (distractors)."""
@@ -223,8 +244,8 @@ class Segmenter:
         annotation = self.annotations.get(frame_idx)
         fully_annotated = False
         if annotation is not None:
-            probs[annotation.valid] = annotation.masks[annotation.valid].astype(np.float32)
-            fully_annotated = bool(annotation.valid.all())
+            annotation.apply(probs)
+            fully_annotated = all(annotation.is_full(k) for k in range(len(annotation.valid)))
         return FrameResult(
             frame_idx, probs, labels_from_probs(probs, self.config.threshold), fully_annotated
         )

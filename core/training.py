@@ -49,12 +49,15 @@ _FIRST_TRAINED_STAGE = {"head": 5, "deep": 3, "all": 0}
 class TrainingSample:
     """One annotated frame. image (H, W, 3) uint8 RGB; masks (K, H, W) bool, one per object;
     valid (K,) bool: True where that object was annotated on this frame (False = unknown, no
-    loss), so an object painted on other frames only is not taught as absent here."""
+    loss), so an object painted on other frames only is not taught as absent here; known
+    (K, H, W) bool or None: the labelled pixels when an object has hint strokes (unpainted
+    pixels carry no loss), None when every annotation is a full mask."""
 
     image: np.ndarray
     masks: np.ndarray
     valid: np.ndarray
     key: str = ""  # identifies (frame, annotation content) for FeatureCache reuse; "" = no reuse
+    known: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,10 @@ def _to_tensor_image(image: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.array(image, copy=True)).to(device).permute(2, 0, 1)[None].float()
 
 
-def _to_tensor_masks(masks: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(K, H, W) bool -> (1, K, H, W) float32 in {0, 1}."""
+def _to_tensor_masks(masks: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    """(K, H, W) bool -> (1, K, H, W) float32 in {0, 1}; None stays None."""
+    if masks is None:
+        return None
     return torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32)).to(device)[None]
 
 
@@ -146,6 +151,8 @@ def validate_samples(samples: list[TrainingSample]) -> int:
             )
         if s.valid.shape != (num_objects,):
             raise RotoshotError(f"annotation {i} has a bad validity vector")
+        if s.known is not None and s.known.shape != s.masks.shape:
+            raise RotoshotError(f"annotation {i}'s painted-pixel mask has the wrong shape")
     if not any(s.masks[s.valid].any() for s in samples):
         raise RotoshotError(
             "every annotation mask is empty: paint the object on at least one frame"
@@ -158,6 +165,7 @@ class _View:
     features: list[torch.Tensor]
     target: torch.Tensor  # (1, K, H, W) float
     valid: torch.Tensor  # (1, K) float
+    known: torch.Tensor | None = None  # (1, K, H, W) float labelled pixels; None = all
     resized_targets: dict = dataclasses.field(default_factory=dict)  # size -> target, memoised
 
 
@@ -189,13 +197,18 @@ class FeatureCache:
 
 
 def _random_crop(
-    rng: np.random.Generator, image: np.ndarray, masks: np.ndarray, crop: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """A crop x crop window, centred on a random object pixel 80 % of the time (0 = no crop).
-    Training the whole network on crops is ~2.5x faster per step than on full 480p frames."""
+    rng: np.random.Generator,
+    image: np.ndarray,
+    masks: np.ndarray,
+    known: np.ndarray | None,
+    crop: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """A crop x crop window of image, masks and known (None stays None), centred on a random
+    object pixel 80 % of the time (0 = no crop). Training the whole network on crops is ~2.5x
+    faster per step than on full 480p frames."""
     height, width = image.shape[:2]
     if crop <= 0 or (height <= crop and width <= crop):
-        return image, masks
+        return image, masks, known
     ch, cw = min(crop, height), min(crop, width)
     ys, xs = np.nonzero(masks.any(axis=0))
     if len(ys) and rng.random() < 0.8:
@@ -205,12 +218,18 @@ def _random_crop(
         cy, cx = int(rng.integers(height)), int(rng.integers(width))
     top = int(np.clip(cy - ch // 2, 0, height - ch))
     left = int(np.clip(cx - cw // 2, 0, width - cw))
-    return image[top : top + ch, left : left + cw], masks[:, top : top + ch, left : left + cw]
+    rows, cols = slice(top, top + ch), slice(left, left + cw)
+    return image[rows, cols], masks[:, rows, cols], None if known is None else known[:, rows, cols]
+
+
+# Label of an unpainted pixel while hint strokes go through augment_pair (0/1 are the classes).
+_UNLABELLED = 2
 
 
 class _ViewMaker:
     """Augmented views of the annotated frames; each frame's Dreamer (an inpainting) is made
-    the first time that frame is dreamed from."""
+    the first time that frame is dreamed from. Frames with hint strokes are never dreamed: the
+    Dreamer cuts out the object by its mask, and strokes are not the object's whole area."""
 
     def __init__(self, samples: list[TrainingSample], cfg: FineTuneConfig) -> None:
         self.samples = samples
@@ -219,19 +238,27 @@ class _ViewMaker:
 
     def make(
         self, rng: np.random.Generator, index: int, identity: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(image (H, W, 3) uint8, masks (K, H, W) bool) for sample `index`."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(image (H, W, 3) uint8, masks (K, H, W) bool, known (K, H, W) bool or None) for
+        sample `index`."""
         sample = self.samples[index]
         if identity:
-            return sample.image, sample.masks
+            return sample.image, sample.masks, sample.known
+        if sample.known is not None:
+            # One warp for labels and painted pixels alike: unpainted pixels ride along as a
+            # third label value through the nearest-neighbour resampling.
+            labels = sample.masks.astype(np.uint8)
+            labels[~sample.known] = _UNLABELLED
+            image, labels = augment_pair(rng, sample.image, labels, self.cfg.augment)
+            return image, labels == 1, labels != _UNLABELLED
         if self.cfg.dream > 0 and rng.random() < self.cfg.dream:
             dreamer = self._dreamers.get(index)
             if dreamer is None:
                 dreamer = Dreamer(sample.image, sample.masks, sample.valid, self.cfg.dream_config)
                 self._dreamers[index] = dreamer
             if dreamer.ok:
-                return dreamer.view(rng)
-        return augment_pair(rng, sample.image, sample.masks, self.cfg.augment)
+                return (*dreamer.view(rng), None)
+        return (*augment_pair(rng, sample.image, sample.masks, self.cfg.augment), None)
 
 
 def fine_tune(
@@ -281,13 +308,20 @@ def fine_tune(
                 sample_views = []
                 for v in range(views_per_frame):
                     cancel.raise_if_cancelled()
-                    image, masks = view_maker.make(rng, index, identity=(v == 0))
+                    image, masks, known = view_maker.make(rng, index, identity=(v == 0))
                     x = model.normalize(_to_tensor_image(image, device))
                     feats = model.backbone(x, stop_stage=first_trained)
                     if not keep_s2:
                         feats[0] = None  # stride-2 features unused: don't keep ~6 MB per view
                     valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
-                    sample_views.append(_View(feats, _to_tensor_masks(masks, device), valid))
+                    sample_views.append(
+                        _View(
+                            feats,
+                            _to_tensor_masks(masks, device),
+                            valid,
+                            _to_tensor_masks(known, device),
+                        )
+                    )
                     elapsed = time.perf_counter() - started
                     yield TrainProgress(
                         0, steps_reported, math.nan, elapsed, math.nan, phase="preparing"
@@ -320,19 +354,25 @@ def fine_tune(
             if first_trained < 5:
                 feats = model.backbone(None, start_stage=first_trained, features=feats)
             output = model.head(feats, None, refine=refine)
-            target, valid = view.target, view.valid
+            target, valid, known = view.target, view.valid, view.known
             resized_targets = view.resized_targets
         else:
             index = int(rng.integers(len(samples)))
             sample = samples[index]
-            image, masks = view_maker.make(rng, index, identity=rng.random() < 0.2)
-            image, masks = _random_crop(rng, image, masks, config.crop)
+            image, masks, known = view_maker.make(rng, index, identity=rng.random() < 0.2)
+            image, masks, known = _random_crop(rng, image, masks, known, config.crop)
             output = model(model.normalize(_to_tensor_image(image, device)), full_resolution=False)
             target = _to_tensor_masks(masks, device)
+            known = _to_tensor_masks(known, device)
             valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
             resized_targets = None
         loss = osvos_loss(
-            output, target, valid, side_weight=config.side_weight, resized_targets=resized_targets
+            output,
+            target,
+            valid,
+            side_weight=config.side_weight,
+            resized_targets=resized_targets,
+            known=known,
         )
         _optimise(optimizer, loss, step)
         now = time.perf_counter()
@@ -414,6 +454,7 @@ def _train_refinement(
             views[i].valid,
             side_weight=config.side_weight,
             resized_targets=views[i].resized_targets,
+            known=views[i].known,
         )
         _optimise(optimizer, loss, step_offset + step)
         now = time.perf_counter()

@@ -32,8 +32,12 @@ def drag(qtbot, canvas, points, button=Qt.LeftButton):
     qtbot.mouseRelease(viewport, button, pos=view_pos(canvas, *points[-1]))
 
 
-def paint_object(qtbot, win, labels, frame_idx=0):
-    """Paint the synthetic object on a frame with the brush, row by row."""
+def paint_object(qtbot, win, labels, frame_idx=0, *, hints=False):
+    """Paint the synthetic object on a frame with the brush, row by row: as its whole matte
+    (Edit > Strokes as Hints off, toggled with its key as a user would), or as hint strokes."""
+    if win.canvas.paint_hints != hints:
+        qtbot.keyClick(win.canvas, Qt.Key_H)
+    assert win.canvas.paint_hints == hints
     win.document.set_frame(frame_idx)
     win.canvas.set_brush_size(6)
     ys, xs = np.nonzero(labels[frame_idx] == 1)

@@ -73,7 +73,7 @@ def annotation_overrides(
     those of them in `frames`)."""
     ids = list(object_ids)
     keep = store.frames() if frames is None else [f for f in store.frames() if f in set(frames)]
-    return {f: FrameAnnotation(*store.frame_masks(f, ids)) for f in keep}
+    return {f: FrameAnnotation(*store.frame_masks(f, ids), store.frame_known(f, ids)) for f in keep}
 
 
 def training_fingerprint(store: AnnotationStore, frames: list[int] | None = None) -> str:
@@ -106,8 +106,9 @@ def build_samples(
                 f"annotations are {masks.shape[2]}x{masks.shape[1]}"
             )
         key = f"{frame_idx}:" + ",".join(store.digest(o, frame_idx) for o in ids)
-        samples.append(TrainingSample(image, masks, valid, key=key))
-        annotations[frame_idx] = FrameAnnotation(masks, valid)
+        labelled = store.frame_known(frame_idx, ids, for_training=True)
+        samples.append(TrainingSample(image, masks, valid, key=key, known=labelled))
+        annotations[frame_idx] = FrameAnnotation(masks, valid, store.frame_known(frame_idx, ids))
     return tuple(samples), annotations
 
 

@@ -24,7 +24,8 @@ def test_brush_stroke_is_one_undo_step(qtbot, window, clip_folder):
     doc.undo_stack.redo()
     assert np.array_equal(doc.annotation(object_id, 0), mask)
     # the stroke was written to disk at once
-    assert (doc.folder / "annotations" / str(object_id) / "000000.png").exists()
+    assert (doc.folder / "annotations" / str(object_id) / "000000.strokes.png").exists()
+    assert doc.store.is_hint(object_id, 0)  # the first strokes on a frame are hints
 
 
 def test_eraser_lasso_fill_and_brush_size(qtbot, window):
@@ -198,7 +199,7 @@ def test_bad_input_shows_a_message_and_keeps_work(qtbot, window, monkeypatch, tm
     messages = []
     monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: messages.append(text))
     drag(qtbot, window.canvas, [(20, 40), (40, 40)])
-    painted_file = window.document.folder / "annotations" / "1" / "000000.png"
+    painted_file = window.document.folder / "annotations" / "1" / "000000.strokes.png"
     assert not window.open_path(str(tmp_path / "missing.mp4"))
     bad_video = tmp_path / "bad.mp4"
     bad_video.write_bytes(b"garbage")

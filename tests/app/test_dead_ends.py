@@ -216,7 +216,7 @@ def test_ctrl_s_saves_and_save_as_starts_beside_the_clip(
     assert asked == [str(clip_folder[0].parent)]
     saved = tmp_path / "shot.rotoshot"
     assert (saved / "project.json").exists() and window.document.folder == saved
-    assert (saved / "annotations" / "1" / "000000.png").exists()
+    assert (saved / "annotations" / "1" / "000000.strokes.png").exists()
     qtbot.keyClick(window.canvas, Qt.Key_S, Qt.ControlModifier)  # a project: saves, no dialog
     assert len(asked) == 1 and "Saved project" in window.statusBar().currentMessage()
 
@@ -229,7 +229,7 @@ def test_a_project_with_a_damaged_keyframe_opens_and_says_which(
     drag(qtbot, window.canvas, [(20, 40), (40, 40)])
     project = tmp_path / "shot.rotoshot"
     window.save_project_to(project)
-    (project / "annotations" / "1" / "000003.png").write_bytes(b"")
+    (project / "annotations" / "1" / "000003.strokes.png").write_bytes(b"")
     assert window.open_project(project)
     assert window.document.store.keys() == [(1, 0)]  # the other keyframe is there
-    assert len(messages) == 1 and "1/000003.png" in messages[0]
+    assert len(messages) == 1 and "1/000003.strokes.png" in messages[0]
