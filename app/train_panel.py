@@ -57,6 +57,9 @@ class TrainPanel(QWidget):
         self.plot.setLabel("bottom", "step")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.legend = self.plot.addLegend(offset=(-10, 10))
+        # Top centre: the main curve starts high at the left and the edge stage runs at the
+        # right, so a corner legend covered one of them.
+        self.legend.anchor(itemPos=(0.5, 0), parentPos=(0.5, 0), offset=(0, 8))
         self.curve = self.plot.plot(pen=pg.mkPen((90, 200, 255), width=2), name="object")
         self.edges_curve = self.plot.plot(pen=pg.mkPen((255, 170, 60), width=2), name="edges")
         # The preview is a quick model beside the run, from the parent like the full fine-tune
