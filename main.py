@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="hint strokes of object ID (default 1) on a frame: grey 255 = object, 128 = "
         "background, 0 = unpainted (the network fills it in)",
     )
+    seg.add_argument(
+        "--input-space",
+        help="colour space of an EXR/DPX plate (default: guessed from the file: EXR linear, "
+        "DPX log): 'sRGB Encoded Rec.709 (sRGB)', 'Linear Rec.709 (sRGB)', ACEScg, "
+        "ACES2065-1, 'Cineon log', or a colour space of --ocio's config",
+    )
+    seg.add_argument("--ocio", help="an OpenColorIO config file (default: $OCIO, else built-in)")
     seg.add_argument("--out", required=True, help="output folder for the mattes")
     seg.add_argument(
         "--labels",

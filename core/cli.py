@@ -180,7 +180,17 @@ def run_segment(args) -> int:
     started = time.perf_counter()
     if not 0.0 <= args.quality <= 1.0:
         raise RotoshotError(f"--quality must be between 0 and 1, not {args.quality}")
-    source = open_frames(args.frames)
+    source = open_frames(
+        args.frames,
+        input_space=getattr(args, "input_space", None),
+        colour_config=getattr(args, "ocio", None),
+    )
+    if getattr(source, "input_space", ""):
+        report(f"plate colour: {source.input_space}, shown as sRGB")
+    if source.gaps:
+        missing = ", ".join(str(n) for n in source.gaps[:10])
+        more = f" and {len(source.gaps) - 10} more" if len(source.gaps) > 10 else ""
+        report(f"warning: frames {missing}{more} are missing from the sequence")
     parsed = parse_annotations(args.annotation, source, labels=getattr(args, "labels", False))
     strokes = parse_strokes(getattr(args, "strokes", []), source)
     store = store_from_label_maps(parsed, source.size, strokes)

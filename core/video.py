@@ -20,10 +20,13 @@ import cv2
 import numpy as np
 
 from core.errors import RotoshotError
+from core.plates import PLATE_EXTENSIONS, DisplayTransform, plate_info, read_plate
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".webp")
+IMAGE_EXTENSIONS = (
+    ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".dpx", ".cin", ".hdr",
+)  # fmt: skip
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv")
 
 
@@ -66,6 +69,16 @@ class FrameSource:
     def numbers(self) -> list[int]:
         """Each frame's number as the artist knows it (core.video.frame_numbers)."""
         return frame_numbers(self.stems)
+
+    @functools.cached_property
+    def gaps(self) -> list[int]:
+        """Frame numbers missing between the first and the last (plate.1003 absent between
+        1002 and 1004): a sequence with holes is reported, never silently closed up."""
+        numbers = self.numbers
+        if not numbers:
+            return []
+        present = set(numbers)
+        return [n for n in range(numbers[0], numbers[-1]) if n not in present][:1000]
 
     @property
     def height(self) -> int:
@@ -142,11 +155,38 @@ def _check_frame_sizes(files: list[str], size: tuple[int, int]) -> None:
             )
 
 
-class ImageSequenceSource(FrameSource):
-    """Frames from a list of image files (a folder sorted by name, or a printf/glob pattern)."""
+def _check_plate_sizes(files: list[str], size: tuple[int, int]) -> None:
+    """As _check_frame_sizes, for plates (OpenImageIO reads each header only)."""
+    for index, path in enumerate(files):
+        if Path(path).suffix.lower() not in PLATE_EXTENSIONS:
+            continue
+        frame_size = plate_info(path).size
+        if frame_size != size:
+            raise RotoshotError(
+                f"frame {index + 1} ({Path(path).name}) is {frame_size[0]}x{frame_size[1]} but the "
+                f"clip's first frame is {size[0]}x{size[1]}: every frame of a clip must be one size"
+            )
 
-    def __init__(self, files: list[str], *, path: str, fps: float = 25.0, **kwargs) -> None:
+
+class ImageSequenceSource(FrameSource):
+    """Frames from a list of image files (a folder sorted by name, or a printf/glob pattern).
+    EXR/DPX/Cineon/HDR plates are read through OpenImageIO and shown display-referred through
+    OpenColorIO (core.plates): `input_space` None = guessed from the first file's header;
+    `colour_config` an OCIO config file (None: $OCIO, else the built-in one)."""
+
+    def __init__(
+        self,
+        files: list[str],
+        *,
+        path: str,
+        fps: float = 25.0,
+        input_space: str | None = None,
+        colour_config: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
+        self.display = None  # core.plates.DisplayTransform of a plate sequence
+        self.input_space = ""
         if not files:
             raise RotoshotError(f"no images found in {path}")
         self.files = files
@@ -162,12 +202,23 @@ class ImageSequenceSource(FrameSource):
                         f"name: the mattes are named after the frames, so keep one of them"
                     )
                 seen[stem] = f
-        first = read_image_rgb(files[0])
-        self.size = (first.shape[1], first.shape[0])
-        _check_frame_sizes(files, self.size)
+        if Path(files[0]).suffix.lower() in PLATE_EXTENSIONS:
+            info = plate_info(files[0])
+            self.input_space = input_space or info.space
+            self.display = DisplayTransform(self.input_space, colour_config)
+            self.size = info.size
+            _check_plate_sizes(files, self.size)
+        else:
+            first = read_image_rgb(files[0])
+            self.size = (first.shape[1], first.shape[0])
+            _check_frame_sizes(files, self.size)
 
     def _decode(self, frame_idx: int) -> np.ndarray:
-        return read_image_rgb(self.files[frame_idx])
+        path = self.files[frame_idx]
+        if Path(path).suffix.lower() in PLATE_EXTENSIONS:
+            display = self.display or DisplayTransform(plate_info(path).space)
+            return display.apply(read_plate(path))
+        return read_image_rgb(path)
 
 
 class VideoFileSource(FrameSource):
@@ -226,22 +277,31 @@ def _files_from_pattern(pattern: str) -> list[str]:
     return sorted(glob.glob(pattern))
 
 
-def open_frames(path: str | os.PathLike, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> FrameSource:
-    """Open a video file, an image folder (sorted by name) or a printf/glob pattern.
+def open_frames(
+    path: str | os.PathLike,
+    *,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    input_space: str | None = None,
+    colour_config: str | None = None,
+) -> FrameSource:
+    """Open a video file, an image folder (sorted by name) or a printf/glob pattern; a plate
+    sequence's colour (input_space, colour_config) as ImageSequenceSource says.
 
     Raises RotoshotError with a one-line message when nothing readable is there.
     """
     path = str(path)
+    colour = {"input_space": input_space, "colour_config": colour_config}
     if os.path.isdir(path):
         files = sorted(str(p) for p in Path(path).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-        return ImageSequenceSource(files, path=path, cache_bytes=cache_bytes)
+        return ImageSequenceSource(files, path=path, cache_bytes=cache_bytes, **colour)
     # A path that exists is that file, even with "%", "*" or "?" in a folder's name.
     if not os.path.exists(path) and any(ch in path for ch in "*?%"):
-        return ImageSequenceSource(_files_from_pattern(path), path=path, cache_bytes=cache_bytes)
+        files = _files_from_pattern(path)
+        return ImageSequenceSource(files, path=path, cache_bytes=cache_bytes, **colour)
     if not os.path.exists(path):
         raise RotoshotError(f"no such file or folder: {path}")
     if not os.path.isfile(path):  # a FIFO or device would block the decoder forever
         raise RotoshotError(f"{path} is not a regular file or folder")
     if Path(path).suffix.lower() in IMAGE_EXTENSIONS:
-        return ImageSequenceSource([path], path=path, cache_bytes=cache_bytes)
+        return ImageSequenceSource([path], path=path, cache_bytes=cache_bytes, **colour)
     return VideoFileSource(path, cache_bytes=cache_bytes)
