@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bench.davis_split import davis_sequences  # noqa: E402
 from core.annotations import read_label_mask  # noqa: E402
 from core.metrics import evaluate_pair, format_report, region_similarity  # noqa: E402
+from core.video import IMAGE_EXTENSIONS  # noqa: E402
 
 
 def main() -> int:
@@ -64,7 +65,9 @@ def main() -> int:
 
     scores, first_j, total_time, total_frames = [], [], 0.0, 0
     for seq in sequences:
-        frames = sorted((image_root / seq).glob("*.jpg"))
+        frames = sorted(
+            p for p in (image_root / seq).iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
+        )
         first_mask = gt_root / seq / (frames[0].stem + ".png")
         out_dir = out_root / seq
         started = time.perf_counter()
