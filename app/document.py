@@ -9,15 +9,13 @@ the project folder at once (atomic PNG), so a crash never loses a stroke.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 from core.annotations import AnnotationStore
 from core.export_job import object_soft_matte
 from core.matte import FinishSettings, finish_matte
@@ -25,7 +23,6 @@ from core.project import (
     ObjectInfo,
     Project,
     cached_result_frames,
-    clear_results,
     load_result,
     save_annotation,
     save_annotations,
@@ -36,164 +33,6 @@ from core.segmentation import labels_from_probs
 from core.video import FrameSource
 
 log = logging.getLogger(__name__)
-
-# Per-frame result state shown on the timeline.
-NOT_COMPUTED, COMPUTED, STALE = 0, 1, 2
-
-
-# Bytes of results kept in memory (about 250 frames of one object at 1080p, 60 at 4K); the rest
-# are read back from the project's results cache when shown.
-RESULT_MEMORY_BYTES = 512 << 20
-
-
-@dataclass(frozen=True)
-class ResultRecord:
-    """One frame's result as the app keeps it: probs (K, H, W) uint8 (0..255) for
-    `object_ids`, made by model `version`."""
-
-    probs: np.ndarray
-    object_ids: tuple[int, ...]
-    version: int
-
-    def mask(self, object_id: int) -> np.ndarray | None:
-        """(H, W) bool where `object_id` wins (argmax over objects, above 50 %), or None."""
-        if object_id not in self.object_ids:
-            return None
-        k = self.object_ids.index(object_id)
-        best = self.probs.argmax(axis=0)
-        return (best == k) & (self.probs[k] > 127)
-
-
-class ResultWriter:
-    """Writes result caches to the project folder on one background thread, in order.
-
-    A PNG encode of a 480p result costs a few ms; done in the UI thread for every streamed frame
-    it added up while scrubbing. One worker keeps the order of writes and clears (a clear never
-    overtakes an earlier write). Result caches are re-computable, so a failed write is logged,
-    not shown; annotations are still written synchronously by the document.
-    """
-
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotoshot-results")
-        self._last: Future | None = None
-        self._closed = False
-
-    def write(self, folder: Path, frame_idx: int, probs: np.ndarray) -> None:
-        """Queue one frame's result cache write (probs (K, H, W) uint8)."""
-        self._submit(save_result, folder, frame_idx, probs)
-
-    def clear(self, folder: Path) -> None:
-        """Queue removing every cached result (after the writes queued before it)."""
-        self._submit(clear_results, folder)
-
-    def _submit(self, fn, *args) -> None:
-        if self._closed:  # a result still queued to the closing window: nothing to keep it for
-            return
-        self._last = self._pool.submit(_logging_failure, fn, *args)
-
-    def flush(self) -> None:
-        """Wait until everything submitted so far is on disk (or has failed and been logged)."""
-        if self._last is not None:
-            self._last.result()
-
-    def close(self) -> None:
-        """Finish the pending writes and end the worker thread (the window is closing)."""
-        self._closed = True
-        self._pool.shutdown(wait=True)
-
-
-class ResultCache:
-    """Frame results in memory up to `max_bytes` (least recently used dropped first), the rest
-    read back from the project's results cache on disk; the model version of every frame's
-    latest result is kept for all frames (the timeline draws it without the pixels).
-
-    A stale result (of an older model) is not on disk any more: once dropped from memory, its
-    frame shows no overlay until it is segmented again.
-    """
-
-    def __init__(self, writer: ResultWriter, max_bytes: int = RESULT_MEMORY_BYTES) -> None:
-        self._writer = writer
-        self.max_bytes = max_bytes
-        self._memory: OrderedDict[int, ResultRecord] = OrderedDict()
-        self._bytes = 0
-        self._versions: dict[int, int] = {}
-        self._folder: Path | None = None
-        self._height = 0
-        self.object_ids: tuple[int, ...] = ()  # channel order of results read back from disk
-
-    def reset(self, folder: Path | None, height: int) -> None:
-        """Forget everything (a new clip or project)."""
-        self._memory.clear()
-        self._versions.clear()
-        self._bytes = 0
-        self._folder, self._height = folder, height
-
-    def set_folder(self, folder: Path) -> None:
-        self._folder = folder
-
-    def __contains__(self, frame_idx: int) -> bool:
-        return frame_idx in self._versions
-
-    def __len__(self) -> int:
-        return len(self._versions)
-
-    @property
-    def memory_bytes(self) -> int:
-        return self._bytes
-
-    def frames(self) -> list[int]:
-        """Frames that have a result (any version), sorted."""
-        return sorted(self._versions)
-
-    def version(self, frame_idx: int) -> int | None:
-        """The model version of the frame's latest result, or None."""
-        return self._versions.get(frame_idx)
-
-    def put(self, frame_idx: int, result: ResultRecord, *, write: bool = True) -> None:
-        """Keep a result (and queue its disk cache write unless it came from there)."""
-        self._drop(frame_idx)
-        self._memory[frame_idx] = result
-        self._bytes += result.probs.nbytes
-        self._versions[frame_idx] = result.version
-        if write and self._folder is not None:
-            self._writer.write(self._folder, frame_idx, result.probs)
-        while self._bytes > self.max_bytes and len(self._memory) > 1:
-            _, old = self._memory.popitem(last=False)
-            self._bytes -= old.probs.nbytes
-
-    def get(self, frame_idx: int, current_version: int) -> ResultRecord | None:
-        """The frame's latest result: from memory, else (when it is of `current_version`) from
-        the disk cache; None when there is none."""
-        result = self._memory.get(frame_idx)
-        if result is not None:
-            self._memory.move_to_end(frame_idx)
-            return result
-        version = self._versions.get(frame_idx)
-        if version is None or version != current_version or self._folder is None:
-            return None
-        self._writer.flush()  # the write may still be queued
-        probs = load_result(self._folder, frame_idx, self._height)
-        if probs is None or probs.shape[0] != len(self.object_ids):
-            del self._versions[frame_idx]
-            return None
-        result = ResultRecord(probs, self.object_ids, version)
-        self.put(frame_idx, result, write=False)
-        return result
-
-    def _drop(self, frame_idx: int) -> None:
-        old = self._memory.pop(frame_idx, None)
-        if old is not None:
-            self._bytes -= old.probs.nbytes
-
-
-def _logging_failure(fn, *args) -> None:
-    # Logged inside the task (not in a done-callback, which may run after a waiter wakes), so a
-    # flush() returns only once the failure is in the log.
-    try:
-        fn(*args)
-    except Exception as exc:  # noqa: BLE001 - a cache write must never kill the worker
-        log.warning("could not write a result cache: %s", exc)
-
 
 # A keyframe as the undo stack keeps it: (mask, known) with known None for a full mask (core
 # AnnotationStore), or None for "not annotated".

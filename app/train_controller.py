@@ -10,8 +10,9 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.document import ResultRecord, ShotDocument
+from app.document import ShotDocument
 from app.engine import Engine
+from app.results import ResultRecord
 from app.train_panel import TrainPanel
 from core.errors import RotoshotError
 from core.jobs import CancelToken

@@ -371,7 +371,7 @@ def test_reopening_waits_for_the_network_before_training(qtbot, window, clip_fol
 
 
 def test_result_writer_keeps_order_and_survives_a_failed_write(tmp_path, caplog):
-    from app.document import ResultWriter
+    from app.results import ResultWriter
     from core.project import cached_result_frames
 
     writer = ResultWriter()

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from app.document import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
+from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 
 
 def result(frame_idx, version, height=40, width=50):
