@@ -68,6 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
         "ACES2065-1, 'Cineon log', or a colour space of --ocio's config",
     )
     seg.add_argument("--ocio", help="an OpenColorIO config file (default: $OCIO, else built-in)")
+    seg.add_argument(
+        "--working-size",
+        type=int,
+        default=1024,
+        metavar="PX",
+        help="long side the network works at (default 1024; 0 = the plate's size); mattes are "
+        "written at the plate's size",
+    )
+    seg.add_argument(
+        "--edges",
+        default="plate",
+        choices=["plate", "smooth"],
+        help="how mattes reach the plate's size from the working size: 'plate' follows the "
+        "plate's edges (guided filter), 'smooth' interpolates",
+    )
     seg.add_argument("--out", required=True, help="output folder for the mattes")
     seg.add_argument(
         "--labels",

@@ -24,10 +24,12 @@ from core.project import (
     Project,
     cached_result_frames,
     load_result,
+    results_tag,
     save_annotation,
     save_annotations,
     save_manifest,
     save_result,
+    tag_results,
 )
 from core.segmentation import labels_from_probs
 from core.video import FrameSource
@@ -94,6 +96,7 @@ class ShotDocument(QObject):
         self.current_frame = 0
         self.active_object_id = 0
         self.model_version = 0
+        self.results_fingerprint = ""  # the model the results cache holds results of
         self.result_writer = ResultWriter()
         self.results = ResultCache(self.result_writer)
 
@@ -115,17 +118,24 @@ class ShotDocument(QObject):
         self.current_frame = 0
         self.active_object_id = self.project.objects[0].object_id
         self.model_version = 0
+        self.results_fingerprint = ""
         self.results.reset(self.folder, source.height)
         save_manifest(self.folder, self.project)
         self.clip_loaded.emit()
         self.objects_changed.emit()
         self.frame_changed.emit(0)
 
-    def restore_results(self, object_ids: tuple[int, ...], version: int) -> None:
-        """Load cached results from the project folder as results of model `version`."""
+    def restore_results(
+        self, object_ids: tuple[int, ...], version: int, fingerprint: str | None = None
+    ) -> None:
+        """Load cached results from the project folder as results of model `version`, when the
+        cache is tagged as holding results of that model (`fingerprint`, `object_ids`)."""
         if not object_ids or self.source is None:
             return
         self.result_writer.flush()
+        if fingerprint is not None and results_tag(self.folder) != (fingerprint, object_ids):
+            return  # results of another model (a crash between two saves): computed again
+        self.results_fingerprint = fingerprint or ""
         self.results.object_ids = tuple(object_ids)
         for frame_idx in cached_result_frames(self.folder):
             if frame_idx < self.num_frames:
@@ -148,6 +158,7 @@ class ShotDocument(QObject):
             result = self.results.get(frame_idx, self.model_version)
             if result is not None:
                 save_result(folder, frame_idx, result.probs)
+        tag_results(folder, self.results_fingerprint, self.results.object_ids)
         self.folder = Path(folder)
         self.results.set_folder(self.folder)
 
@@ -358,10 +369,15 @@ class ShotDocument(QObject):
         self.results.put(frame_idx, result)
         self.result_changed.emit(frame_idx)
 
-    def start_model_version(self, version: int) -> None:
-        """A newly trained model: existing results become stale (kept on screen until replaced)."""
+    def start_model_version(
+        self, version: int, fingerprint: str = "", object_ids: tuple[int, ...] = ()
+    ) -> None:
+        """A newly trained model: existing results become stale (kept on screen until replaced).
+        The results cache on disk is emptied and tagged with the model's `fingerprint` and
+        `object_ids` ("" for a preview: its results are never restored)."""
         self.model_version = version
-        self.result_writer.clear(self.folder)
+        self.results_fingerprint = fingerprint
+        self.result_writer.clear(self.folder, fingerprint, object_ids)
         self.results_invalidated.emit()
 
     def result_state(self, frame_idx: int) -> int:

@@ -29,6 +29,7 @@ from core.cpu_load import OtherProcessesLoad, threads_for
 from core.errors import RotoshotError
 from core.export_job import ExportJob, run_export_job
 from core.jobs import Cancelled, CancelToken
+from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.shot.jobs import TrainJob
 from core.shot.plan import StepKind
 from core.shot.presets import Preset, Recipe, recipe_for
@@ -137,10 +138,11 @@ class Engine(QObject):
         with self._focus_lock:
             return self._range is None or self._range[0] <= frame_idx <= self._range[1]
 
-    @Slot(str)
+    @Slot(str, int)
     @_never_raises
-    def open_clip(self, path: str) -> None:
-        """Open the clip on the engine side with an untrained parent network."""
+    def open_clip(self, path: str, working_long_side: int = DEFAULT_WORKING_LONG_SIDE) -> None:
+        """Open the clip on the engine side with an untrained parent network, working at
+        `working_long_side` px (core.resolution)."""
         from core.device import resolve_device
         from core.model.build import build_model
 
@@ -158,14 +160,20 @@ class Engine(QObject):
             self.error.emit(str(exc))
             return
         # Looked up at each run, so a test (or a later settings change) can swap the recipes.
-        self._session = ShotSession(source, parent, info, recipes=lambda p: self.recipes(p))
+        self._session = ShotSession(
+            source,
+            parent,
+            info,
+            recipes=lambda p: self.recipes(p),
+            working_long_side=working_long_side,
+        )
         self._done = set()
         self._warm_up()
         self.costs_measured.emit(copy.deepcopy(self._session.costs))
         self.model_ready.emit(info.source, info.warning)
 
     def _warm_up(self) -> None:
-        """One inference and one head backward pass at the clip's frame size, before the artist
+        """One inference and one head backward pass at the clip's working size, before the artist
         paints: the first pass at a new size pays oneDNN's one-off set-up, which would otherwise
         land in the first overlay's time. No weights change."""
         import torch
@@ -173,7 +181,7 @@ class Engine(QObject):
         from core.segmentation import Segmenter
 
         parent = self._session.parent
-        image = self._session.source.read(0)
+        image = self._session.working.image(self._session.source.read(0))
         Segmenter(parent, self._session.source).predict_image(image)
         x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
         x = parent.normalize(x.to(next(parent.parameters()).device))

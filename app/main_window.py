@@ -37,6 +37,7 @@ from app.canvas import (
     VIEW_OVERLAY,
     CanvasView,
 )
+from app.clip_menu import WorkingResolutionMenu
 from app.document import ShotDocument
 from app.engine import Engine, EngineThread
 from app.export_dialog import ExportController
@@ -260,6 +261,11 @@ class MainWindow(QMainWindow):
                 text, lambda _c=False, m=mode: self.canvas.set_view_mode(m), key, view_menu
             )
 
+        clip_menu = menu.addMenu("&Clip")
+        self.working_menu = WorkingResolutionMenu(
+            self.document, self.project_controller.reopen, self
+        )
+        clip_menu.addMenu(self.working_menu)
         go = menu.addMenu("&Go")
         self._action("Previous Frame", lambda: self.step(-1), ",", go)
         self._action("Next Frame", lambda: self.step(1), ".", go)

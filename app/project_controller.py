@@ -21,6 +21,7 @@ from app.train_controller import TrainController
 from core.annotations import AnnotationStore
 from core.errors import RotoshotError
 from core.project import MANIFEST, Project, load_project
+from core.project_paths import inside
 from core.shot.session import annotation_overrides
 from core.video import open_frames
 
@@ -47,7 +48,7 @@ def autosave_folder(source_path: str) -> Path:
 class ProjectController(QObject):
     """Open / save / restore for one document and its engine."""
 
-    clip_open_requested = Signal(str)  # queued to the engine
+    clip_open_requested = Signal(str, int)  # path, working long side; queued to the engine
     model_restore_requested = Signal(str, object, object, str)  # path, ids, annotations, fp
     failed = Signal(str)  # a message for the artist
     status_reported = Signal(str, int)  # a status-bar message, milliseconds
@@ -105,6 +106,16 @@ class ProjectController(QObject):
             self._add_recent(str(folder))
         return ok
 
+    def reopen(self) -> bool:
+        """Open the current clip or project again from disk (its keyframes and settings are
+        saved as they change): after a setting that needs a new engine session."""
+        folder = self.document.folder
+        if folder is None or self.document.project is None:
+            return False
+        if self.is_autosave(folder):
+            return self.open_path(self.document.project.source_path)
+        return self.open_project(folder)
+
     def _load(self, source, project: Project, store: AnnotationStore, folder: Path) -> bool:
         self.train_controller.stop()
         self.train_controller.set_engine_ready(False)  # until the engine has the network back
@@ -119,10 +130,10 @@ class ProjectController(QObject):
                 f"({', '.join(store.skipped[:3])}{'…' if len(store.skipped) > 3 else ''}); "
                 f"everything else is open. The files stay in {folder / 'annotations'}."
             )
-        model = folder / MODEL_FILE
+        model = inside(folder, MODEL_FILE)
         matches = project.model_fingerprint == self.train_controller.training_fingerprint()
         self._pending_model = model if model.exists() and matches else None
-        self.clip_open_requested.emit(project.source_path)
+        self.clip_open_requested.emit(project.source_path, project.settings.working_long_side)
         self.project_loaded.emit()
         return True
 
@@ -151,7 +162,7 @@ class ProjectController(QObject):
         except RotoshotError as exc:
             self.failed.emit(str(exc))
             return False
-        self.train_controller.weights_save_requested.emit(str(folder / MODEL_FILE))
+        self.train_controller.weights_save_requested.emit(str(inside(folder, MODEL_FILE)))
         self._add_recent(str(folder))
         self.status_reported.emit(
             f"Saved project to {folder}; changes are saved as you work.", 6000

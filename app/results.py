@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.project import clear_results, load_result, save_result
+from core.project import clear_results, load_result, save_result, tag_results
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +63,11 @@ class ResultWriter:
         """Queue one frame's result cache write (probs (K, H, W) uint8)."""
         self._submit(save_result, folder, frame_idx, probs)
 
-    def clear(self, folder: Path) -> None:
-        """Queue removing every cached result (after the writes queued before it)."""
+    def clear(self, folder: Path, fingerprint: str = "", object_ids: tuple[int, ...] = ()) -> None:
+        """Queue removing every cached result (after the writes queued before it), then tagging
+        the cache as holding results of the model `fingerprint` (core.project.tag_results)."""
         self._submit(clear_results, folder)
+        self._submit(tag_results, folder, fingerprint, object_ids)
 
     def _submit(self, fn, *args) -> None:
         if self._closed:  # a result still queued to the closing window: nothing to keep it for

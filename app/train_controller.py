@@ -16,6 +16,8 @@ from app.results import ResultRecord
 from app.train_panel import TrainPanel
 from core.errors import RotoshotError
 from core.jobs import CancelToken
+from core.project_paths import inside
+from core.resolution import WorkingResolution
 from core.shot.jobs import TrainJob
 from core.shot.plan import CostModel, estimate_run
 from core.shot.presets import preset_for
@@ -93,9 +95,16 @@ class TrainController(QObject):
         doc = self.document
         return [f for f in doc.store.frames() if doc.in_range(f)]
 
+    def working(self) -> WorkingResolution:
+        """The network's working size for this clip (the project's setting; core.resolution)."""
+        doc = self.document
+        return WorkingResolution.for_source(doc.source.size, doc.project.settings.working_long_side)
+
     def training_fingerprint(self) -> str:
         """What a model trained now would answer (core.shot.session.training_fingerprint)."""
-        return training_fingerprint(self.document.store, self.keyframes_in_range())
+        doc = self.document
+        working = self.working() if doc.source is not None else None
+        return training_fingerprint(doc.store, self.keyframes_in_range(), working)
 
     def build_job(self, *, correction: bool = False) -> TrainJob | None:
         """A TrainJob from every keyframe inside the work range (None when none there has the
@@ -106,7 +115,9 @@ class TrainController(QObject):
         painted = any(doc.store.get(o, f).any() for o, f in doc.store.keys() if f in frames)
         if not ids or not painted:
             return None
-        samples, annotations = build_samples(doc.store, doc.source, ids, frames)
+        samples, annotations = build_samples(
+            doc.store, doc.source, ids, frames, working=self.working()
+        )
         preset = preset_for(doc.project.settings.quality)
         fingerprint = self.training_fingerprint()
         return TrainJob(samples, ids, annotations, preset, fingerprint, correction)
@@ -217,7 +228,9 @@ class TrainController(QObject):
 
     def _on_engine_model_updated(self, version: int, fingerprint: str, final: bool) -> None:
         """A preview or final model: results so far become stale and stream in again."""
-        self.document.start_model_version(version)
+        job = self.current_job
+        ids = job.object_ids if job is not None else tuple(self.document.store.object_ids())
+        self.document.start_model_version(version, fingerprint if final else "", ids)
         if not final:
             self.model_state_changed.emit("in use, still training")
             return
@@ -225,7 +238,7 @@ class TrainController(QObject):
         self.document.project.model_fingerprint = fingerprint
         self.document.save_manifest()
         if self.document.folder is not None:
-            self.weights_save_requested.emit(str(self.document.folder / "model.pt"))
+            self.weights_save_requested.emit(str(inside(self.document.folder, "model.pt")))
 
     def _on_engine_model_restored(self, version: int, fingerprint: str) -> None:
         """A saved model is current again: its cached results come back from disk and only the
@@ -233,7 +246,7 @@ class TrainController(QObject):
         doc = self.document
         doc.model_version = version
         self.trained_fingerprint = fingerprint
-        doc.restore_results(tuple(doc.store.object_ids()), version)
+        doc.restore_results(tuple(doc.store.object_ids()), version, fingerprint)
         self.results_restored.emit(doc.cached_frames(), version)
         self.engine.set_focus(doc.current_frame)
         self.segmentation_requested.emit()

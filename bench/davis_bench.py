@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -140,6 +141,8 @@ def main() -> int:
         "first_frame_J": round(sum(first_j) / len(first_j) * 100, 1),
         "s_per_frame": round(total_time / max(1, total_frames), 3),
         "total_s": round(total_time, 1),
+        # The largest resident set of any segment process (Linux reports KiB).
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
     }
     print(json.dumps(summary))
     (out_root / "summary.json").write_text(json.dumps(summary, indent=1))

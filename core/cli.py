@@ -21,9 +21,10 @@ from core.errors import RotoshotError
 from core.export import write_png_atomic
 from core.jobs import TrainProgress
 from core.model.build import load_checkpoint
+from core.resolution import DEFAULT_WORKING_LONG_SIDE, MIN_WORKING_LONG_SIDE
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import preset_for, recipe_for
-from core.shot.session import ShotSession, build_samples
+from core.shot.session import ShotSession, annotation_overrides
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,16 @@ def parse_strokes(
     return strokes
 
 
-def _cli_session(source: FrameSource, args, *, gate: int = DEFAULT_GATE_PX) -> ShotSession:
-    """The shot session of a CLI command: the network `--weights` names, on `--device`."""
+def _cli_session(
+    source: FrameSource,
+    args,
+    *,
+    gate: int = DEFAULT_GATE_PX,
+    working_long_side: int = DEFAULT_WORKING_LONG_SIDE,
+    edges: str = "plate",
+) -> ShotSession:
+    """The shot session of a CLI command: the network `--weights` names, on `--device`,
+    working at `working_long_side` px (core.resolution)."""
     from core.device import resolve_device
     from core.model.build import build_model
 
@@ -129,7 +138,19 @@ def _cli_session(source: FrameSource, args, *, gate: int = DEFAULT_GATE_PX) -> S
     recipes = recipe_for
     if steps is not None:
         recipes = lambda preset: recipe_for(preset).with_overrides(steps=max(0, steps))  # noqa: E731
-    return ShotSession(source, parent, info, recipes=recipes, gate_px=gate)
+    session = ShotSession(
+        source,
+        parent,
+        info,
+        recipes=recipes,
+        gate_px=gate,
+        working_long_side=working_long_side,
+        edges=edges,
+    )
+    if not session.working.is_identity:
+        (w, h), (sw, sh) = session.working.size, source.size
+        report(f"working resolution {w}x{h} (mattes at the plate's {sw}x{sh})")
+    return session
 
 
 def store_from_label_maps(
@@ -198,7 +219,13 @@ def run_segment(args) -> int:
     ids = tuple(store.object_ids())
     report(f"{len(ids)} object(s) in the annotations: ids {list(ids)}")
     gate = DEFAULT_GATE_PX if args.gate is None else args.gate
-    session = _cli_session(source, args, gate=gate)
+    working = getattr(args, "working_size", DEFAULT_WORKING_LONG_SIDE)
+    if working is None or working < 0 or 0 < working < MIN_WORKING_LONG_SIDE:
+        raise RotoshotError(
+            f"--working-size must be 0 (the plate's size) or at least {MIN_WORKING_LONG_SIDE} px"
+        )
+    edges = getattr(args, "edges", "plate")
+    session = _cli_session(source, args, gate=gate, working_long_side=working, edges=edges)
     preset = preset_for(args.quality)
     if args.steps is not None and args.steps <= 0:
         session.untrained_model(ids, preset)  # no fine-tuning: every object from the parent
@@ -275,24 +302,23 @@ def run_export(args) -> int:
     """`export PROJECT --out DIR ...`: finished mattes (and cutouts, preview) of a saved project."""
     from core.export_job import ExportJob, export_objects_of, run_export_job
     from core.project import load_project
+    from core.project_paths import inside
 
     folder = Path(args.project)
     prepare_output_folder(args.out)
     project, _ = load_project(folder)
     source = open_frames(project.source_path)
     project, store = load_project(folder, size=source.size, num_frames=len(source))
-    weights = folder / "model.pt"
+    weights = inside(folder, "model.pt")
     if not weights.exists():
         raise RotoshotError(f"{folder.name} has no trained model yet: train it in the app first")
     saved_ids = load_checkpoint(weights).get("extra", {}).get("object_ids", [])
     object_ids = tuple(int(i) for i in saved_ids)
     if not object_ids:
         raise RotoshotError(f"{weights} does not say which objects it was trained on")
-    session = _cli_session(source, args)
-    _, annotations = build_samples(store, source, object_ids)
-    session.restore_model(
-        weights, object_ids=object_ids, annotations=annotations, fingerprint=store.fingerprint()
-    )
+    session = _cli_session(source, args, working_long_side=project.settings.working_long_side)
+    annotations = annotation_overrides(store, object_ids)
+    session.restore_model(weights, object_ids=object_ids, annotations=annotations, fingerprint=None)
 
     overrides = {
         "threshold": args.threshold, "grow_px": args.grow, "feather_px": args.feather,

@@ -7,15 +7,17 @@ bounded however long the range.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from core.atomic import write_bytes_atomic
 from core.errors import RotoshotError
 from core.export import (
     PREVIEW_CODECS,
@@ -157,6 +159,8 @@ def run_export_job(
             size=source.size,
             codec=job.preview_codec,
         )
+    status = ExportStatus(first, last, job.fmt, first - 1)
+    status.write(out)
     radius = max((o.finish.temporal_radius for o in job.objects), default=0)
     window: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # (frame, probs, labels)
     next_to_segment = max(0, first - radius)
@@ -218,13 +222,57 @@ def run_export_job(
                         job.preview_codec,
                     )
                 )
+            status.done_through = frame_idx
+            if (frame_idx - first) % STATUS_EVERY == STATUS_EVERY - 1:
+                status.write(out, durable=False)
             yield frame_idx - first + 1, total
         if preview is not None:
             preview.close()
             preview = None
+        status.complete = True
     finally:
         if preview is not None:
             preview.abort()
+        status.write(out)
+
+
+# How often (frames) a running export records its progress in its status file.
+STATUS_EVERY = 10
+EXPORT_STATUS = "rotoshot_export.json"
+
+
+@dataclass
+class ExportStatus:
+    """The status file an export keeps beside its mattes (EXPORT_STATUS): frames first..last
+    were asked for; every frame up to done_through is on disk; complete once all are (and the
+    preview movie is closed). A killed or stopped export leaves complete False, so a person or a
+    farm re-run knows the folder is not finished and which frames are missing."""
+
+    first: int
+    last: int
+    fmt: str
+    done_through: int
+    complete: bool = False
+
+    def write(self, folder: Path, *, durable: bool = True) -> None:
+        write_bytes_atomic(
+            Path(folder) / EXPORT_STATUS,
+            json.dumps(asdict(self), indent=1).encode(),
+            durable=durable,
+        )
+
+    @classmethod
+    def read(cls, folder: str | Path) -> ExportStatus | None:
+        """The status of an export folder, or None when it has no readable status file."""
+        try:
+            data = json.loads((Path(folder) / EXPORT_STATUS).read_text())
+            return cls(**{k: data[k] for k in cls.__dataclass_fields__})
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def missing(self) -> range:
+        """Frame indices not yet written (empty when complete)."""
+        return range(self.last + 1 if self.complete else self.done_through + 1, self.last + 1)
 
 
 def export_objects_of(

@@ -26,6 +26,7 @@ from core.annotations import AnnotationStore, strokes_from_image, strokes_to_ima
 from core.errors import RotoshotError
 from core.export import write_bytes_atomic, write_png_atomic
 from core.matte import FinishSettings
+from core.project_paths import files_inside, inside
 
 SCHEMA_VERSION = 1
 MANIFEST = "project.json"
@@ -50,8 +51,9 @@ class ObjectInfo:
 class ProjectSettings:
     """Per-project preferences: quality slider in [0, 1], auto-train on annotation change,
     overlay opacity in [0, 1], the last export's folder, range (inclusive frame indices) and
-    options (matte format, cutouts, premultiplied, preview movie), and the work range that
-    training, segmentation, playback and export keep to."""
+    options (matte format, cutouts, premultiplied, preview movie), the work range that
+    training, segmentation, playback and export keep to, and the long side of the network's
+    working resolution (core.resolution)."""
 
     quality: float = 0.0
     auto_train: bool = True
@@ -65,6 +67,7 @@ class ProjectSettings:
     export_preview: str = ""  # "" none, else "<kind>:<codec>" (core.export_job)
     range_first: int = 0  # the work range (in/out points), inclusive frame indices
     range_last: int = -1  # -1: to the last frame
+    working_long_side: int = 1024  # core.resolution: the network's working size; 0 = source
 
 
 @dataclass
@@ -88,7 +91,7 @@ def save_manifest(folder: str | os.PathLike, project: Project) -> None:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     data = {"schema_version": SCHEMA_VERSION, "app": "rotoshot", **asdict(project)}
-    write_bytes_atomic(folder / MANIFEST, json.dumps(data, indent=1).encode())
+    write_bytes_atomic(inside(folder, MANIFEST), json.dumps(data, indent=1).encode())
 
 
 STROKES_SUFFIX = ".strokes"
@@ -97,8 +100,9 @@ STROKES_SUFFIX = ".strokes"
 def annotation_path(
     folder: str | os.PathLike, object_id: int, frame_idx: int, *, strokes: bool = False
 ) -> Path:
+    """The keyframe file of (object, frame); RotoshotError when a link is on the way."""
     suffix = STROKES_SUFFIX if strokes else ""
-    return Path(folder) / "annotations" / str(object_id) / f"{frame_idx:06d}{suffix}.png"
+    return inside(folder, "annotations", str(object_id), f"{frame_idx:06d}{suffix}.png")
 
 
 def save_annotation(
@@ -134,7 +138,7 @@ def save_annotations(folder: str | os.PathLike, store: AnnotationStore) -> None:
         known = store.known(object_id, frame_idx)
         save_annotation(folder, object_id, frame_idx, store.get(object_id, frame_idx), known)
         keep.add(annotation_path(folder, object_id, frame_idx, strokes=known is not None))
-    for path in (folder / "annotations").glob("*/*.png"):
+    for path in _annotation_files(folder):
         if path not in keep:
             path.unlink()
 
@@ -147,13 +151,18 @@ def save_result(folder: str | os.PathLike, frame_idx: int, probs_u8: np.ndarray)
 
 
 def result_path(folder: str | os.PathLike, frame_idx: int) -> Path:
-    return Path(folder) / "results" / f"{frame_idx:06d}.png"
+    """The cached result file of a frame; RotoshotError when a link is on the way."""
+    return inside(folder, "results", f"{frame_idx:06d}.png")
 
 
 def cached_result_frames(folder: str | os.PathLike) -> list[int]:
     """Frame indices with a cached result file, sorted."""
     frames = []
-    for path in (Path(folder) / "results").glob("*.png"):
+    try:
+        files = list(files_inside(folder, "results", pattern="*.png"))
+    except RotoshotError:
+        return []  # a linked cache is never read: every frame is computed again
+    for path in files:
         if path.stem.isdigit():
             frames.append(int(path.stem))
     return sorted(frames)
@@ -161,14 +170,43 @@ def cached_result_frames(folder: str | os.PathLike) -> list[int]:
 
 def load_result(folder: str | os.PathLike, frame_idx: int, height: int) -> np.ndarray | None:
     """One cached result (K, H, W) uint8, or None when missing, unreadable or mis-sized."""
-    image = cv2.imread(str(result_path(folder, frame_idx)), cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imread(str(result_path(folder, frame_idx)), cv2.IMREAD_UNCHANGED)
+    except RotoshotError:
+        return None  # a planted link is never read: the frame is computed again
     if image is None or image.ndim != 2 or height <= 0 or image.shape[0] % height:
         return None
     return image.reshape(image.shape[0] // height, height, -1)
 
 
+RESULTS_TAG = "model.json"
+
+
+def tag_results(folder: str | os.PathLike, fingerprint: str, object_ids: tuple[int, ...]) -> None:
+    """Say which model the results cache now holds results of (written after the cache is
+    cleared and before its first result), so results are only ever restored with that model."""
+    inside(folder, "results").mkdir(parents=True, exist_ok=True)
+    tag = {"fingerprint": fingerprint, "object_ids": [int(i) for i in object_ids]}
+    write_bytes_atomic(inside(folder, "results", RESULTS_TAG), json.dumps(tag).encode())
+
+
+def results_tag(folder: str | os.PathLike) -> tuple[str, tuple[int, ...]] | None:
+    """(fingerprint, object ids) of the model whose results the cache holds, or None when the
+    cache has no readable tag (its results belong to no known model)."""
+    try:
+        data = json.loads(inside(folder, "results", RESULTS_TAG).read_text())
+        return str(data["fingerprint"]), tuple(int(i) for i in data["object_ids"])
+    except (OSError, ValueError, KeyError, TypeError, RotoshotError):
+        return None
+
+
 def clear_results(folder: str | os.PathLike) -> None:
-    shutil.rmtree(Path(folder) / "results", ignore_errors=True)
+    """Delete the results cache (a link in its place is removed, never followed)."""
+    results = Path(folder) / "results"
+    if results.is_symlink():
+        results.unlink()
+    else:
+        shutil.rmtree(results, ignore_errors=True)
 
 
 # Object ids are label values in exported label maps (8-bit PNG) and index the palette.
@@ -204,7 +242,7 @@ def load_project(
     Raises RotoshotError with one clear sentence for a missing, corrupt or newer-version project.
     """
     folder = Path(folder)
-    manifest = folder / MANIFEST
+    manifest = inside(folder, MANIFEST)
     if not manifest.exists():
         raise RotoshotError(f"{folder} is not a Rotoshot project (no {MANIFEST})")
     try:
@@ -243,7 +281,7 @@ def load_project(
         return project, None
     store = AnnotationStore(size)
     ids = {o.object_id for o in project.objects}
-    for path in sorted((folder / "annotations").glob("*/*.png")):
+    for path in _annotation_files(folder, skipped=store.skipped):
         stem = path.stem
         is_strokes = stem.endswith(STROKES_SUFFIX)
         try:
@@ -273,6 +311,22 @@ def load_project(
         else:
             store.set(object_id, frame_idx, mask > 127)
     return project, store
+
+
+def _annotation_files(folder: Path, *, skipped: list[str] | None = None) -> list[Path]:
+    """Every keyframe PNG under folder/annotations/<object id>/, links excluded. A linked
+    object folder is named in `skipped` when given (reading), else refused (a delete or
+    write through it could reach outside the project)."""
+    files: list[Path] = []
+    annotations = inside(folder, "annotations")
+    if not annotations.is_dir():
+        return files
+    for directory in sorted(annotations.iterdir()):
+        if directory.is_symlink() and skipped is not None:
+            skipped.append(f"{directory.name}/ (a link, not read)")
+            continue
+        files.extend(files_inside(folder, "annotations", directory.name, pattern="*.png"))
+    return files
 
 
 def _superseded(path: Path, is_strokes: bool) -> bool:

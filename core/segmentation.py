@@ -21,12 +21,13 @@ import torch.nn.functional as F
 from core.jobs import NEVER_CANCELLED, CancelToken
 from core.model.inference import InferenceCopy
 from core.model.network import OSVOSNet
+from core.resolution import WorkingResolution
 from core.video import FrameSource
 
 log = logging.getLogger(__name__)
 
 
-# Temporal gate radius used by the CLI and the app (px at the clip's resolution); chosen with the
+# Temporal gate radius used by the CLI and the app (px at the working resolution); chosen with the
 # dev-split benchmark (docs/BENCHMARKS.md: gate on vs off).
 DEFAULT_GATE_PX = 40
 
@@ -126,6 +127,8 @@ class Segmenter:
 
     `model` is one network or a list of networks fine-tuned for the same objects (the slider's
     Best setting keeps two); a frame's probabilities are then the mean of theirs.
+    `working` sets the size the network sees (core.resolution; None = the source size): raw
+    probabilities and the temporal gate are at the working size, results at the source size.
     Owns no thread: call it from the one engine thread that owns the models.
     """
 
@@ -137,12 +140,15 @@ class Segmenter:
         annotations: dict[int, FrameAnnotation] | None = None,
         config: SegmentConfig = SegmentConfig(),
         raw_cache_frames: int = 8,
+        working: WorkingResolution | None = None,
     ) -> None:
         self.models = [m.eval() for m in as_model_list(model)]
         self.model = self.models[0]
         self.source = source
         self.annotations = dict(annotations or {})
         self.config = config
+        self.working = working or WorkingResolution(source.size, source.size)
+        self._working_annotations: dict[int, FrameAnnotation] = {}
         self.device = next(self.model.parameters()).device
         self.use_bf16 = (
             config.bf16 if config.bf16 is not None else self.device.type == "cpu" and cpu_has_bf16()
@@ -187,27 +193,42 @@ class Segmenter:
         return total / passes
 
     def raw_probs(self, frame_idx: int) -> np.ndarray:
-        """Network probabilities for a frame, (K, H, W) float32 (float16 precision), cached (LRU)."""
+        """Network probabilities for a frame at the working size, (K, h, w) float32 (float16
+        precision), cached (LRU)."""
         cached = self._raw_cache.get(frame_idx)
         if cached is not None:
             self._raw_cache.move_to_end(frame_idx)
             return _to_float32(cached)
         # Stored as float16 and always returned from that copy, so a result never depends on
         # whether the frame was cached (which would make order matter).
-        stored = _to_float16(self.predict_image(self.source.read(frame_idx)))
+        image = self.working.image(self.source.read(frame_idx))
+        stored = _to_float16(self.predict_image(image))
         self._raw_cache[frame_idx] = stored
         while len(self._raw_cache) > self._raw_cache_frames:
             self._raw_cache.popitem(last=False)
         return _to_float32(stored)
 
+    def _working_annotation(self, frame_idx: int) -> FrameAnnotation | None:
+        """The annotation of `frame_idx` at the working size (None when the frame has none)."""
+        annotation = self.annotations.get(frame_idx)
+        if annotation is None or self.working.is_identity:
+            return annotation
+        if frame_idx not in self._working_annotations:
+            known = None if annotation.known is None else self.working.masks(annotation.known)
+            self._working_annotations[frame_idx] = FrameAnnotation(
+                self.working.masks(annotation.masks), annotation.valid, known
+            )
+        return self._working_annotations[frame_idx]
+
     def _reference_mask(self, frame_idx: int, obj: int) -> np.ndarray | None:
-        """Mask of object `obj` on the neighbour of `frame_idx` towards its nearest annotation."""
+        """Mask of object `obj` (working size) on the neighbour of `frame_idx` towards its
+        nearest annotation."""
         annotated = [f for f, a in self.annotations.items() if a.valid[obj] and f != frame_idx]
         if not annotated:
             return None
         nearest = min(annotated, key=lambda f: (abs(f - frame_idx), f))
         neighbour = frame_idx + (1 if nearest > frame_idx else -1)
-        annotation = self.annotations.get(neighbour)
+        annotation = self._working_annotation(neighbour)
         if annotation is not None and annotation.is_full(obj):
             return annotation.masks[obj]
         probs = self.raw_probs(neighbour)
@@ -241,6 +262,8 @@ class Segmenter:
         probs = self.raw_probs(frame_idx).copy()
         if self.config.temporal_gate_px > 0:
             probs = self._gate(frame_idx, probs)
+        if not self.working.is_identity:
+            probs = self.working.upsample(probs, self.source.read(frame_idx))
         annotation = self.annotations.get(frame_idx)
         fully_annotated = False
         if annotation is not None:
@@ -259,12 +282,13 @@ def segment(
     annotations: dict[int, FrameAnnotation] | None = None,
     config: SegmentConfig = SegmentConfig(),
     cancel: CancelToken = NEVER_CANCELLED,
+    working: WorkingResolution | None = None,
 ) -> Iterator[FrameResult]:
     """Yield a FrameResult for each frame index, in the order given (any order).
 
     Raises core.jobs.Cancelled before the next frame once `cancel` is set.
     """
-    segmenter = Segmenter(model, source, annotations=annotations, config=config)
+    segmenter = Segmenter(model, source, annotations=annotations, config=config, working=working)
     for frame_idx in frame_indices:
         cancel.raise_if_cancelled()
         yield segmenter.segment_frame(int(frame_idx))

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.model.network import OSVOSNet
 from core.project import load_result
+from core.resolution import WorkingResolution
 from core.segmentation import (
     FrameAnnotation,
     FrameResult,
@@ -107,6 +108,10 @@ def make_segmenter(
     annotations: dict[int, FrameAnnotation],
     config: SegmentConfig,
     mode: str = "osvos",
+    working: WorkingResolution | None = None,
 ) -> FrameSegmenter:
-    """A segmenter of `mode` over `networks` (averaged) for `source`."""
-    return SEGMENTER_MODES[mode](list(networks), source, annotations=annotations, config=config)
+    """A segmenter of `mode` over `networks` (averaged) for `source`, the network working at
+    `working` (None = the source size)."""
+    return SEGMENTER_MODES[mode](
+        list(networks), source, annotations=annotations, config=config, working=working
+    )

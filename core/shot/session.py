@@ -28,6 +28,7 @@ from core.model.build import (
     save_checkpoint,
 )
 from core.model.network import OSVOSNet
+from core.resolution import DEFAULT_WORKING_LONG_SIDE, WorkingResolution
 from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation
 from core.shot.jobs import TrainJob
 from core.shot.plan import (
@@ -76,12 +77,20 @@ def annotation_overrides(
     return {f: FrameAnnotation(*store.frame_masks(f, ids), store.frame_known(f, ids)) for f in keep}
 
 
-def training_fingerprint(store: AnnotationStore, frames: list[int] | None = None) -> str:
-    """What a model trained on the keyframes of `frames` (all when None) answers: the store's
-    fingerprint when every keyframe is used, else that and the frames used."""
-    if frames is None or list(frames) == store.frames():
+def training_fingerprint(
+    store: AnnotationStore,
+    frames: list[int] | None = None,
+    working: WorkingResolution | None = None,
+) -> str:
+    """What a model trained on the keyframes of `frames` (all when None) at the `working` size
+    answers: the store's fingerprint when every keyframe is used at the source size, else that,
+    the frames used and the working size (a model of another working size does not match)."""
+    scaled = working is not None and not working.is_identity
+    if (frames is None or list(frames) == store.frames()) and not scaled:
         return store.fingerprint()
-    return hashlib.sha1(f"{store.fingerprint()}:{sorted(frames)}".encode()).hexdigest()
+    used = store.frames() if frames is None else sorted(frames)
+    size = f":{working.size}" if scaled else ""
+    return hashlib.sha1(f"{store.fingerprint()}:{used}{size}".encode()).hexdigest()
 
 
 def build_samples(
@@ -89,12 +98,15 @@ def build_samples(
     source: FrameSource,
     object_ids: list[int] | tuple[int, ...],
     frames: list[int] | None = None,
+    working: WorkingResolution | None = None,
 ) -> tuple[tuple[TrainingSample, ...], dict[int, FrameAnnotation]]:
     """Training samples and annotation overrides from every annotated frame (or those of them
-    in `frames`: the artist's work range), masks in `object_ids` order. Each sample's key
-    identifies its frame and content (for FeatureCache reuse). RotoshotError when a frame's size
-    differs from the annotations'."""
+    in `frames`: the artist's work range), masks in `object_ids` order. Samples are at the
+    `working` size (None = the source size), overrides at the source size. Each sample's key
+    identifies its frame, content and size (for FeatureCache reuse). RotoshotError when a
+    frame's size differs from the annotations'."""
     ids = list(object_ids)
+    working = working or WorkingResolution(source.size, source.size)
     samples, annotations = [], {}
     keep = store.frames() if frames is None else [f for f in store.frames() if f in set(frames)]
     for frame_idx in keep:
@@ -105,9 +117,19 @@ def build_samples(
                 f"frame {frame_idx + 1} is {image.shape[1]}x{image.shape[0]}, but the clip's "
                 f"annotations are {masks.shape[2]}x{masks.shape[1]}"
             )
-        key = f"{frame_idx}:" + ",".join(store.digest(o, frame_idx) for o in ids)
+        width, height = working.size
+        digests = ",".join(store.digest(o, frame_idx) for o in ids)
+        key = f"{frame_idx}:{width}x{height}:{digests}"
         labelled = store.frame_known(frame_idx, ids, for_training=True)
-        samples.append(TrainingSample(image, masks, valid, key=key, known=labelled))
+        samples.append(
+            TrainingSample(
+                working.image(image),
+                working.masks(masks),
+                valid,
+                key=key,
+                known=None if labelled is None else working.masks(labelled),
+            )
+        )
         annotations[frame_idx] = FrameAnnotation(masks, valid, store.frame_known(frame_idx, ids))
     return tuple(samples), annotations
 
@@ -117,7 +139,9 @@ class ShotSession:
 
     Plain Python, used from one thread (the engine thread, or a CLI / farm process).
     recipes: Preset -> Recipe (tests pass shorter ones); mode: the segmenter
-    (core.shot.segmenters.SEGMENTER_MODES).
+    (core.shot.segmenters.SEGMENTER_MODES); working_long_side: the network's working size
+    (core.resolution; 0 = the source size); edges: how mattes return to the plate's size
+    (core.resolution.EDGE_MODES).
     """
 
     def __init__(
@@ -129,15 +153,18 @@ class ShotSession:
         recipes: Callable[[Preset], Recipe] = recipe_for,
         gate_px: int = DEFAULT_GATE_PX,
         mode: str = "osvos",
+        working_long_side: int = DEFAULT_WORKING_LONG_SIDE,
+        edges: str = "plate",
     ) -> None:
         self.source = source
+        self.working = WorkingResolution.for_source(source.size, working_long_side, edges)
         self.parent = parent.eval()
         self.model_info = model_info
         self.recipes = recipes
         self.gate_px = gate_px
         self.mode = mode
         self.model: ShotModel | None = None
-        self.costs = CostModel(source.size)
+        self.costs = CostModel(self.working.size)
         self.feature_cache = FeatureCache()
         self._version = 0
         self._segmenter: FrameSegmenter | None = None
@@ -197,7 +224,7 @@ class ShotSession:
         ids = tuple(store.object_ids())
         if not ids or not store.has_foreground(list(ids)):
             return None
-        samples, annotations = build_samples(store, self.source, ids)
+        samples, annotations = build_samples(store, self.source, ids, working=self.working)
         return TrainJob(samples, ids, annotations, preset, store.fingerprint(), correction, preview)
 
     def train(
@@ -260,6 +287,7 @@ class ShotSession:
                 annotations=self.model.annotations,
                 config=self.recipe(self.model.preset).segment,
                 mode=self.mode,
+                working=self.working,
             )
         return self._segmenter
 
@@ -275,6 +303,7 @@ class ShotSession:
             "preset": model.preset.value,
             "quality": model.preset.quality,
             "fingerprint": model.fingerprint,
+            "working_size": list(self.working.size),
         }
         save_checkpoint(model.networks[0], path, extra=extra, members=model.networks[1:])
 
@@ -284,15 +313,33 @@ class ShotSession:
         *,
         object_ids: tuple[int, ...],
         annotations: dict[int, FrameAnnotation],
-        fingerprint: str,
+        fingerprint: str | None,
     ) -> ShotModel:
         """Make a saved checkpoint the current model (`torch.load(weights_only=True)`, strict).
+        `fingerprint`: what the model must have been trained on (the file records its own; a
+        file of other keyframes is refused, so a crash between saving the model and the
+        manifest never makes an older model current); None: take the file's own.
         RotoshotError (the session unchanged) when it is unreadable or does not fit."""
         payload = load_checkpoint(path)
         extra = payload.get("extra", {})
         saved_ids = tuple(int(i) for i in extra.get("object_ids", object_ids))
         if saved_ids != tuple(object_ids):
             raise RotoshotError(f"{path} was trained on other objects ({list(saved_ids)})")
+        saved_fingerprint = str(extra.get("fingerprint", ""))
+        if fingerprint is None:
+            fingerprint = saved_fingerprint
+        elif saved_fingerprint and saved_fingerprint != fingerprint:
+            raise RotoshotError(
+                f"{path} was trained on other keyframes than the project's (its save was "
+                "interrupted or it was copied from elsewhere)"
+            )
+        # Models saved before working resolutions existed were trained at the source size.
+        trained_at = tuple(int(v) for v in extra.get("working_size", self.source.size))
+        if trained_at != tuple(self.working.size):
+            raise RotoshotError(
+                f"{path} was trained at {trained_at[0]}x{trained_at[1]}, not at this clip's "
+                f"working resolution {self.working.size[0]}x{self.working.size[1]}: train again"
+            )
         main = copy.deepcopy(self.parent)
         load_weights_into(main, payload, path=str(path))
         networks = (main.eval(), *load_members(payload, self.parent, path=str(path)))

@@ -236,7 +236,7 @@ def test_a_saved_model_restores_every_network(clip, tmp_path):
     session.save_model(tmp_path / "model.pt")
     restored = session_for(frames)
     model = restored.restore_model(
-        tmp_path / "model.pt", object_ids=(1,), annotations=job.annotations, fingerprint="f"
+        tmp_path / "model.pt", object_ids=(1,), annotations=job.annotations, fingerprint=None
     )
     assert len(model.networks) == 2 and model.preset is Preset.BEST and model.version == 1
     a = session.segmenter().segment_frame(3).probs

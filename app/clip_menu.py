@@ -1,0 +1,67 @@
+"""Clip ▸ Working Resolution: the per-clip size the network trains and segments at
+(core.resolution). Changing it opens the clip again, so the engine starts a session at the new
+size; the keyframes are on disk already, and a model of another size is retrained, not reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QMenu, QWidget
+
+from app.document import ShotDocument
+from core.resolution import DEFAULT_WORKING_LONG_SIDE, working_size
+
+# Long sides offered (0: the plate's own size). Larger costs time about with the pixel count.
+WORKING_CHOICES = (DEFAULT_WORKING_LONG_SIDE, 1536, 2048, 0)
+
+
+class WorkingResolutionMenu(QMenu):
+    """Exclusive choices of the clip's working long side; `reopen` is called after a change."""
+
+    def __init__(
+        self, document: ShotDocument, reopen: Callable[[], object], parent: QWidget | None = None
+    ) -> None:
+        super().__init__("&Working Resolution", parent)
+        self.document = document
+        self.reopen = reopen
+        self.group = QActionGroup(self)
+        self.choices: dict[int, QAction] = {}
+        for long_side in WORKING_CHOICES:
+            action = QAction(self)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _c=False, v=long_side: self.choose(v))
+            self.group.addAction(action)
+            self.addAction(action)
+            self.choices[long_side] = action
+        self.aboutToShow.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Label each choice with the size it gives this clip; tick the project's setting."""
+        doc = self.document
+        plate = doc.source.size if doc.source is not None else None
+        current = doc.project.settings.working_long_side if doc.project is not None else None
+        for long_side, action in self.choices.items():
+            name = "Plate Size" if long_side == 0 else f"{long_side} px"
+            if long_side == DEFAULT_WORKING_LONG_SIDE:
+                name += " (default)"
+            if plate is not None:
+                width, height = working_size(plate, long_side)
+                name += f"  —  {width}×{height}"
+                # a choice at or above the plate's size is the plate's size
+                action.setEnabled(long_side == 0 or long_side < max(plate))
+            else:
+                action.setEnabled(False)
+            action.setText(name)
+            action.setChecked(long_side == current)
+
+    def choose(self, long_side: int) -> None:
+        """Make `long_side` the clip's working size and open the clip again at it."""
+        doc = self.document
+        if doc.project is None or doc.project.settings.working_long_side == long_side:
+            return
+        doc.project.settings.working_long_side = long_side
+        doc.save_manifest()
+        self.reopen()
