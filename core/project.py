@@ -14,6 +14,8 @@ file; a corrupt or foreign folder is refused with one clear RotoshotError.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -34,6 +36,9 @@ PALETTE = [
     (255, 64, 64), (64, 160, 255), (255, 200, 0), (64, 220, 100),
     (200, 90, 255), (255, 128, 0), (0, 220, 220), (255, 90, 170),
 ]  # fmt: skip
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -227,9 +232,51 @@ def _colour(value) -> tuple[int, int, int]:
     return colour
 
 
+# Allowed ranges of numeric settings a manifest may hold (a crafted value outside them would
+# make an export allocate without bound or a widget refuse it).
+_RANGES = {
+    "quality": (0.0, 1.0), "overlay_opacity": (0.0, 1.0), "threshold": (0.01, 0.99),
+    "grow_px": (-200, 200), "feather_px": (0.0, 200.0), "fill_holes_px": (0, 10**8),
+    "remove_specks_px": (0, 10**8), "temporal_radius": (0, 10), "working_long_side": (0, 16384),
+    "range_first": (0, 10**7), "range_last": (-1, 10**7), "export_first": (0, 10**7),
+    "export_last": (-1, 10**7),
+}  # fmt: skip
+
+
+def _typed_fields(cls, data) -> dict:
+    """The entries of `data` that are fields of dataclass `cls` with a value of the field's
+    type (int for int, int or float for float; never bool for a number), numbers clamped to
+    _RANGES. Anything else keeps the default, with a log line: one bad setting in a manifest
+    never locks the artist out of a project."""
+    if not isinstance(data, dict):
+        log.warning("%s in the project file is not a table: defaults used", cls.__name__)
+        return {}
+    values = {}
+    for name, spec in cls.__dataclass_fields__.items():
+        if name not in data:
+            continue
+        value, default = data[name], spec.default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            log.warning("project setting %s=%r ignored (not a %s)", name, value, type(default))
+            continue
+        if name in _RANGES:
+            lo, hi = _RANGES[name]
+            value = type(default)(min(max(value, lo), hi))
+        values[name] = value
+    return values
+
+
 def _finish_from(data: dict) -> FinishSettings:
-    known = FinishSettings.__dataclass_fields__
-    return FinishSettings(**{k: v for k, v in data.items() if k in known})
+    return FinishSettings(**_typed_fields(FinishSettings, data))
 
 
 def load_project(
@@ -264,10 +311,7 @@ def load_project(
         ]
         if len({o.object_id for o in objects}) != len(objects):
             raise ValueError("two objects share an id")
-        known = ProjectSettings.__dataclass_fields__
-        settings = ProjectSettings(
-            **{k: v for k, v in data.get("settings", {}).items() if k in known}
-        )
+        settings = ProjectSettings(**_typed_fields(ProjectSettings, data.get("settings", {})))
         source_path = str(data["source_path"])
         if source_path and not Path(source_path).is_absolute():
             # A project folder that travelled with its plate beside it: relative to the folder.
@@ -275,7 +319,7 @@ def load_project(
         project = Project(source_path, objects, settings, str(data.get("model_fingerprint", "")))
     except RotoshotError:
         raise
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RotoshotError(f"project file {manifest} is corrupt ({exc})") from None
     if size is None:
         return project, None
