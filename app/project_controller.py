@@ -130,9 +130,13 @@ class ProjectController(QObject):
                 f"({', '.join(store.skipped[:3])}{'…' if len(store.skipped) > 3 else ''}); "
                 f"everything else is open. The files stay in {folder / 'annotations'}."
             )
-        model = inside(folder, MODEL_FILE)
+        try:
+            model = inside(folder, MODEL_FILE)
+        except RotoshotError as exc:  # a planted link is never read: the model trains again
+            self.failed.emit(str(exc))
+            model = None
         matches = project.model_fingerprint == self.train_controller.training_fingerprint()
-        self._pending_model = model if model.exists() and matches else None
+        self._pending_model = model if model is not None and model.exists() and matches else None
         self.clip_open_requested.emit(project.source_path, project.settings.working_long_side)
         self.project_loaded.emit()
         return True
@@ -162,7 +166,7 @@ class ProjectController(QObject):
         except RotoshotError as exc:
             self.failed.emit(str(exc))
             return False
-        self.train_controller.weights_save_requested.emit(str(inside(folder, MODEL_FILE)))
+        self.train_controller.weights_save_requested.emit(str(folder / MODEL_FILE))
         self._add_recent(str(folder))
         self.status_reported.emit(
             f"Saved project to {folder}; changes are saved as you work.", 6000

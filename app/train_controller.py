@@ -16,7 +16,6 @@ from app.results import ResultRecord
 from app.train_panel import TrainPanel
 from core.errors import RotoshotError
 from core.jobs import CancelToken
-from core.project_paths import inside
 from core.resolution import WorkingResolution
 from core.shot.jobs import TrainJob
 from core.shot.plan import CostModel, estimate_run
@@ -238,7 +237,8 @@ class TrainController(QObject):
         self.document.project.model_fingerprint = fingerprint
         self.document.save_manifest()
         if self.document.folder is not None:
-            self.weights_save_requested.emit(str(inside(self.document.folder, "model.pt")))
+            # The atomic writer replaces a planted model.pt link itself, never writes through it.
+            self.weights_save_requested.emit(str(self.document.folder / "model.pt"))
 
     def _on_engine_model_restored(self, version: int, fingerprint: str) -> None:
         """A saved model is current again: its cached results come back from disk and only the

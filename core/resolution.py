@@ -143,6 +143,4 @@ def guided_upsample(
 def bilinear_upsample(probs: np.ndarray, source_size: tuple[int, int]) -> np.ndarray:
     """(K, h, w) float32 -> (K, H, W) float32 by plain bilinear interpolation (the baseline the
     guided filter is measured against)."""
-    return np.stack(
-        [cv2.resize(p, source_size, interpolation=cv2.INTER_LINEAR) for p in probs]
-    ).astype(np.float32)
+    return np.stack([cv2.resize(p, source_size, interpolation=cv2.INTER_LINEAR) for p in probs])

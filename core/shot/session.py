@@ -171,7 +171,7 @@ class ShotSession:
 
     # --- recipes and cost ----------------------------------------------------------------------
     def recipe(self, preset: Preset) -> Recipe:
-        """The recipe of `preset` with this session's temporal gate."""
+        """The recipe of `preset` with the shot's temporal gate radius (`gate_px`)."""
         recipe = self.recipes(preset)
         segment = recipe.segment
         if segment.temporal_gate_px != self.gate_px:
