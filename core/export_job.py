@@ -233,7 +233,12 @@ def run_export_job(
     finally:
         if preview is not None:
             preview.abort()
-        status.write(out)
+        try:
+            status.write(out)
+        except RotoshotError:
+            if status.complete:
+                raise  # the mattes are written, but a re-run could not tell: say so
+            # else the export is failing or stopped already: that error is the one to show
 
 
 # How often (frames) a running export records its progress in its status file.

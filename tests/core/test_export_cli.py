@@ -71,3 +71,11 @@ def test_export_without_model_is_a_clear_error(tmp_path, capsys):
     folder, _ = make_project(tmp_path, train=False)
     assert main.main(["export", str(folder), "--out", str(tmp_path / "o")]) == 2
     assert "no trained model" in capsys.readouterr().err
+
+
+def test_export_out_on_a_file_is_one_line_before_anything_loads(tmp_path, capsys):
+    folder, _ = make_project(tmp_path, train=False)
+    (tmp_path / "F").write_text("a file")
+    assert main.main(["export", str(folder), "--out", str(tmp_path / "F")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and err.count("\n") == 1  # not the missing model: checked first

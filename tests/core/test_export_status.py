@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from core.errors import RotoshotError
 from core.export_job import EXPORT_STATUS, ExportJob, ExportObject, ExportStatus, run_export_job
 from core.jobs import Cancelled, CancelToken
 from core.segmentation import FrameResult
@@ -43,3 +44,23 @@ def test_a_stopped_export_says_what_is_missing_and_a_finished_one_is_complete(tm
     assert len(list((tmp_path / "1_hero").iterdir())) == 24
     (tmp_path / EXPORT_STATUS).write_text("{broken")
     assert ExportStatus.read(tmp_path) is None
+
+
+def test_a_failing_export_reports_its_own_error_not_the_status_files(tmp_path, monkeypatch):
+    class Broken(MaskSegmenter):
+        def segment_frame(self, frame_idx):
+            if frame_idx == 3:
+                raise RotoshotError("frame 3 cannot be read")
+            return super().segment_frame(frame_idx)
+
+    original = ExportStatus.write
+
+    def full_disk(self, folder, *, durable=True):
+        if self.done_through >= self.first:  # the first write works, later ones fail
+            raise RotoshotError("no space left for the status file")
+        original(self, folder, durable=durable)
+
+    monkeypatch.setattr(ExportStatus, "write", full_disk)
+    job = ExportJob(str(tmp_path), 0, 5, (ExportObject(1, "hero"),))
+    with pytest.raises(RotoshotError, match="frame 3 cannot be read"):
+        list(run_export_job(job, Broken(6), [f"f{i}" for i in range(6)], [1]))
