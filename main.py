@@ -2,6 +2,9 @@
 
 python main.py app [PATH | --demo]
 python main.py segment FRAMES --annotation IDX:MASK.png [...] --out OUT_DIR [--quality Q]
+python main.py train PROJECT_OR_FRAMES [--annotation ...] --model OUT.rsm
+python main.py segment FRAMES --model M.rsm [--frames 1001-1100] --out DIR [--ray auto]
+python main.py render-queue QUEUE.json [--ray auto]
 python main.py evaluate PRED_DIR GT_DIR
 python main.py train-parent --data DIR [--out resources/parent_lite0.pt] [--minutes N]
 """
@@ -31,6 +34,103 @@ def ranged_int(low: int, high: int | None = None):
     return parse
 
 
+def add_shot_arguments(parser: argparse.ArgumentParser) -> None:
+    """What a shot to train needs: annotations, colour, working resolution, quality, weights."""
+    parser.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="IDX:MASK.png",
+        help="0-based frame index and its mask (pixel > 0 is object; several ids = several objects)",
+    )
+    parser.add_argument(
+        "--strokes",
+        action="append",
+        default=[],
+        metavar="IDX:STROKES.png[@ID]",
+        help="hint strokes of object ID (default 1) on a frame: grey 255 = object, 128 = "
+        "background, 0 = unpainted (the network fills it in)",
+    )
+    parser.add_argument(
+        "--input-space",
+        help="colour space of an EXR/DPX plate (default: guessed from the file: EXR linear, "
+        "DPX log): 'sRGB Encoded Rec.709 (sRGB)', 'Linear Rec.709 (sRGB)', ACEScg, "
+        "ACES2065-1, 'Cineon log', or a colour space of --ocio's config",
+    )
+    parser.add_argument("--ocio", help="an OpenColorIO config file (default: $OCIO, else built-in)")
+    parser.add_argument(
+        "--working-size",
+        type=int,
+        default=1024,
+        metavar="PX",
+        help="long side the network works at (default 1024; 0 = the plate's size); mattes are "
+        "written at the plate's size",
+    )
+    parser.add_argument(
+        "--edges",
+        default="plate",
+        choices=["plate", "smooth"],
+        help="how mattes reach the plate's size from the working size: 'plate' follows the "
+        "plate's edges (guided filter), 'smooth' interpolates",
+    )
+    parser.add_argument(
+        "--labels",
+        action="store_true",
+        help="read every grey level / colour of a mask as an object id (default: only when the "
+        "mask looks like a label map; otherwise pixels > 127 are the object)",
+    )
+    parser.add_argument(
+        "--quality",
+        type=float,
+        default=0.0,
+        help="0 fast ... 1 best (default 0); from 0.75 two models are trained and averaged",
+    )
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument(
+        "--weights",
+        default="parent",
+        help="'parent' (shipped, default), 'imagenet', or a checkpoint path",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="override the fine-tuning steps of --quality (0: no fine-tuning, the parent alone)",
+    )
+    parser.add_argument(
+        "--gate",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="temporal gate radius in px (0 = off; default from the engine)",
+    )
+
+
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which frames to render and where: locally, or on Ray in chunks."""
+    parser.add_argument(
+        "--frames",
+        dest="frame_range",
+        metavar="A-B",
+        help="frame numbers to render, as in the file names (1001-1100; several: 1001-1010,1050)",
+    )
+    parser.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS",
+        help="render chunks as Ray tasks: 'auto' joins this machine's cluster or starts a local "
+        "one, else a cluster address (needs pip install '.[farm]')",
+    )
+    parser.add_argument(
+        "--chunk", type=ranged_int(1), default=50, help="frames per farm task (default 50)"
+    )
+    parser.add_argument(
+        "--ray-cpus", type=ranged_int(1, 4096), help="CPUs of a local Ray cluster (default: all)"
+    )
+    parser.add_argument(
+        "--cpus-per-task", type=ranged_int(1, 256), default=1, help="CPUs per chunk task"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rotoshot", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -44,77 +144,27 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--demo", action="store_true", help="open the built-in demo clip")
     app.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
-    seg = sub.add_parser("segment", help="fine-tune on annotated frames and segment every frame")
+    seg = sub.add_parser(
+        "segment", help="fine-tune on annotated frames (or take --model) and segment the frames"
+    )
     seg.add_argument("frames", help="video file, image folder (sorted by name) or pattern")
-    seg.add_argument(
-        "--annotation",
-        action="append",
-        default=[],
-        metavar="IDX:MASK.png",
-        help="0-based frame index and its mask (pixel > 0 is object; several ids = several objects)",
-    )
-    seg.add_argument(
-        "--strokes",
-        action="append",
-        default=[],
-        metavar="IDX:STROKES.png[@ID]",
-        help="hint strokes of object ID (default 1) on a frame: grey 255 = object, 128 = "
-        "background, 0 = unpainted (the network fills it in)",
-    )
-    seg.add_argument(
-        "--input-space",
-        help="colour space of an EXR/DPX plate (default: guessed from the file: EXR linear, "
-        "DPX log): 'sRGB Encoded Rec.709 (sRGB)', 'Linear Rec.709 (sRGB)', ACEScg, "
-        "ACES2065-1, 'Cineon log', or a colour space of --ocio's config",
-    )
-    seg.add_argument("--ocio", help="an OpenColorIO config file (default: $OCIO, else built-in)")
-    seg.add_argument(
-        "--working-size",
-        type=int,
-        default=1024,
-        metavar="PX",
-        help="long side the network works at (default 1024; 0 = the plate's size); mattes are "
-        "written at the plate's size",
-    )
-    seg.add_argument(
-        "--edges",
-        default="plate",
-        choices=["plate", "smooth"],
-        help="how mattes reach the plate's size from the working size: 'plate' follows the "
-        "plate's edges (guided filter), 'smooth' interpolates",
-    )
+    add_shot_arguments(seg)
     seg.add_argument("--out", required=True, help="output folder for the mattes")
-    seg.add_argument(
-        "--labels",
-        action="store_true",
-        help="read every grey level / colour of a mask as an object id (default: only when the "
-        "mask looks like a label map; otherwise pixels > 127 are the object)",
+    seg.add_argument("--model", help="a model file from `train`: render with it, no training")
+    add_render_arguments(seg)
+
+    tr = sub.add_parser("train", help="fine-tune a shot and write a self-contained model file")
+    tr.add_argument("clip", help="a project folder, or the clip with --annotation/--strokes")
+    add_shot_arguments(tr)
+    tr.add_argument("--model", required=True, metavar="OUT.rsm", help="model file to write")
+
+    rq = sub.add_parser("render-queue", help="train and render several shots (JSON queue)")
+    rq.add_argument(
+        "queue",
+        help='JSON file: {"shots": [{"name", "frames" or '
+        '"project", "annotations", "out", ...}]} (docs/FARM.md)',
     )
-    seg.add_argument(
-        "--quality",
-        type=float,
-        default=0.0,
-        help="0 fast ... 1 best (default 0); from 0.75 two models are trained and averaged",
-    )
-    seg.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    seg.add_argument(
-        "--weights",
-        default="parent",
-        help="'parent' (shipped, default), 'imagenet', or a checkpoint path",
-    )
-    seg.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help="override the fine-tuning steps of --quality (0: no fine-tuning, the parent alone)",
-    )
-    seg.add_argument(
-        "--gate",
-        type=int,
-        default=None,
-        metavar="PX",
-        help="temporal gate radius in px (0 = off; default from the engine)",
-    )
+    add_render_arguments(rq)
 
     ev = sub.add_parser("evaluate", help="DAVIS J and F of predicted masks against ground truth")
     ev.add_argument("pred_dir")
@@ -124,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("project", help="project folder (with project.json and model.pt)")
     ex.add_argument("--out", required=True)
     ex.add_argument("--format", default="png8", choices=["png8", "png16", "tiff16", "exr"])
+    ex.add_argument(
+        "--frames", dest="frame_range", metavar="A-B", help="frame numbers to export (1001-1100)"
+    )
     ex.add_argument("--first", type=int, help="first frame index (default 0)")
     ex.add_argument("--last", type=int, help="last frame index, inclusive (default: last)")
     ex.add_argument("--cutouts", action="store_true", help="also write RGBA cutouts (PNG)")
@@ -187,11 +240,21 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "segment":
-            return cli.run_segment(args)
+            from core.farm.commands import run_segment
+
+            return run_segment(args)
         if args.command == "evaluate":
             return cli.run_evaluate(args)
         if args.command == "export":
             return cli.run_export(args)
+        if args.command == "train":
+            from core.farm.commands import run_train
+
+            return run_train(args)
+        if args.command == "render-queue":
+            from core.farm.commands import run_render_queue
+
+            return run_render_queue(args)
         if args.command == "train-parent":
             return cli.run_train_parent(args)
     except RotoshotError as exc:

@@ -1,4 +1,5 @@
-"""Headless commands behind main.py: segment, evaluate, train-parent.
+"""Headless commands behind main.py: evaluate, export, train-parent, and the helpers that
+`segment` and `train` (core.farm.commands) share.
 
 Each `run_*` takes the parsed arguments, does the work, and returns the process exit code; what a
 user must read (an evaluation table) goes to stdout through `report`, progress goes to logging.
@@ -10,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +18,10 @@ import numpy as np
 
 from core.annotations import AnnotationStore, read_label_mask, read_strokes
 from core.errors import RotoshotError
-from core.export import write_png_atomic
-from core.jobs import TrainProgress
 from core.model.build import load_checkpoint
-from core.resolution import DEFAULT_WORKING_LONG_SIDE, MIN_WORKING_LONG_SIDE
+from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.segmentation import DEFAULT_GATE_PX
-from core.shot.presets import preset_for, recipe_for
+from core.shot.presets import recipe_for
 from core.shot.session import ShotSession, annotation_overrides
 from core.video import FrameSource, open_frames
 
@@ -196,87 +194,6 @@ def prepare_output_folder(path: str | os.PathLike) -> Path:
     return folder
 
 
-def run_segment(args) -> int:
-    """`segment FRAMES --annotation IDX:MASK.png ... --out OUT_DIR`: fine-tune, then segment all."""
-    started = time.perf_counter()
-    if not 0.0 <= args.quality <= 1.0:
-        raise RotoshotError(f"--quality must be between 0 and 1, not {args.quality}")
-    source = open_frames(
-        args.frames,
-        input_space=getattr(args, "input_space", None),
-        colour_config=getattr(args, "ocio", None),
-    )
-    if getattr(source, "input_space", ""):
-        report(f"plate colour: {source.input_space}, shown as sRGB")
-    if source.gaps:
-        missing = ", ".join(str(n) for n in source.gaps[:10])
-        more = f" and {len(source.gaps) - 10} more" if len(source.gaps) > 10 else ""
-        report(f"warning: frames {missing}{more} are missing from the sequence")
-    parsed = parse_annotations(args.annotation, source, labels=getattr(args, "labels", False))
-    strokes = parse_strokes(getattr(args, "strokes", []), source)
-    store = store_from_label_maps(parsed, source.size, strokes)
-    out_dir = prepare_output_folder(args.out)
-    ids = tuple(store.object_ids())
-    report(f"{len(ids)} object(s) in the annotations: ids {list(ids)}")
-    gate = DEFAULT_GATE_PX if args.gate is None else args.gate
-    working = getattr(args, "working_size", DEFAULT_WORKING_LONG_SIDE)
-    if working is None or working < 0 or 0 < working < MIN_WORKING_LONG_SIDE:
-        raise RotoshotError(
-            f"--working-size must be 0 (the plate's size) or at least {MIN_WORKING_LONG_SIDE} px"
-        )
-    edges = getattr(args, "edges", "plate")
-    session = _cli_session(source, args, gate=gate, working_long_side=working, edges=edges)
-    preset = preset_for(args.quality)
-    if args.steps is not None and args.steps <= 0:
-        session.untrained_model(ids, preset)  # no fine-tuning: every object from the parent
-    else:
-        job = session.train_job(store, preset, preview=False)
-        last = None
-        for event in session.train(job):
-            if isinstance(event, TrainProgress):
-                last = event
-                if event.step and event.step % 50 == 0:
-                    log.info(
-                        "fine-tune model %d/%d step %d/%d loss %.4f",
-                        event.model + 1, event.model_count,
-                        event.step, event.total_steps, event.loss,
-                    )  # fmt: skip
-        log.info(
-            "fine-tuned %s (%d steps) at %.1f s",
-            preset.value,
-            last.step if last else 0,
-            time.perf_counter() - started,
-        )
-
-    segmenter = session.segmenter()
-    single = len(ids) == 1
-    if not single:
-        for object_id in ids:
-            (out_dir / str(object_id)).mkdir(exist_ok=True)
-    lut = np.array([0, *ids], dtype=np.uint16)
-    for frame_idx in range(len(source)):
-        result = segmenter.segment_frame(frame_idx)
-        stem = source.stems[result.frame_idx]
-        if single:
-            write_png_atomic(out_dir / f"{stem}.png", (result.labels > 0).astype(np.uint8) * 255)
-        else:
-            label_map = lut[result.labels]
-            dtype = np.uint8 if max(ids) < 256 else np.uint16
-            write_png_atomic(out_dir / f"{stem}.png", label_map.astype(dtype))
-            for channel, object_id in enumerate(ids):
-                matte = (result.labels == channel + 1).astype(np.uint8) * 255
-                write_png_atomic(out_dir / str(object_id) / f"{stem}.png", matte)
-    source.close()
-    elapsed = time.perf_counter() - started
-    log.info(
-        "segmented %d frames in %.1f s (%.3f s/frame)",
-        len(source),
-        elapsed,
-        elapsed / max(1, len(source)),
-    )
-    return 0
-
-
 def run_evaluate(args) -> int:
     """`evaluate PRED_DIR GT_DIR`: DAVIS J/F table for one sequence or a folder of sequences."""
     from core.metrics import evaluate_folder, format_report
@@ -330,10 +247,18 @@ def run_export(args) -> int:
         dataclasses.replace(o, finish=dataclasses.replace(o.finish, **overrides))
         for o in export_objects_of(project.objects, list(object_ids))
     )
+    first = args.first if args.first is not None else 0
+    last = args.last if args.last is not None else len(source) - 1
+    if getattr(args, "frame_range", None):
+        from core.farm.frames import contiguous_range, parse_frame_range
+
+        if args.first is not None or args.last is not None:
+            raise RotoshotError("give --frames or --first/--last, not both")
+        first, last = contiguous_range(parse_frame_range(args.frame_range, source.numbers))
     job = ExportJob(
         folder=args.out,
-        first=args.first if args.first is not None else 0,
-        last=args.last if args.last is not None else len(source) - 1,
+        first=first,
+        last=last,
         objects=objects,
         fmt=args.format,
         cutouts=args.cutouts,

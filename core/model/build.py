@@ -97,15 +97,14 @@ def _state_for_saving(model: OSVOSNet, half: bool) -> dict[str, torch.Tensor]:
     }
 
 
-def save_checkpoint(
+def checkpoint_payload(
     model: OSVOSNet,
-    path: str | os.PathLike,
     *,
     half: bool = False,
     extra: dict | None = None,
     members: Sequence[OSVOSNet] = (),
-) -> None:
-    """Write the model's weights atomically (core.atomic), optionally as float16.
+) -> dict:
+    """What `save_checkpoint` writes, in memory (a farm job ships it without a file).
 
     `members`: further models of the same shot whose probabilities are averaged with this one's
     (the slider's Best setting); stored under "members" and read back by `load_members`.
@@ -122,6 +121,24 @@ def save_checkpoint(
             {"num_objects": m.num_objects, "state_dict": _state_for_saving(m, half)}
             for m in members
         ]
+    return payload
+
+
+def save_checkpoint(
+    model: OSVOSNet,
+    path: str | os.PathLike,
+    *,
+    half: bool = False,
+    extra: dict | None = None,
+    members: Sequence[OSVOSNet] = (),
+) -> None:
+    """Write the model's weights (`checkpoint_payload`) atomically (core.atomic), optionally
+    as float16."""
+    write_checkpoint(checkpoint_payload(model, half=half, extra=extra, members=members), path)
+
+
+def write_checkpoint(payload: dict, path: str | os.PathLike) -> None:
+    """Write a checkpoint payload atomically (core.atomic), creating the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:

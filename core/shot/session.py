@@ -22,10 +22,11 @@ from core.errors import RotoshotError
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.model.build import (
     ModelInfo,
+    checkpoint_payload,
     load_checkpoint,
     load_members,
     load_weights_into,
-    save_checkpoint,
+    write_checkpoint,
 )
 from core.model.network import OSVOSNet
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, WorkingResolution
@@ -292,12 +293,12 @@ class ShotSession:
         return self._segmenter
 
     # --- saving --------------------------------------------------------------------------------
-    def save_model(self, path: str | os.PathLike) -> None:
-        """Write the current model (every averaged network, object ids, preset, fingerprint)
-        as one checkpoint, atomically. Nothing is written before a model exists."""
+    def checkpoint(self) -> dict | None:
+        """The current model as a checkpoint payload (core.model.build.checkpoint_payload: every
+        averaged network, object ids, preset, fingerprint, working size), None before any."""
         model = self.model
         if model is None:
-            return
+            return None
         extra = {
             "object_ids": list(model.object_ids),
             "preset": model.preset.value,
@@ -305,7 +306,14 @@ class ShotSession:
             "fingerprint": model.fingerprint,
             "working_size": list(self.working.size),
         }
-        save_checkpoint(model.networks[0], path, extra=extra, members=model.networks[1:])
+        return checkpoint_payload(model.networks[0], extra=extra, members=model.networks[1:])
+
+    def save_model(self, path: str | os.PathLike) -> None:
+        """Write the current model (`checkpoint`) as one file, atomically. Nothing is written
+        before a model exists."""
+        payload = self.checkpoint()
+        if payload is not None:
+            write_checkpoint(payload, path)
 
     def restore_model(
         self,
@@ -320,7 +328,26 @@ class ShotSession:
         file of other keyframes is refused, so a crash between saving the model and the
         manifest never makes an older model current); None: take the file's own.
         RotoshotError (the session unchanged) when it is unreadable or does not fit."""
-        payload = load_checkpoint(path)
+        return self.restore_payload(
+            load_checkpoint(path),
+            label=str(path),
+            object_ids=object_ids,
+            annotations=annotations,
+            fingerprint=fingerprint,
+        )
+
+    def restore_payload(
+        self,
+        payload: dict,
+        *,
+        label: str,
+        object_ids: tuple[int, ...],
+        annotations: dict[int, FrameAnnotation],
+        fingerprint: str | None,
+    ) -> ShotModel:
+        """`restore_model` of a checkpoint payload already in memory (a farm worker's); `label`
+        names it in messages."""
+        path = label
         extra = payload.get("extra", {})
         saved_ids = tuple(int(i) for i in extra.get("object_ids", object_ids))
         if saved_ids != tuple(object_ids):

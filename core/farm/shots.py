@@ -1,0 +1,192 @@
+"""A shot from its description to a model payload, and a frame range rendered with it: what
+`train`, `segment` and `render-queue` share, locally or on Ray."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+from core.annotations import AnnotationStore
+from core.errors import RotoshotError
+from core.farm.model_file import ShotInfo, model_file_payload
+from core.farm.render import (
+    ChunkReport,
+    RenderTarget,
+    merge_scores,
+    render_chunks_locally,
+    sweep_temp_files,
+)
+from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
+from core.resolution import DEFAULT_WORKING_LONG_SIDE, MIN_WORKING_LONG_SIDE
+from core.segmentation import DEFAULT_GATE_PX
+from core.shot.presets import preset_for
+from core.shot.session import annotation_overrides
+from core.video import FrameSource, open_frames
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShotSpec:
+    """A shot to train, as plain data (a command line, a render-queue entry). Either `frames`
+    (clip path) with `annotations` ("IDX:MASK.png") and/or `strokes` ("IDX:STROKES.png[@ID]"),
+    or `project` (a project folder: its clip, keyframes, object names and working size).
+    quality in [0, 1]; steps: override the preset's fine-tuning steps (0: the parent alone);
+    working_size: long side in px (0 = the plate's); gate: temporal gate px (None: default)."""
+
+    frames: str = ""
+    project: str = ""
+    annotations: tuple[str, ...] = ()
+    strokes: tuple[str, ...] = ()
+    labels: bool = False
+    quality: float = 0.0
+    steps: int | None = None
+    working_size: int = DEFAULT_WORKING_LONG_SIDE
+    edges: str = "plate"
+    gate: int | None = None
+    input_space: str = ""
+    ocio: str = ""
+    weights: str = "parent"
+    device: str = "auto"
+
+
+@dataclass
+class PreparedShot:
+    """A shot whose inputs were read and checked, before any training."""
+
+    spec: ShotSpec
+    source: FrameSource
+    store: AnnotationStore
+    object_ids: tuple[int, ...]
+    names: tuple[str, ...]
+    working_size: int
+
+
+def prepare_shot(spec: ShotSpec) -> PreparedShot:
+    """Open the clip and read the annotations; one RotoshotError for anything wrong."""
+    from core.cli import parse_annotations, parse_strokes, store_from_label_maps
+
+    if not 0.0 <= spec.quality <= 1.0:
+        raise RotoshotError(f"--quality must be between 0 and 1, not {spec.quality}")
+    working = spec.working_size
+    if working < 0 or 0 < working < MIN_WORKING_LONG_SIDE:
+        raise RotoshotError(
+            f"--working-size must be 0 (the plate's size) or at least {MIN_WORKING_LONG_SIDE} px"
+        )
+    colour = {"input_space": spec.input_space or None, "colour_config": spec.ocio or None}
+    if spec.project:
+        from core.project import load_project
+
+        if spec.annotations or spec.strokes:
+            raise RotoshotError("a project brings its own keyframes: give no --annotation")
+        project, _ = load_project(spec.project)
+        source = open_frames(project.source_path, **colour)
+        _, store = load_project(spec.project, size=source.size, num_frames=len(source))
+        painted = set(store.object_ids())
+        ids = tuple(o.object_id for o in project.objects if o.object_id in painted)
+        if not ids or not store.has_foreground(list(ids)):
+            raise RotoshotError(f"{Path(spec.project).name} has no painted keyframe to learn from")
+        names = {o.object_id: o.name for o in project.objects}
+        return PreparedShot(
+            spec,
+            source,
+            store,
+            ids,
+            tuple(names[i] for i in ids),
+            project.settings.working_long_side,
+        )
+    if not spec.frames:
+        raise RotoshotError("give the clip (FRAMES) or a project folder")
+    source = open_frames(spec.frames, **colour)
+    parsed = parse_annotations(list(spec.annotations), source, labels=spec.labels)
+    strokes = parse_strokes(list(spec.strokes), source)
+    store = store_from_label_maps(parsed, source.size, strokes)
+    ids = tuple(store.object_ids())
+    return PreparedShot(spec, source, store, ids, tuple(f"object {i}" for i in ids), working)
+
+
+def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tuple[dict, ShotInfo]:
+    """Fine-tune the shot's model; (model file payload, its ShotInfo)."""
+    from core.cli import _cli_session
+
+    spec = shot.spec
+    started = time.perf_counter()
+    gate = DEFAULT_GATE_PX if spec.gate is None else spec.gate
+    options = SimpleNamespace(device=spec.device, weights=spec.weights, steps=spec.steps)
+    session = _cli_session(
+        shot.source, options, gate=gate, working_long_side=shot.working_size, edges=spec.edges
+    )
+    preset = preset_for(spec.quality)
+    if spec.steps is not None and spec.steps <= 0:
+        session.untrained_model(shot.object_ids, preset)  # every object from the parent alone
+    else:
+        job = session.train_job(shot.store, preset, preview=False)
+        last = None
+        for event in session.train(job, cancel=cancel):
+            if isinstance(event, TrainProgress):
+                last = event
+                if event.step and event.step % 50 == 0:
+                    log.info(
+                        "fine-tune model %d/%d step %d/%d loss %.4f",
+                        event.model + 1, event.model_count,
+                        event.step, event.total_steps, event.loss,
+                    )  # fmt: skip
+        log.info(
+            "fine-tuned %s (%d steps) in %.1f s",
+            preset.value,
+            last.step if last else 0,
+            time.perf_counter() - started,
+        )
+    model = session.model
+    info = ShotInfo(
+        object_ids=model.object_ids,
+        names=shot.names,
+        preset=model.preset.value,
+        quality=spec.quality,
+        working_long_side=shot.working_size,
+        working_size=tuple(session.working.size),
+        edges=spec.edges,
+        plate_size=tuple(shot.source.size),
+        input_space=getattr(shot.source, "input_space", ""),  # as resolved: workers agree
+        colour_config=spec.ocio,
+        gate_px=gate,
+        fingerprint=model.fingerprint,
+    )
+    annotations = annotation_overrides(shot.store, model.object_ids)
+    return model_file_payload(session.checkpoint(), info, annotations), info
+
+
+def render_frames(
+    payload: dict,
+    target: RenderTarget,
+    chunks: list[tuple[int, ...]],
+    *,
+    on_ray: bool = False,
+    cpus_per_task: float = 1,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> Iterator[ChunkReport]:
+    """Render `chunks` (frame indices) into target.out, locally or as Ray tasks (start_ray
+    first); yields each chunk's report as it finishes. When every chunk is done, scores.csv is
+    updated for these frames and temp files of killed workers are removed."""
+    if on_ray:
+        from core.farm.ray_runner import render_chunks_on_ray
+
+        reports = render_chunks_on_ray(
+            payload, target, chunks, cpus_per_task=cpus_per_task, cancel=cancel
+        )
+    else:
+        reports = render_chunks_locally(payload, target, chunks, cancel)
+    rows = []
+    for report in reports:
+        rows.extend(report.rows)
+        yield report
+    merge_scores(target.out, rows)
+    source = open_frames(target.source_path)
+    try:
+        sweep_temp_files(target.out, [source.stems[f] for chunk in chunks for f in chunk])
+    finally:
+        source.close()
