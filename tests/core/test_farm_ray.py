@@ -1,5 +1,6 @@
 """Farm rendering on a local Ray cluster started by the test (skipped without Ray)."""
 
+import json
 import subprocess
 import threading
 import time
@@ -79,3 +80,20 @@ def test_a_worker_killed_mid_chunk_is_retried_and_every_frame_is_written_once(cl
     rendered = images(out)
     reference = images(folder / "local") if (folder / "local").exists() else rendered
     assert all(np.array_equal(rendered[n], reference[n]) for n in rendered)
+
+
+def test_a_render_queue_on_ray_trains_each_shot_once_and_survives_a_bad_one(cluster, capsys):
+    folder, clip, _ = cluster
+    queue = {
+        "shots": [
+            {"name": "good", "frames": "clip", "annotations": ["0:mask.png"], "out": "q/good",
+             "steps": 10, "weights": "imagenet", "frames_range": "5-9", "chunk": 2},
+            {"name": "bad", "frames": "no-such-clip", "annotations": ["0:mask.png"], "out": "q/bad"},
+        ]
+    }  # fmt: skip
+    (folder / "queue.json").write_text(json.dumps(queue))
+    assert main.main(["render-queue", str(folder / "queue.json"), "--ray", "auto"]) == 1
+    out = capsys.readouterr().out
+    assert "good  5 frames of 1 object(s)" in out and "bad   failed to train" in out
+    assert len(list((folder / "q" / "good").glob("*.png"))) == 5
+    assert not (folder / "q" / "bad").exists()
