@@ -222,44 +222,80 @@ class ImageSequenceSource(FrameSource):
 
 
 class VideoFileSource(FrameSource):
-    """Frames from a video file through OpenCV's FFMPEG backend; sequential reads avoid seeking."""
+    """Frames of a movie (ProRes, DNxHD, H.264/5, ...) through PyAV, frame-accurate.
+
+    Frame i is the i-th frame in presentation order. The index of every frame's timestamp comes
+    from the packets (demuxed once, not decoded). A read seeks to the keyframe before the asked
+    timestamp and decodes up to it; a read of the next frame goes on decoding without a seek.
+    (OpenCV's frame-number seek, used before, returned the wrong frame in files with B-frames.)
+    """
 
     def __init__(self, path: str, **kwargs) -> None:
+        import av
+
         super().__init__(**kwargs)
         self.path = path
-        self._capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
-        if not self._capture.isOpened():
-            raise RotoshotError(f"cannot open video {path}")
-        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        ok, frame = self._capture.read()
-        if not ok or frame is None:
-            raise RotoshotError(f"cannot decode video {path}")
-        if count <= 0:  # some containers do not store a count: count by decoding once
-            count = 1
-            while self._capture.grab():
-                count += 1
-            self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            self._capture.read()
-        self._next_idx = 1
-        self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 25.0)
-        self.size = (frame.shape[1], frame.shape[0])
-        pad = max(5, len(str(count - 1)))
-        self.stems = [f"{i:0{pad}d}" for i in range(count)]
-        self._first = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        try:
+            self._container = av.open(path)
+            if not self._container.streams.video:
+                raise RotoshotError(f"{path} has no video stream")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+            stamps = [p.pts for p in self._container.demux(self._stream) if p.size]
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            raise RotoshotError(f"cannot open video {path}: {exc}") from None
+        if not stamps or any(t is None for t in stamps):
+            raise RotoshotError(f"cannot decode video {path}: its frames carry no timestamps")
+        self._pts = sorted(stamps)
+        self._index = {t: i for i, t in enumerate(self._pts)}
+        self._frames = None  # the decoder's frame iterator, positioned after frame _next_idx - 1
+        self._next_idx = -1
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate else 25.0
+        first = self._decode(0)
+        self.size = (first.shape[1], first.shape[0])
+        pad = max(5, len(str(len(self._pts) - 1)))
+        self.stems = [f"{i:0{pad}d}" for i in range(len(self._pts))]
+
+    def _seek(self, target: int) -> None:
+        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        self._frames = self._container.decode(self._stream)
+
+    def _frame_at(self, target: int):
+        """Decode on to the frame of timestamp `target`; None when the decoder passes it or
+        ends first (a seek that landed after it)."""
+        for frame in self._frames:
+            if frame.pts is not None and frame.pts >= target:
+                return frame if frame.pts == target else None
+        return None
 
     def _decode(self, frame_idx: int) -> np.ndarray:
-        if frame_idx == 0 and self._first is not None:
-            return self._first.copy()
-        if frame_idx != self._next_idx:
-            self._capture.set(cv2.CAP_PROP_POS_FRAMES, frame_idx)
-        ok, frame = self._capture.read()
-        if not ok or frame is None:
+        import av
+
+        target = self._pts[frame_idx]
+        try:
+            frame = None
+            if self._frames is not None and frame_idx == self._next_idx:
+                frame = self._frame_at(target)  # the next frame: no seek
+            # Some containers (MPEG-TS) seek inexactly, landing after the frame: seek again
+            # from further back, in the end from the start.
+            second = 1 / self._stream.time_base if self._stream.time_base else 1
+            for back_s in (0, 1, 4, 16, None):
+                if frame is not None:
+                    break
+                self._seek(0 if back_s is None else max(0, int(target - back_s * second)))
+                frame = self._frame_at(target)
+        except (av.FFmpegError, ValueError) as exc:
+            self._frames = None
+            raise RotoshotError(f"cannot decode frame {frame_idx} of {self.path}: {exc}") from None
+        if frame is None:
+            self._frames = None
             raise RotoshotError(f"cannot decode frame {frame_idx} of {self.path}")
         self._next_idx = frame_idx + 1
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        return frame.to_ndarray(format="rgb24")
 
     def close(self) -> None:
-        self._capture.release()
+        self._container.close()
 
 
 def _files_from_pattern(pattern: str) -> list[str]:

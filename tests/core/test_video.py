@@ -84,3 +84,55 @@ def test_frame_numbers_come_from_the_file_names():
     assert frame_numbers(["00000", "00001"]) == [0, 1]  # DAVIS names start at 0
     assert frame_numbers(["a", "b", "c"]) == [1, 2, 3]  # no numbers: counted from 1
     assert frame_numbers(["x.0005", "x.0002"]) == [1, 2]  # not increasing: counted from 1
+
+
+def numbered_frame(i: int) -> np.ndarray:
+    """A 96x64 frame showing `i` (0..63) in six big binary blocks: survives lossy codecs."""
+    image = np.full((64, 96, 3), 40, np.uint8)
+    for bit in range(6):
+        if (i >> bit) & 1:
+            image[16:48, bit * 16 : (bit + 1) * 16] = 220
+    return image
+
+
+def number_of(image: np.ndarray) -> int:
+    blocks = [image[24:40, b * 16 + 4 : (b + 1) * 16 - 4].mean() for b in range(6)]
+    return sum(1 << b for b, level in enumerate(blocks) if level > 130)
+
+
+def write_movie(path, codec: str, options: dict, count: int = 64, pix_fmt: str = "yuv420p"):
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, pix_fmt
+        stream.options = options
+        for i in range(count):
+            frame = av.VideoFrame.from_ndarray(numbered_frame(i), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+GOP = "keyint=12:min-keyint=12:scenecut=0"
+
+
+@pytest.mark.parametrize(
+    "name, codec, options, pix_fmt",
+    [
+        ("b_frames.mp4", "libx264", {"x264-params": f"bframes=3:b-adapt=0:{GOP}"}, "yuv420p"),
+        ("open_gop.mov", "libx264", {"x264-params": f"bframes=3:open-gop=1:{GOP}"}, "yuv420p"),
+        ("transport.ts", "libx264", {"x264-params": f"bframes=3:{GOP}"}, "yuv420p"),
+        ("hevc.mkv", "libx265", {"x265-params": "bframes=4:keyint=12:log-level=error"}, "yuv420p"),
+        ("prores.mov", "prores_ks", {"profile": "3"}, "yuv422p10le"),
+    ],
+)
+def test_random_access_into_a_movie_returns_the_asked_frame(
+    tmp_path, name, codec, options, pix_fmt
+):
+    write_movie(tmp_path / name, codec, options, pix_fmt=pix_fmt)
+    source = open_frames(tmp_path / name)
+    assert len(source) == 64 and source.size == (96, 64)
+    order = list(np.random.default_rng(1).permutation(64))
+    assert [number_of(source.read(int(i))) for i in order] == [int(i) for i in order]
+    source._cache.clear()
+    assert [number_of(source.read(i)) for i in range(64)] == list(range(64))  # and in order
