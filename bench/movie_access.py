@@ -44,7 +44,10 @@ def make_movie(path: Path, sequence: str, count: int) -> None:
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
-        stream.options = {"x264-params": "bframes=3:keyint=24:min-keyint=24:scenecut=0", "crf": "20"}
+        stream.options = {
+            "x264-params": "bframes=3:keyint=24:min-keyint=24:scenecut=0",
+            "crf": "20",
+        }
         for i in range(count):
             rgb = cv2.cvtColor(cv2.imread(str(images[i % len(images)])), cv2.COLOR_BGR2RGB)
             rgb = stamp(cv2.resize(rgb, (1920, 1080), interpolation=cv2.INTER_LINEAR), i)
@@ -98,7 +101,9 @@ def main() -> int:
                 if packet.dts is not None:
                     packet.stream = out
                     dst.mux(packet)
-        print(f"{args.frames} frames 1920x1080 H.264 (3 B-frames, GOP 24); {len(order)} random reads")
+        print(
+            f"{args.frames} frames 1920x1080 H.264 (3 B-frames, GOP 24); {len(order)} random reads"
+        )
         print("| container | reader | sequential s/frame | random s/frame | wrong frames |")
         print("|---|---|---|---|---|")
         for movie in (mp4, ts):
