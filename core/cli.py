@@ -226,6 +226,14 @@ def run_export(args) -> int:
     project, _ = load_project(folder)
     source = open_frames(project.source_path)
     project, store = load_project(folder, size=source.size, num_frames=len(source))
+    first = args.first if args.first is not None else 0
+    last = args.last if args.last is not None else len(source) - 1
+    if getattr(args, "frame_range", None):
+        from core.farm.frames import contiguous_range, parse_frame_range
+
+        if args.first is not None or args.last is not None:
+            raise RotoshotError("give --frames or --first/--last, not both")
+        first, last = contiguous_range(parse_frame_range(args.frame_range, source.numbers))
     weights = inside(folder, "model.pt")
     if not weights.exists():
         raise RotoshotError(f"{folder.name} has no trained model yet: train it in the app first")
@@ -247,14 +255,6 @@ def run_export(args) -> int:
         dataclasses.replace(o, finish=dataclasses.replace(o.finish, **overrides))
         for o in export_objects_of(project.objects, list(object_ids))
     )
-    first = args.first if args.first is not None else 0
-    last = args.last if args.last is not None else len(source) - 1
-    if getattr(args, "frame_range", None):
-        from core.farm.frames import contiguous_range, parse_frame_range
-
-        if args.first is not None or args.last is not None:
-            raise RotoshotError("give --frames or --first/--last, not both")
-        first, last = contiguous_range(parse_frame_range(args.frame_range, source.numbers))
     job = ExportJob(
         folder=args.out,
         first=first,
