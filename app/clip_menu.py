@@ -1,4 +1,7 @@
-"""Clip ▸ Working Resolution: the per-clip size the network trains and segments at
+"""Clip ▸ Working Resolution and Clip ▸ Input Colour Space, per-clip settings that need a new
+engine session.
+
+Working Resolution: the per-clip size the network trains and segments at
 (core.resolution). Changing it opens the clip again, so the engine starts a session at the new
 size; the keyframes are on disk already, and a model of another size is retrained, not reused.
 """
@@ -11,6 +14,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu, QWidget
 
 from app.document import ShotDocument
+from core.plates import INPUT_SPACES
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, working_size
 
 # Long sides offered (0: the plate's own size). Larger costs time about with the pixel count.
@@ -63,5 +67,53 @@ class WorkingResolutionMenu(QMenu):
         if doc.project is None or doc.project.settings.working_long_side == long_side:
             return
         doc.project.settings.working_long_side = long_side
+        doc.save_manifest()
+        self.reopen()
+
+
+class InputSpaceMenu(QMenu):
+    """Clip ▸ Input Colour Space: what an EXR/DPX plate's values mean (core.plates). "Guess"
+    takes the file's word for it (EXR scene-linear, DPX log unless its header says otherwise).
+    The network and the viewer see the plate through the same view transform; a change opens the
+    clip again, so the model is trained anew on what the artist now sees. 8-bit clips are sRGB
+    and the menu is disabled for them."""
+
+    def __init__(
+        self, document: ShotDocument, reopen: Callable[[], object], parent: QWidget | None = None
+    ) -> None:
+        super().__init__("Input &Colour Space", parent)
+        self.document = document
+        self.reopen = reopen
+        self.group = QActionGroup(self)
+        self.choices: dict[str, QAction] = {}
+        for space in ("", *INPUT_SPACES):
+            action = QAction(space or "Guess from the File", self)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _c=False, s=space: self.choose(s))
+            self.group.addAction(action)
+            self.addAction(action)
+            self.choices[space] = action
+        self.aboutToShow.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Enable the menu for plates; name the guess; tick the project's setting."""
+        doc = self.document
+        shown = getattr(doc.source, "input_space", "") if doc.source is not None else ""
+        chosen = doc.project.settings.input_space if doc.project is not None else ""
+        for space, action in self.choices.items():
+            action.setEnabled(bool(shown))
+            action.setChecked(space == chosen)
+        guess = self.choices[""]
+        guess.setText(
+            f"Guess from the File  —  {shown}" if shown and not chosen else "Guess from the File"
+        )
+
+    def choose(self, space: str) -> None:
+        """Make `space` the clip's input colour space and open the clip again in it."""
+        doc = self.document
+        if doc.project is None or doc.project.settings.input_space == space:
+            return
+        doc.project.settings.input_space = space
         doc.save_manifest()
         self.reopen()

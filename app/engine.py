@@ -138,11 +138,13 @@ class Engine(QObject):
         with self._focus_lock:
             return self._range is None or self._range[0] <= frame_idx <= self._range[1]
 
-    @Slot(str, int)
+    @Slot(str, int, str)
     @_never_raises
-    def open_clip(self, path: str, working_long_side: int = DEFAULT_WORKING_LONG_SIDE) -> None:
+    def open_clip(
+        self, path: str, working_long_side: int = DEFAULT_WORKING_LONG_SIDE, input_space: str = ""
+    ) -> None:
         """Open the clip on the engine side with an untrained parent network, working at
-        `working_long_side` px (core.resolution)."""
+        `working_long_side` px (core.resolution); a plate in `input_space` ("" = guessed)."""
         from core.device import resolve_device
         from core.model.build import build_model
 
@@ -151,7 +153,9 @@ class Engine(QObject):
             self._session.source.close()
             self._session = None
         try:
-            source = open_frames(path, cache_bytes=ENGINE_FRAME_CACHE_BYTES)
+            source = open_frames(
+                path, cache_bytes=ENGINE_FRAME_CACHE_BYTES, input_space=input_space or None
+            )
             device = resolve_device(self._device_choice)
             self.device_name = device.type
             parent, info = build_model(weights=self._weights)

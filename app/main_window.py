@@ -37,7 +37,7 @@ from app.canvas import (
     VIEW_OVERLAY,
     CanvasView,
 )
-from app.clip_menu import WorkingResolutionMenu
+from app.clip_menu import InputSpaceMenu, WorkingResolutionMenu
 from app.document import ShotDocument
 from app.engine import Engine, EngineThread
 from app.export_dialog import ExportController
@@ -262,10 +262,11 @@ class MainWindow(QMainWindow):
             )
 
         clip_menu = menu.addMenu("&Clip")
-        self.working_menu = WorkingResolutionMenu(
-            self.document, self.project_controller.reopen, self
-        )
+        reopen = self.project_controller.reopen
+        self.working_menu = WorkingResolutionMenu(self.document, reopen, self)
+        self.space_menu = InputSpaceMenu(self.document, reopen, self)
         clip_menu.addMenu(self.working_menu)
+        clip_menu.addMenu(self.space_menu)
         go = menu.addMenu("&Go")
         self._action("Previous Frame", lambda: self.step(-1), ",", go)
         self._action("Next Frame", lambda: self.step(1), ".", go)

@@ -48,7 +48,7 @@ def autosave_folder(source_path: str) -> Path:
 class ProjectController(QObject):
     """Open / save / restore for one document and its engine."""
 
-    clip_open_requested = Signal(str, int)  # path, working long side; queued to the engine
+    clip_open_requested = Signal(str, int, str)  # path, working long side, input colour space
     model_restore_requested = Signal(str, object, object, str)  # path, ids, annotations, fp
     failed = Signal(str)  # a message for the artist
     status_reported = Signal(str, int)  # a status-bar message, milliseconds
@@ -87,6 +87,8 @@ class ProjectController(QObject):
         if (folder / MANIFEST).exists():
             try:
                 project, store = load_project(folder, size=source.size, num_frames=len(source))
+                if project.settings.input_space:
+                    source = self._open_source(path, project)
                 self.status_reported.emit("Restored your autosaved keyframes for this clip.", 8000)
             except RotoshotError as exc:
                 self.failed.emit(f"{exc}. Starting a fresh session; the old one stays in {folder}.")
@@ -96,7 +98,7 @@ class ProjectController(QObject):
     def open_project(self, folder: Path) -> bool:
         try:
             project, _ = load_project(folder)
-            source = open_frames(project.source_path)
+            source = self._open_source(project.source_path, project)
             project, store = load_project(folder, size=source.size, num_frames=len(source))
         except RotoshotError as exc:
             self.failed.emit(f"Cannot open project {folder.name}: {exc}")
@@ -105,6 +107,19 @@ class ProjectController(QObject):
         if ok:
             self._add_recent(str(folder))
         return ok
+
+    def _open_source(self, path: str, project: Project):
+        """The clip in the project's input colour space; a space this machine does not know
+        falls back to the guess, and says so."""
+        space = project.settings.input_space
+        try:
+            return open_frames(path, input_space=space or None)
+        except RotoshotError as exc:
+            if not space:
+                raise
+            self.failed.emit(f"{exc}. The plate's colour space is guessed from the file instead.")
+            project.settings.input_space = ""
+            return open_frames(path)
 
     def reopen(self) -> bool:
         """Open the current clip or project again from disk (its keyframes and settings are
@@ -137,7 +152,10 @@ class ProjectController(QObject):
             model = None
         matches = project.model_fingerprint == self.train_controller.training_fingerprint()
         self._pending_model = model if model is not None and model.exists() and matches else None
-        self.clip_open_requested.emit(project.source_path, project.settings.working_long_side)
+        settings = project.settings
+        self.clip_open_requested.emit(
+            project.source_path, settings.working_long_side, settings.input_space
+        )
         self.project_loaded.emit()
         return True
 

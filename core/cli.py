@@ -224,7 +224,7 @@ def run_export(args) -> int:
     folder = Path(args.project)
     prepare_output_folder(args.out)
     project, _ = load_project(folder)
-    source = open_frames(project.source_path)
+    source = open_frames(project.source_path, input_space=project.settings.input_space or None)
     project, store = load_project(folder, size=source.size, num_frames=len(source))
     first = args.first if args.first is not None else 0
     last = args.last if args.last is not None else len(source) - 1

@@ -57,8 +57,8 @@ class ProjectSettings:
     """Per-project preferences: quality slider in [0, 1], auto-train on annotation change,
     overlay opacity in [0, 1], the last export's folder, range (inclusive frame indices) and
     options (matte format, cutouts, premultiplied, preview movie), the work range that
-    training, segmentation, playback and export keep to, and the long side of the network's
-    working resolution (core.resolution)."""
+    training, segmentation, playback and export keep to, the long side of the network's
+    working resolution (core.resolution), and an EXR/DPX plate's input colour space."""
 
     quality: float = 0.0
     auto_train: bool = True
@@ -73,6 +73,7 @@ class ProjectSettings:
     range_first: int = 0  # the work range (in/out points), inclusive frame indices
     range_last: int = -1  # -1: to the last frame
     working_long_side: int = 1024  # core.resolution: the network's working size; 0 = source
+    input_space: str = ""  # a plate's colour space (core.plates.INPUT_SPACES); "" = guessed
 
 
 @dataclass

@@ -84,6 +84,7 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
         if spec.annotations or spec.strokes:
             raise RotoshotError("a project brings its own keyframes: give no --annotation")
         project, _ = load_project(spec.project)
+        colour["input_space"] = colour["input_space"] or project.settings.input_space or None
         source = open_frames(project.source_path, **colour)
         _, store = load_project(spec.project, size=source.size, num_frames=len(source))
         painted = set(store.object_ids())
