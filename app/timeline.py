@@ -96,8 +96,14 @@ class TimelineWidget(QWidget):
         font.setPointSize(8)
         painter.setFont(font)
         top = self.height() - 16
-        painter.drawText(QRectF(2, top, 60, 14), Qt.AlignLeft, str(numbers[0]))
-        painter.drawText(QRectF(self.width() - 62, top, 60, 14), Qt.AlignRight, str(numbers[-1]))
-        painter.drawText(
-            QRectF(x - 30, top, 60, 14), Qt.AlignHCenter, str(numbers[doc.current_frame])
-        )
+        metrics = painter.fontMetrics()
+        current = str(numbers[doc.current_frame])
+        half = metrics.horizontalAdvance(current) / 2 + 3
+        centre = min(max(x, 2 + half), self.width() - 2 - half)
+        painter.drawText(QRectF(centre - 30, top, 60, 14), Qt.AlignHCenter, current)
+        # The ends' numbers only where the current frame's number leaves room for them.
+        first, last = str(numbers[0]), str(numbers[-1])
+        if centre - half > 2 + metrics.horizontalAdvance(first) + 6:
+            painter.drawText(QRectF(2, top, 60, 14), Qt.AlignLeft, first)
+        if centre + half < self.width() - 2 - metrics.horizontalAdvance(last) - 6:
+            painter.drawText(QRectF(self.width() - 62, top, 60, 14), Qt.AlignRight, last)
