@@ -85,6 +85,7 @@ class ShotDocument(QObject):
     results_invalidated = Signal()  # a new model: every result is stale
     finish_changed = Signal(int)  # object_id
     range_changed = Signal(int, int)  # first, last frame index of the work range (inclusive)
+    approval_changed = Signal(int)  # frame_idx the artist marked or unmarked as approved
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -379,6 +380,34 @@ class ShotDocument(QObject):
         self.results_fingerprint = fingerprint
         self.result_writer.clear(self.folder, fingerprint, object_ids)
         self.results_invalidated.emit()
+
+    def confidence(self, frame_idx: int) -> float | None:
+        """How sure the current model is of the frame (core.confidence, [0, 1]); None before
+        the frame has a result of the current model."""
+        return self.results.confidence(frame_idx, self.model_version)
+
+    def is_approved(self, frame_idx: int) -> bool:
+        return frame_idx in self.project.approved_frames
+
+    def toggle_approved(self, frame_idx: int) -> None:
+        """Mark the frame as checked by the artist (or unmark it); saved with the project."""
+        approved = set(self.project.approved_frames) ^ {frame_idx}
+        self.project.approved_frames = sorted(approved)
+        self.save_manifest()
+        self.approval_changed.emit(frame_idx)
+
+    def next_frame_to_fix(self) -> int | None:
+        """The least confident frame of the work range with a current result, that is neither a
+        keyframe nor approved; None when there is none."""
+        first, last = self.work_range()
+        painted = set(self.store.frames())
+        candidates = [
+            (score, frame_idx)
+            for frame_idx in range(first, last + 1)
+            if frame_idx not in painted and not self.is_approved(frame_idx)
+            and (score := self.confidence(frame_idx)) is not None
+        ]  # fmt: skip
+        return min(candidates)[1] if candidates else None
 
     def result_state(self, frame_idx: int) -> int:
         version = self.results.version(frame_idx)

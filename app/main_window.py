@@ -42,6 +42,7 @@ from app.document import ShotDocument
 from app.engine import Engine, EngineThread
 from app.export_dialog import ExportController
 from app.finish_panel import FinishPanel
+from app.go_menu import build_go_menu
 from app.keyframe_tools import KeyframeTools
 from app.objects_panel import ObjectListPanel
 from app.project_controller import ProjectController, data_dir
@@ -267,29 +268,7 @@ class MainWindow(QMainWindow):
         self.space_menu = InputSpaceMenu(self.document, reopen, self)
         clip_menu.addMenu(self.working_menu)
         clip_menu.addMenu(self.space_menu)
-        go = menu.addMenu("&Go")
-        self._action("Previous Frame", lambda: self.step(-1), ",", go)
-        self._action("Next Frame", lambda: self.step(1), ".", go)
-        # One sequence each: on a US layout Shift+, arrives as "<" with Shift, which Qt's key
-        # mapper also matches as "Shift+,"; registering both made the keypress ambiguous.
-        self._action("Back 10 Frames", lambda: self.step(-10), "<", go)
-        self._action("Forward 10 Frames", lambda: self.step(10), ">", go)
-        self._action("Previous Keyframe", lambda: self.jump_to_keyframe(-1), "J", go)
-        self._action("Next Keyframe", lambda: self.jump_to_keyframe(1), "K", go)
-        self._action("First Frame", lambda: self.document.set_frame(0), "Home", go)
-        self._action(
-            "Last Frame", lambda: self.document.set_frame(self.document.num_frames - 1), "End", go
-        )
-        self._action("Play / Pause", self.toggle_playback, None, go)
-        go.addSeparator()
-        doc = self.document
-        self._action(
-            "Set In Point", lambda: doc.set_work_range(first=doc.current_frame), "Alt+I", go
-        )
-        self._action(
-            "Set Out Point", lambda: doc.set_work_range(last=doc.current_frame), "Alt+O", go
-        )
-        self._action("Clear In/Out Range", lambda: doc.set_work_range(0, -1), "Alt+X", go)
+        build_go_menu(self, menu.addMenu("&Go"))
         for n in range(1, 10):
             self._action(f"Object {n}", lambda _c=False, i=n: self._select_object_number(i), str(n))
         help_menu = menu.addMenu("&Help")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.confidence import frame_confidence
 from core.project import clear_results, load_result, save_result, tag_results
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class ResultCache:
         self._memory: OrderedDict[int, ResultRecord] = OrderedDict()
         self._bytes = 0
         self._versions: dict[int, int] = {}
+        self._confidence: dict[int, float] = {}  # core.confidence of the latest result, all frames
         self._folder: Path | None = None
         self._height = 0
         self.object_ids: tuple[int, ...] = ()  # channel order of results read back from disk
@@ -108,6 +110,7 @@ class ResultCache:
         """Forget everything (a new clip or project)."""
         self._memory.clear()
         self._versions.clear()
+        self._confidence.clear()
         self._bytes = 0
         self._folder, self._height = folder, height
 
@@ -132,12 +135,19 @@ class ResultCache:
         """The model version of the frame's latest result, or None."""
         return self._versions.get(frame_idx)
 
+    def confidence(self, frame_idx: int, current_version: int) -> float | None:
+        """core.confidence score in [0, 1] of the frame's result of `current_version`, or None."""
+        if self._versions.get(frame_idx) != current_version:
+            return None
+        return self._confidence.get(frame_idx)
+
     def put(self, frame_idx: int, result: ResultRecord, *, write: bool = True) -> None:
         """Keep a result (and queue its disk cache write unless it came from there)."""
         self._drop(frame_idx)
         self._memory[frame_idx] = result
         self._bytes += result.probs.nbytes
         self._versions[frame_idx] = result.version
+        self._confidence[frame_idx] = frame_confidence(result.probs)
         if write and self._folder is not None:
             self._writer.write(self._folder, frame_idx, result.probs)
         while self._bytes > self.max_bytes and len(self._memory) > 1:

@@ -1,4 +1,5 @@
-"""Timeline: per-frame result state, annotation markers, the current frame; click/drag to scrub."""
+"""Timeline: per-frame result state, confidence and approval, annotation markers, the current
+frame; click/drag to scrub."""
 
 from __future__ import annotations
 
@@ -15,6 +16,20 @@ STATE_COLOURS = {
 }
 
 
+APPROVED_COLOUR = QColor(90, 160, 255)
+
+
+def confidence_colour(score: float | None, approved: bool) -> QColor | None:
+    """The confidence strip's colour: blue when the artist approved the frame, else red the
+    less sure the model is (none from 0.95 up, full red at 0.5 and below)."""
+    if approved:
+        return APPROVED_COLOUR
+    if score is None:
+        return None
+    strength = min(1.0, max(0.0, (0.95 - score) / 0.45))
+    return QColor(235, 60, 50, int(255 * strength)) if strength > 0 else None
+
+
 class TimelineWidget(QWidget):
     """A strip with one cell per frame, coloured by result state; triangles mark keyframes."""
 
@@ -28,7 +43,8 @@ class TimelineWidget(QWidget):
         self.setToolTip(
             "Frames: grey not computed, green computed, orange stale after retraining; "
             "triangles mark painted keyframes; frames outside the in/out range (Alt+I, Alt+O) are "
-            "dimmed. Click or drag to scrub."
+            "dimmed. The thin strip below: red where the model is unsure (N jumps to the least "
+            "sure frame), blue where you approved the frame (A). Click or drag to scrub."
         )
         for signal in (
             document.clip_loaded,
@@ -40,6 +56,7 @@ class TimelineWidget(QWidget):
         document.range_changed.connect(lambda _a, _b: self.update())
         document.result_changed.connect(lambda _f: self.update())
         document.annotation_changed.connect(lambda _o, _f: self.update())
+        document.approval_changed.connect(lambda _f: self.update())
 
     def sizeHint(self) -> QSize:  # noqa: N802
         return QSize(600, 62)
@@ -63,11 +80,17 @@ class TimelineWidget(QWidget):
         if n == 0:
             return
         width = self.width() / n
-        bar = QRectF(0, 14, 0, self.height() - 32)  # frame numbers below it
+        bar = QRectF(0, 14, 0, self.height() - 40)  # the confidence strip, then numbers below
+        strip = QRectF(0, bar.bottom() + 2, 0, 6)
         for frame_idx in range(n):
             bar.moveLeft(frame_idx * width)
             bar.setWidth(max(1.0, width - (1 if width > 4 else 0)))
             painter.fillRect(bar, STATE_COLOURS[doc.result_state(frame_idx)])
+            strip.moveLeft(bar.left())
+            strip.setWidth(bar.width())
+            colour = confidence_colour(doc.confidence(frame_idx), doc.is_approved(frame_idx))
+            if colour is not None:
+                painter.fillRect(strip, colour)
         first, last = doc.work_range()
         if first > 0 or last < n - 1:  # outside the in/out range: dimmed, with brackets
             shade = QColor(0, 0, 0, 150)

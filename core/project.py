@@ -84,6 +84,7 @@ class Project:
     objects: list[ObjectInfo] = field(default_factory=list)
     settings: ProjectSettings = field(default_factory=ProjectSettings)
     model_fingerprint: str = ""  # annotation fingerprint the saved model was trained on
+    approved_frames: list[int] = field(default_factory=list)  # the artist checked these
 
     def next_object(self, name: str | None = None) -> ObjectInfo:
         """A new object with the next free id and palette colour (not yet added)."""
@@ -276,6 +277,13 @@ def _typed_fields(cls, data) -> dict:
     return values
 
 
+def _frame_list(value) -> list[int]:
+    """Sorted distinct frame indices >= 0 of a manifest list; anything else is dropped."""
+    if not isinstance(value, list):
+        return []
+    return sorted({v for v in value if isinstance(v, int) and not isinstance(v, bool) and v >= 0})
+
+
 def _finish_from(data: dict) -> FinishSettings:
     return FinishSettings(**_typed_fields(FinishSettings, data))
 
@@ -317,7 +325,13 @@ def load_project(
         if source_path and not Path(source_path).is_absolute():
             # A project folder that travelled with its plate beside it: relative to the folder.
             source_path = str((folder / source_path).resolve())
-        project = Project(source_path, objects, settings, str(data.get("model_fingerprint", "")))
+        project = Project(
+            source_path,
+            objects,
+            settings,
+            str(data.get("model_fingerprint", "")),
+            _frame_list(data.get("approved_frames", [])),
+        )
     except RotoshotError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

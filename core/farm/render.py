@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_bytes_atomic
+from core.confidence import object_confidences
 from core.errors import RotoshotError
 from core.export import write_png_atomic
 from core.farm.model_file import ShotInfo, annotations_of, check_payload
@@ -27,8 +28,6 @@ from core.jobs import NEVER_CANCELLED, CancelToken
 from core.segmentation import FrameResult
 
 SCORES_FILE = "scores.csv"
-# A pixel is uncertain when the network's probability is inside this band.
-UNCERTAIN_BAND = (0.2, 0.8)
 
 
 @dataclass(frozen=True)
@@ -48,8 +47,7 @@ class RenderTarget:
 @dataclass(frozen=True)
 class ScoreRow:
     """One object on one frame: frame number (as the artist knows it), object id, confidence in
-    [0, 1] (1 - the share of the object's pixels in the uncertain band), area (share of the
-    frame the object covers)."""
+    [0, 1] (core.confidence), area (share of the frame the object covers)."""
 
     frame: int
     object_id: int
@@ -67,18 +65,6 @@ class ChunkReport:
     setup_s: float
     render_s: float
     pid: int
-
-
-def frame_scores(probs: np.ndarray) -> list[tuple[float, float]]:
-    """(confidence, area) per object of probabilities (K, H, W) float32 in [0, 1]."""
-    low, high = UNCERTAIN_BAND
-    scores = []
-    for p in probs:
-        extent = p > low
-        uncertain = extent & (p < high)
-        share = float(uncertain.sum()) / max(1, int(extent.sum()))
-        scores.append((1.0 - share, float((p > 0.5).mean())))
-    return scores
 
 
 def write_frame_mattes(
@@ -152,7 +138,7 @@ class ShotRenderer:
             result = self.segmenter.segment_frame(frame_idx)
             write_frame_mattes(self.out, self.source.stems[frame_idx], result, self.info.object_ids)
             for object_id, (score, area) in zip(
-                self.info.object_ids, frame_scores(result.probs), strict=True
+                self.info.object_ids, object_confidences(result.probs), strict=True
             ):
                 rows.append(
                     ScoreRow(numbers[frame_idx], object_id, round(score, 4), round(area, 5))

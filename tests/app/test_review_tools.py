@@ -77,3 +77,36 @@ def test_in_out_range_keeps_training_segmentation_and_playback_inside(qtbot, win
     qtbot.waitUntil(
         lambda: all(doc.result_state(f) == COMPUTED for f in range(1, 10)), timeout=TIMEOUT_MS
     )
+
+
+def test_n_finds_the_least_sure_frame_and_a_approves_it(qtbot, window, clip_folder):
+    from app.timeline import APPROVED_COLOUR, confidence_colour
+    from core.project import load_project
+    from tests.qt_helpers import TIMEOUT_MS, paint_object
+
+    _, labels = clip_folder
+    doc = window.document
+    qtbot.keyClick(window.canvas, Qt.Key_N)
+    assert doc.current_frame == 0 and "No frame to fix" in window.statusBar().currentMessage()
+
+    window.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, window, labels, 0)
+    with qtbot.waitSignal(window.engine.training_finished, timeout=TIMEOUT_MS):
+        assert window.train_controller.train()
+    qtbot.waitUntil(
+        lambda: all(doc.confidence(f) is not None for f in range(10)), timeout=TIMEOUT_MS
+    )
+    scores = {f: doc.confidence(f) for f in range(1, 10)}
+    worst = min(scores, key=scores.get)
+
+    qtbot.keyClick(window.canvas, Qt.Key_N)
+    assert doc.current_frame == worst  # never frame 0: it is the keyframe
+    qtbot.keyClick(window.canvas, Qt.Key_A)
+    assert doc.is_approved(worst)
+    assert load_project(doc.folder)[0].approved_frames == [worst]  # saved with the project
+    assert confidence_colour(scores[worst], True) == APPROVED_COLOUR
+
+    qtbot.keyClick(window.canvas, Qt.Key_N)
+    second = min((f for f in scores if f != worst), key=scores.get)
+    assert doc.current_frame == second  # the approved frame is skipped now
+    assert np.isclose(doc.confidence(second), scores[second])
