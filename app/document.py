@@ -17,6 +17,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 from core.annotations import AnnotationStore
+from core.confidence import mean_area
 from core.export_job import object_soft_matte
 from core.matte import FinishSettings, finish_matte
 from core.project import (
@@ -100,6 +101,8 @@ class ShotDocument(QObject):
         self.results_fingerprint = ""  # the model the results cache holds results of
         self.result_writer = ResultWriter()
         self.results = ResultCache(self.result_writer)
+        self.results.reference_areas = self.keyframe_areas
+        self._areas_cache: tuple[tuple, list[float | None]] = ((), [])
 
     # --- clip and project -------------------------------------------------------------------
     @property
@@ -385,6 +388,22 @@ class ShotDocument(QObject):
         """How sure the current model is of the frame (core.confidence, [0, 1]); None before
         the frame has a result of the current model."""
         return self.results.confidence(frame_idx, self.model_version)
+
+    def keyframe_areas(self, object_ids: tuple[int, ...]) -> list[float | None]:
+        """Per object the mean area share of its full-mask keyframes (None without one): what
+        core.confidence compares a result's area with."""
+        key = (object_ids, tuple((k, self.store.digest(*k)) for k in self.store.keys()))
+        if self._areas_cache[0] != key:
+            areas = [
+                mean_area(
+                    self.store.get(o, f)
+                    for f in self.store.frames()
+                    if self.store.get(o, f) is not None and not self.store.is_hint(o, f)
+                )
+                for o in object_ids
+            ]
+            self._areas_cache = (key, areas)
+        return self._areas_cache[1]
 
     def is_approved(self, frame_idx: int) -> bool:
         return frame_idx in self.project.approved_frames

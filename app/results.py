@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +106,8 @@ class ResultCache:
         self._folder: Path | None = None
         self._height = 0
         self.object_ids: tuple[int, ...] = ()  # channel order of results read back from disk
+        # object ids -> their keyframes' mean area shares (core.confidence), set by the document
+        self.reference_areas: Callable[[tuple[int, ...]], list[float | None]] | None = None
 
     def reset(self, folder: Path | None, height: int) -> None:
         """Forget everything (a new clip or project)."""
@@ -147,7 +150,8 @@ class ResultCache:
         self._memory[frame_idx] = result
         self._bytes += result.probs.nbytes
         self._versions[frame_idx] = result.version
-        self._confidence[frame_idx] = frame_confidence(result.probs)
+        reference = self.reference_areas(result.object_ids) if self.reference_areas else None
+        self._confidence[frame_idx] = frame_confidence(result.probs, reference)
         if write and self._folder is not None:
             self._writer.write(self._folder, frame_idx, result.probs)
         while self._bytes > self.max_bytes and len(self._memory) > 1:

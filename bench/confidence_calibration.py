@@ -10,7 +10,8 @@ has a high J). Prints a Markdown table for docs/BENCHMARKS.md.
 
 Candidates: `band` (1 - share of the object's pixels with p in 0.2-0.8: core.confidence's
 score), `temporal` (the smaller IoU of the frame's mask with its two neighbours' masks),
-`area` (1 - relative jump of the mask's area against its neighbours'), and products of them.
+`area` (1 - relative jump of the mask's area against its neighbours'), `keyframe area ratio`
+(the smaller of area/keyframe area and its inverse), and products of them.
 """
 
 from __future__ import annotations
@@ -48,12 +49,16 @@ def sequence_scores(name: str, tmp: Path) -> dict[str, list[float]]:
     shot = prepare_shot(ShotSpec(frames=str(frames), annotations=(f"0:{gts[0]}",)))
     payload, _ = train_shot(shot)
     renderer = ShotRenderer(payload, RenderTarget(str(frames), str(tmp)))
-    masks, bands = [], []
+    masks, bands, shipped = [], [], []
+    key = cv2.imread(str(gts[0]), cv2.IMREAD_GRAYSCALE) > 0
     for i in range(len(gts)):
         result = renderer.segmenter.segment_frame(i)
         masks.append(result.labels > 0)
-        bands.append(object_confidences(result.probs)[0][0])
-    out: dict[str, list[float]] = {k: [] for k in ("J", "band", "temporal", "area")}
+        bands.append(object_confidences(result.probs)[0][0])  # the band factor alone
+        shipped.append(object_confidences(result.probs, [key.mean()])[0][0])
+    names = ("J", "band", "temporal", "area", "key_area", "shipped")
+    out: dict[str, list[float]] = {k: [] for k in names}
+    key_area = max(1, int((cv2.imread(str(gts[0]), cv2.IMREAD_GRAYSCALE) > 0).sum()))
     for i in range(1, len(gts)):
         gt = cv2.imread(str(gts[i]), cv2.IMREAD_GRAYSCALE) > 0
         neighbours = [masks[j] for j in (i - 1, i + 1) if 0 <= j < len(masks)]
@@ -61,8 +66,10 @@ def sequence_scores(name: str, tmp: Path) -> dict[str, list[float]]:
         around = np.mean([m.sum() for m in neighbours])
         out["J"].append(region_similarity(masks[i], gt))
         out["band"].append(bands[i])
+        out["shipped"].append(shipped[i])
         out["temporal"].append(min(iou(masks[i], m) for m in neighbours))
         out["area"].append(1.0 - abs(area - around) / max(area, around, 1))
+        out["key_area"].append(min(area / key_area, key_area / max(area, 1)))
     return out
 
 
@@ -85,6 +92,14 @@ def main() -> int:
         "temporal": lambda s: np.array(s["temporal"]),
         "area": lambda s: np.array(s["area"]),
         "band x temporal": lambda s: np.array(s["band"]) * np.array(s["temporal"]),
+        "keyframe area ratio": lambda s: np.array(s["key_area"]),
+        "band x sqrt(keyframe area ratio)": lambda s: (
+            np.array(s["band"]) * np.sqrt(np.array(s["key_area"]))
+        ),
+        "band x keyframe area ratio^0.25": lambda s: (
+            np.array(s["band"]) * np.array(s["key_area"]) ** 0.25
+        ),
+        "shipped: core.confidence with the keyframe's area": lambda s: np.array(s["shipped"]),
         "band x temporal x area": lambda s: (
             np.array(s["band"]) * np.array(s["temporal"]) * np.array(s["area"])
         ),

@@ -1,35 +1,62 @@
 """How sure the network is of a frame's result: what tells the artist where to look.
 
-The score is computed from the probabilities that segmentation produces anyway (no extra pass):
-per object, 1 minus the share of the object's pixels (p above the band's low end) whose
-probability lies inside the uncertain band. A frame is as good as its least confident object.
-On the DAVIS-2016 dev split at Fast its rank correlation with the frame's true J is 0.90 pooled
-over all frames (docs/BENCHMARKS.md "Confidence"), better than temporal IoU with the neighbours
-or area jumps, and better than its products with them.
+The score is computed from the probabilities segmentation produces anyway (no extra pass, no
+neighbouring frame needed, so frames can be scored in any order). Per object:
+
+    (1 - share of the object's pixels whose probability is in the uncertain band)
+        x (smaller of area / keyframe area and its inverse) ** AREA_EXPONENT
+
+The first factor is how blurred the object's edge and body are; the second flags an object
+that vanished, split into look-alikes or swallowed its surroundings, which a crisp but wrong
+mask would hide from the first. The keyframe area is the mean area of the object's full-mask
+keyframes (without one, only the first factor counts). A frame scores as its least confident
+object. Chosen on the DAVIS-2016 dev split at Fast against five other candidates
+(docs/BENCHMARKS.md "Confidence").
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 # A pixel is uncertain when the network's probability is inside this band.
 UNCERTAIN_BAND = (0.2, 0.8)
+# How strongly an area far from the keyframes' lowers the score (0: not at all).
+AREA_EXPONENT = 0.25
 
 
-def object_confidences(probs: np.ndarray) -> list[tuple[float, float]]:
+def object_confidences(
+    probs: np.ndarray, reference_areas: Sequence[float | None] | None = None
+) -> list[tuple[float, float]]:
     """(confidence in [0, 1], area share in [0, 1]) per object of probabilities (K, H, W):
-    float in [0, 1], or uint8 in 0..255 (the app's results)."""
+    float in [0, 1], or uint8 in 0..255 (the app's results). reference_areas: per object the
+    keyframes' mean area share, or None where unknown."""
     scale = 255.0 if probs.dtype == np.uint8 else 1.0
     low, high = UNCERTAIN_BAND[0] * scale, UNCERTAIN_BAND[1] * scale
     scores = []
-    for p in probs:
+    for k, p in enumerate(probs):
         extent = p > low
         uncertain = extent & (p < high)
         share = float(np.count_nonzero(uncertain)) / max(1, int(np.count_nonzero(extent)))
-        scores.append((1.0 - share, float(np.count_nonzero(p > 0.5 * scale)) / p.size))
+        area = float(np.count_nonzero(p > 0.5 * scale)) / p.size
+        score = 1.0 - share
+        reference = reference_areas[k] if reference_areas is not None else None
+        if reference:
+            ratio = min(area / reference, reference / area) if area > 0 else 0.0
+            score *= ratio**AREA_EXPONENT
+        scores.append((score, area))
     return scores
 
 
-def frame_confidence(probs: np.ndarray) -> float:
+def frame_confidence(
+    probs: np.ndarray, reference_areas: Sequence[float | None] | None = None
+) -> float:
     """The frame's score: its least confident object's (1.0 with no object)."""
-    return min((score for score, _ in object_confidences(probs)), default=1.0)
+    return min((s for s, _ in object_confidences(probs, reference_areas)), default=1.0)
+
+
+def mean_area(masks: Iterable[np.ndarray]) -> float | None:
+    """Mean area share of full masks (H, W) bool, or None when there is none."""
+    areas = [float(np.count_nonzero(m)) / m.size for m in masks]
+    return float(np.mean(areas)) if areas else None

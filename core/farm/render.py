@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_bytes_atomic
-from core.confidence import object_confidences
+from core.confidence import mean_area, object_confidences
 from core.errors import RotoshotError
 from core.export import write_png_atomic
 from core.farm.model_file import ShotInfo, annotations_of, check_payload
@@ -128,6 +128,11 @@ class ShotRenderer:
             fingerprint=info.fingerprint,
         )
         self.segmenter = session.segmenter()
+        annotations = session.model.annotations
+        self.reference_areas = [
+            mean_area(a.masks[k] for a in annotations.values() if a.is_full(k))
+            for k in range(len(info.object_ids))
+        ]
 
     def render(self, frames: tuple[int, ...], cancel: CancelToken = NEVER_CANCELLED) -> list:
         """Segment and write `frames` (indices); their ScoreRows."""
@@ -138,7 +143,9 @@ class ShotRenderer:
             result = self.segmenter.segment_frame(frame_idx)
             write_frame_mattes(self.out, self.source.stems[frame_idx], result, self.info.object_ids)
             for object_id, (score, area) in zip(
-                self.info.object_ids, object_confidences(result.probs), strict=True
+                self.info.object_ids,
+                object_confidences(result.probs, self.reference_areas),
+                strict=True,
             ):
                 rows.append(
                     ScoreRow(numbers[frame_idx], object_id, round(score, 4), round(area, 5))
