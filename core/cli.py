@@ -115,7 +115,7 @@ def parse_strokes(
     return strokes
 
 
-def _cli_session(
+def command_session(
     source: FrameSource,
     args,
     *,
@@ -241,7 +241,7 @@ def run_export(args) -> int:
     object_ids = tuple(int(i) for i in saved_ids)
     if not object_ids:
         raise RotoshotError(f"{weights} does not say which objects it was trained on")
-    session = _cli_session(source, args, working_long_side=project.settings.working_long_side)
+    session = command_session(source, args, working_long_side=project.settings.working_long_side)
     annotations = annotation_overrides(store, object_ids)
     session.restore_model(weights, object_ids=object_ids, annotations=annotations, fingerprint=None)
 

@@ -112,13 +112,13 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
 
 def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tuple[dict, ShotInfo]:
     """Fine-tune the shot's model; (model file payload, its ShotInfo)."""
-    from core.cli import _cli_session
+    from core.cli import command_session
 
     spec = shot.spec
     started = time.perf_counter()
     gate = DEFAULT_GATE_PX if spec.gate is None else spec.gate
     options = SimpleNamespace(device=spec.device, weights=spec.weights, steps=spec.steps)
-    session = _cli_session(
+    session = command_session(
         shot.source, options, gate=gate, working_long_side=shot.working_size, edges=spec.edges
     )
     preset = preset_for(spec.quality)
