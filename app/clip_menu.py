@@ -21,32 +21,69 @@ from core.resolution import DEFAULT_WORKING_LONG_SIDE, working_size
 WORKING_CHOICES = (DEFAULT_WORKING_LONG_SIDE, 1536, 2048, 0)
 
 
-class WorkingResolutionMenu(QMenu):
+class ClipSettingMenu(QMenu):
+    """Exclusive choices of one per-clip project setting (`setting`, a ProjectSettings field).
+    Choosing another value saves it and calls `reopen`, so the engine starts a session with it;
+    subclasses label, enable and tick the choices in `refresh`."""
+
+    setting = ""
+
+    def __init__(
+        self,
+        title: str,
+        values: tuple,
+        document: ShotDocument,
+        reopen: Callable[[], object],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(title, parent)
+        self.document = document
+        self.reopen = reopen
+        self.group = QActionGroup(self)
+        self.choices: dict[object, QAction] = {}
+        for value in values:
+            action = QAction(self)
+            action.setCheckable(True)
+            action.triggered.connect(lambda _c=False, v=value: self.choose(v))
+            self.group.addAction(action)
+            self.addAction(action)
+            self.choices[value] = action
+        self.aboutToShow.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def current(self):
+        """The project's value of the setting (None without a project)."""
+        project = self.document.project
+        return getattr(project.settings, self.setting) if project is not None else None
+
+    def choose(self, value) -> None:
+        """Make `value` the clip's setting and open the clip again with it."""
+        doc = self.document
+        if doc.project is None or self.current() == value:
+            return
+        setattr(doc.project.settings, self.setting, value)
+        doc.save_manifest()
+        self.reopen()
+
+
+class WorkingResolutionMenu(ClipSettingMenu):
     """Exclusive choices of the clip's working long side; `reopen` is called after a change."""
+
+    setting = "working_long_side"
 
     def __init__(
         self, document: ShotDocument, reopen: Callable[[], object], parent: QWidget | None = None
     ) -> None:
-        super().__init__("&Working Resolution", parent)
-        self.document = document
-        self.reopen = reopen
-        self.group = QActionGroup(self)
-        self.choices: dict[int, QAction] = {}
-        for long_side in WORKING_CHOICES:
-            action = QAction(self)
-            action.setCheckable(True)
-            action.triggered.connect(lambda _c=False, v=long_side: self.choose(v))
-            self.group.addAction(action)
-            self.addAction(action)
-            self.choices[long_side] = action
-        self.aboutToShow.connect(self.refresh)
-        self.refresh()
+        super().__init__("&Working Resolution", WORKING_CHOICES, document, reopen, parent)
 
     def refresh(self) -> None:
         """Label each choice with the size it gives this clip; tick the project's setting."""
         doc = self.document
         plate = doc.source.size if doc.source is not None else None
-        current = doc.project.settings.working_long_side if doc.project is not None else None
+        current = self.current()
         for long_side, action in self.choices.items():
             name = "Plate Size" if long_side == 0 else f"{long_side} px"
             if long_side == DEFAULT_WORKING_LONG_SIDE:
@@ -61,59 +98,29 @@ class WorkingResolutionMenu(QMenu):
             action.setText(name)
             action.setChecked(long_side == current)
 
-    def choose(self, long_side: int) -> None:
-        """Make `long_side` the clip's working size and open the clip again at it."""
-        doc = self.document
-        if doc.project is None or doc.project.settings.working_long_side == long_side:
-            return
-        doc.project.settings.working_long_side = long_side
-        doc.save_manifest()
-        self.reopen()
 
-
-class InputSpaceMenu(QMenu):
+class InputSpaceMenu(ClipSettingMenu):
     """Clip ▸ Input Colour Space: what an EXR/DPX plate's values mean (core.plates). "Guess"
     takes the file's word for it (EXR scene-linear, DPX log unless its header says otherwise).
     The network and the viewer see the plate through the same view transform; a change opens the
     clip again, so the model is trained anew on what the artist now sees. 8-bit clips are sRGB
     and the menu is disabled for them."""
 
+    setting = "input_space"
+
     def __init__(
         self, document: ShotDocument, reopen: Callable[[], object], parent: QWidget | None = None
     ) -> None:
-        super().__init__("Input &Colour Space", parent)
-        self.document = document
-        self.reopen = reopen
-        self.group = QActionGroup(self)
-        self.choices: dict[str, QAction] = {}
-        for space in ("", *INPUT_SPACES):
-            action = QAction(space or "Guess from the File", self)
-            action.setCheckable(True)
-            action.triggered.connect(lambda _c=False, s=space: self.choose(s))
-            self.group.addAction(action)
-            self.addAction(action)
-            self.choices[space] = action
-        self.aboutToShow.connect(self.refresh)
-        self.refresh()
+        super().__init__("Input &Colour Space", ("", *INPUT_SPACES), document, reopen, parent)
 
     def refresh(self) -> None:
         """Enable the menu for plates; name the guess; tick the project's setting."""
         doc = self.document
         shown = getattr(doc.source, "input_space", "") if doc.source is not None else ""
-        chosen = doc.project.settings.input_space if doc.project is not None else ""
+        chosen = self.current() or ""
         for space, action in self.choices.items():
             action.setEnabled(bool(shown))
             action.setChecked(space == chosen)
-        guess = self.choices[""]
-        guess.setText(
-            f"Guess from the File  —  {shown}" if shown and not chosen else "Guess from the File"
-        )
-
-    def choose(self, space: str) -> None:
-        """Make `space` the clip's input colour space and open the clip again in it."""
-        doc = self.document
-        if doc.project is None or doc.project.settings.input_space == space:
-            return
-        doc.project.settings.input_space = space
-        doc.save_manifest()
-        self.reopen()
+            action.setText(space or "Guess from the File")
+        if shown and not chosen:
+            self.choices[""].setText(f"Guess from the File  —  {shown}")

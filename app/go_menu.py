@@ -17,10 +17,8 @@ def build_go_menu(window, go: QMenu) -> None:
     window._action("Forward 10 Frames", lambda: window.step(10), ">", go)
     window._action("Previous Keyframe", lambda: window.jump_to_keyframe(-1), "J", go)
     window._action("Next Keyframe", lambda: window.jump_to_keyframe(1), "K", go)
-    window._action("First Frame", lambda: window.document.set_frame(0), "Home", go)
-    window._action(
-        "Last Frame", lambda: window.document.set_frame(window.document.num_frames - 1), "End", go
-    )
+    window._action("First Frame", lambda: doc.set_frame(0), "Home", go)
+    window._action("Last Frame", lambda: doc.set_frame(doc.num_frames - 1), "End", go)
     window._action("Play / Pause", window.toggle_playback, None, go)
     go.addSeparator()
     window._action("Set In Point", lambda: doc.set_work_range(first=doc.current_frame), "Alt+I", go)

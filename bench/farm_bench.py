@@ -45,7 +45,8 @@ def run(payload, clip: Path, out: Path, chunks, *, on_ray: bool, threads: int) -
     started = time.perf_counter()
     first = None
     reports = []
-    for report in render_frames(payload, target, chunks, on_ray=on_ray):
+    stems = [p.stem for p in sorted(clip.iterdir())]  # as core.video names a folder's frames
+    for report in render_frames(payload, target, chunks, stems, on_ray=on_ray):
         first = first or time.perf_counter() - started
         reports.append(report)
     total = time.perf_counter() - started

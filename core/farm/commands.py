@@ -16,7 +16,7 @@ from core.cli import prepare_output_folder, report
 from core.errors import RotoshotError
 from core.farm.frames import chunks_of, parse_frame_range
 from core.farm.model_file import ShotInfo, load_model_file, save_model_file
-from core.farm.render import SCORES_FILE, ChunkReport, RenderTarget
+from core.farm.render import SCORES_FILE, RenderTarget
 from core.farm.shots import ShotSpec, prepare_shot, render_frames, train_shot
 from core.video import FrameSource, open_frames
 
@@ -63,23 +63,29 @@ def frames_to_render(args, source: FrameSource) -> list[int]:
 
 
 def render_with_progress(
-    payload: dict, target: RenderTarget, frames: list[int], args, *, label: str = ""
-) -> list[ChunkReport]:
-    """Render `frames` in chunks of --chunk, on Ray with --ray; one progress line about every
-    tenth of the frames. Returns the chunk reports."""
-    chunks = chunks_of(frames, args.chunk)
-    on_ray = bool(getattr(args, "ray", None))
-    done, step, reports = 0, max(1, len(frames) // 10), []
+    payload: dict,
+    target: RenderTarget,
+    frames: list[int],
+    stems: list[str],
+    *,
+    chunk: int,
+    on_ray: bool,
+    cpus_per_task: int,
+    label: str = "",
+) -> int:
+    """Render `frames` in chunks of `chunk` (as Ray tasks when `on_ray`), with one progress line
+    about every tenth of the frames (prefixed by `label`). Returns the frames rendered."""
+    done, step = 0, max(1, len(frames) // 10)
     started = time.perf_counter()
+    chunks = chunks_of(frames, chunk)
     for chunk_report in render_frames(
-        payload, target, chunks, on_ray=on_ray, cpus_per_task=args.cpus_per_task
+        payload, target, chunks, stems, on_ray=on_ray, cpus_per_task=cpus_per_task
     ):
-        reports.append(chunk_report)
         before, done = done, done + len(chunk_report.frames)
         if done // step != before // step or done == len(frames):
             elapsed = time.perf_counter() - started
             report(f"{label}rendered {done}/{len(frames)} frames ({elapsed:.0f} s)")
-    return reports
+    return done
 
 
 def start_ray_if_asked(args) -> None:
@@ -128,7 +134,15 @@ def run_segment(args) -> int:
         start_ray_if_asked(args)
         payload, info = train_shot(shot)
     source.close()
-    render_with_progress(payload, render_target(args, info, out), frames, args)
+    render_with_progress(
+        payload,
+        render_target(args, info, out),
+        frames,
+        source.stems,
+        chunk=args.chunk,
+        on_ray=bool(args.ray),
+        cpus_per_task=args.cpus_per_task,
+    )
     elapsed = time.perf_counter() - started
     log.info("segmented %d frames in %.1f s", len(frames), elapsed)
     return 0
@@ -141,7 +155,7 @@ def run_train(args) -> int:
     model = Path(args.model)
     if model.is_dir():
         raise RotoshotError(f"--model {model} is a folder: name the file to write")
-    prepare_output_folder(model.parent if str(model.parent) else ".")
+    prepare_output_folder(model.parent)
     report(f"{len(shot.object_ids)} object(s): ids {list(shot.object_ids)}")
     payload, info = train_shot(shot)
     save_model_file(model, payload)

@@ -54,7 +54,10 @@ class ShotInfo:
 
 
 def _digest_items(value, prefix: str = "") -> Iterator[bytes]:
-    """A canonical byte stream of a payload: keys sorted, tensors as dtype, shape and bytes."""
+    """A canonical byte stream of a payload: keys sorted, tensors as dtype, shape and bytes.
+
+    Written by hand because the digest lives inside the file it checks, so it cannot be a hash
+    of the file's bytes, and torch.save's bytes are not canonical for equal contents anyway."""
     if isinstance(value, dict):
         for key in sorted(value, key=str):
             yield f"{prefix}/{key}:".encode()

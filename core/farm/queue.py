@@ -18,10 +18,12 @@ from pathlib import Path
 
 from core.cli import prepare_output_folder, report
 from core.errors import RotoshotError
-from core.farm.frames import chunks_of, parse_frame_range
+from core.farm.commands import render_with_progress
+from core.farm.frames import parse_frame_range
 from core.farm.model_file import save_model_file
 from core.farm.render import RenderTarget
-from core.farm.shots import ShotSpec, prepare_shot, render_frames, train_shot
+from core.farm.shots import ShotSpec, prepare_shot, train_shot
+from core.video import frame_numbers
 
 QUEUE_MODEL = "model.rsm"  # each shot's model file, written beside its mattes
 
@@ -96,8 +98,8 @@ def read_queue(path: str) -> list[QueuedShot]:
 
 
 def _train(spec: ShotSpec, threads: int = 0):
-    """Train one shot in this process (a Ray task runs exactly this): (payload, info, frames
-    path, frame numbers, plate colour)."""
+    """Train one shot in this process (a Ray task runs exactly this): (payload, info, clip
+    path, the clip's file stems)."""
     if threads:
         import torch
 
@@ -105,18 +107,18 @@ def _train(spec: ShotSpec, threads: int = 0):
     shot = prepare_shot(spec)
     payload, info = train_shot(shot)
     source_path = shot.source.path or spec.frames
-    return payload, info, source_path, list(shot.source.numbers)
+    return payload, info, source_path, list(shot.source.stems)
 
 
 def _render_one(shot: QueuedShot, trained, args) -> str:
     """Render a trained shot (on Ray when started) and write its model file; the summary."""
-    payload, info, source_path, numbers = trained
+    payload, info, source_path, stems = trained
     out = prepare_output_folder(shot.out)
     save_model_file(out / QUEUE_MODEL, payload)
     frames = (
-        parse_frame_range(shot.frames_range, numbers)
+        parse_frame_range(shot.frames_range, frame_numbers(stems))
         if shot.frames_range
-        else list(range(len(numbers)))
+        else list(range(len(stems)))
     )
     target = RenderTarget(
         source_path=str(source_path),
@@ -126,12 +128,16 @@ def _render_one(shot: QueuedShot, trained, args) -> str:
         device=shot.spec.device,
         threads=args.cpus_per_task if args.ray else 0,
     )
-    chunks = chunks_of(frames, shot.chunk)
-    done = 0
-    for chunk_report in render_frames(
-        payload, target, chunks, on_ray=bool(args.ray), cpus_per_task=args.cpus_per_task
-    ):
-        done += len(chunk_report.frames)
+    done = render_with_progress(
+        payload,
+        target,
+        frames,
+        stems,
+        chunk=shot.chunk,
+        on_ray=bool(args.ray),
+        cpus_per_task=args.cpus_per_task,
+        label=f"{shot.name}: ",
+    )
     return f"{done} frames of {len(info.object_ids)} object(s) in {shot.out}"
 
 

@@ -165,6 +165,7 @@ def render_frames(
     payload: dict,
     target: RenderTarget,
     chunks: list[tuple[int, ...]],
+    stems: list[str],
     *,
     on_ray: bool = False,
     cpus_per_task: float = 1,
@@ -172,7 +173,8 @@ def render_frames(
 ) -> Iterator[ChunkReport]:
     """Render `chunks` (frame indices) into target.out, locally or as Ray tasks (start_ray
     first); yields each chunk's report as it finishes. When every chunk is done, scores.csv is
-    updated for these frames and temp files of killed workers are removed."""
+    updated for these frames and temp files of killed workers are removed (`stems`: the clip's
+    file stems, which name the mattes)."""
     if on_ray:
         from core.farm.ray_runner import render_chunks_on_ray
 
@@ -186,8 +188,4 @@ def render_frames(
         rows.extend(report.rows)
         yield report
     merge_scores(target.out, rows)
-    source = open_frames(target.source_path)
-    try:
-        sweep_temp_files(target.out, [source.stems[f] for chunk in chunks for f in chunk])
-    finally:
-        source.close()
+    sweep_temp_files(target.out, [stems[f] for chunk in chunks for f in chunk])
