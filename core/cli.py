@@ -181,7 +181,10 @@ def store_from_label_maps(
 
 def prepare_output_folder(path: str | os.PathLike) -> Path:
     """Create the output folder now, before any training: RotoshotError (one line) when it is
-    a file or cannot be created."""
+    a file, empty (which would mean the current folder, never what a script meant) or cannot be
+    created."""
+    if not str(path).strip():
+        raise RotoshotError("--out is empty: name the folder to write into")
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
         raise RotoshotError(f"--out {folder} is a file, not a folder")

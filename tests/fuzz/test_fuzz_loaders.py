@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -270,6 +270,7 @@ options = st.sampled_from(
     annotation=st.sampled_from(["0:{mask}", "1:{mask}", "5:{mask}", "0:missing.png", "x", "0:"]),
     out=st.sampled_from(["out", "out/deeper", "mask.png", ""]),
 )
+@example(flags=[], annotation="0:{mask}", out="")  # an empty --out once wrote into the cwd
 def test_any_segment_command_line_ends_in_one_line(
     sandbox, small_shot, flags, annotation, out, capsys
 ):
@@ -286,10 +287,16 @@ def test_any_segment_command_line_ends_in_one_line(
         argv += ["--out", str(Path(case) / out) if out else "", "--device", "cpu", "--steps", "2"]
         for flag, value in flags:
             argv += [flag] if flag == "--labels" else [flag, value]
+        # Run from inside the sentinel tree: a relative or empty path resolved against the
+        # working folder would write there.
+        cwd = os.getcwd()
+        os.chdir(sandbox / "outside")
         try:
             code = main.main(argv)
         except SystemExit as exc:  # argparse's own usage error: one message, exit code 2
             code = exc.code
+        finally:
+            os.chdir(cwd)
         err = capsys.readouterr().err
         assert code in (0, 2), err
         assert "Traceback" not in err
