@@ -17,7 +17,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 from core.annotations import AnnotationStore
-from core.confidence import mean_area
+from core.confidence import least_confident, mean_area
 from core.export_job import object_soft_matte
 from core.matte import FinishSettings, finish_matte
 from core.project import (
@@ -419,14 +419,13 @@ class ShotDocument(QObject):
         """The least confident frame of the work range with a current result, that is neither a
         keyframe nor approved; None when there is none."""
         first, last = self.work_range()
-        painted = set(self.store.frames())
-        candidates = [
-            (score, frame_idx)
+        scores = {
+            frame_idx: score
             for frame_idx in range(first, last + 1)
-            if frame_idx not in painted and not self.is_approved(frame_idx)
-            and (score := self.confidence(frame_idx)) is not None
-        ]  # fmt: skip
-        return min(candidates)[1] if candidates else None
+            if (score := self.confidence(frame_idx)) is not None
+        }
+        skip = set(self.store.frames()) | {f for f in scores if self.is_approved(f)}
+        return least_confident(scores, skip)
 
     def result_state(self, frame_idx: int) -> int:
         version = self.results.version(frame_idx)

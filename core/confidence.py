@@ -60,3 +60,14 @@ def mean_area(masks: Iterable[np.ndarray]) -> float | None:
     """Mean area share of full masks (H, W) bool, or None when there is none."""
     areas = [float(np.count_nonzero(m)) / m.size for m in masks]
     return float(np.mean(areas)) if areas else None
+
+
+def least_confident(scores: dict[int, float], skip: Iterable[int] = ()) -> int | None:
+    """The frame to look at next: the lowest score of `scores` (frame_idx -> score) among
+    frames not in `skip` (keyframes, approved frames); ties go to the earliest frame; None when
+    every frame is skipped."""
+    skipped = set(skip)
+    candidates = [
+        (score, frame_idx) for frame_idx, score in scores.items() if frame_idx not in skipped
+    ]
+    return min(candidates)[1] if candidates else None
