@@ -21,22 +21,22 @@ Augmented views are plain transforms of the whole frame or, with chance `FineTun
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from core.augment import AugmentConfig, DreamConfig, Dreamer, augment_pair
+from core.augment import AugmentConfig, DreamConfig
 from core.errors import RotoshotError
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.model.losses import osvos_loss
 from core.model.network import OSVOSNet
 from core.optim import Adam
+from core.training_views import FeatureCache, View, ViewMaker, ViewOrder, view_rng
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,9 @@ class FineTuneConfig:
     refinement alone on the frozen stride-4 result (cheap; see `_train_refinement`);
     dream: chance in [0, 1] that an augmented view is a "dreamed" one (core.augment.Dreamer:
     objects moved, scaled and rotated over the inpainted background) instead of a plain
-    transform of the whole frame."""
+    transform of the whole frame;
+    focus_share: share of steps that train on a view of the focused frames (`fine_tune`'s
+    `focus`: a correction's new keyframes) rather than on a view of any frame."""
 
     steps: int = 250
     trainable: str = "head"
@@ -84,6 +86,7 @@ class FineTuneConfig:
     crop: int = 320  # "all" mode trains on crops of this size around the object (0 = full frame)
     refine_steps: int = 0
     dream: float = 0.0
+    focus_share: float = 0.0
     seed: int = 0
     augment: AugmentConfig = AugmentConfig()
     dream_config: DreamConfig = DreamConfig()
@@ -160,42 +163,6 @@ def validate_samples(samples: list[TrainingSample]) -> int:
     return num_objects
 
 
-@dataclass
-class _View:
-    features: list[torch.Tensor]
-    target: torch.Tensor  # (1, K, H, W) float
-    valid: torch.Tensor  # (1, K) float
-    known: torch.Tensor | None = None  # (1, K, H, W) float labelled pixels; None = all
-    resized_targets: dict = dataclasses.field(default_factory=dict)  # size -> target, memoised
-
-
-class FeatureCache:
-    """Frozen-backbone features of augmented views, kept between fine-tune runs.
-
-    Entries are keyed by (TrainingSample.key, first trained stage, views, stride-2 kept, dream
-    chance): after a correction only the new or changed frame is encoded again. Samples with an
-    empty key are never reused.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[tuple[str, int, int, bool, float], list[_View]] = {}
-
-    def __len__(self) -> int:
-        return sum(len(v) for v in self._entries.values())
-
-    def get(self, key: tuple[str, int, int, bool, float]) -> list[_View] | None:
-        return self._entries.get(key) if key[0] else None
-
-    def put(self, key: tuple[str, int, int, bool, float], views: list[_View]) -> None:
-        if key[0]:
-            self._entries[key] = views
-
-    def retain(self, keys: set[tuple[str, int, int, bool, float]]) -> None:
-        """Drop entries not in `keys` (frames whose annotation changed or went away)."""
-        for key in [k for k in self._entries if k not in keys]:
-            del self._entries[key]
-
-
 def _random_crop(
     rng: np.random.Generator,
     image: np.ndarray,
@@ -222,45 +189,6 @@ def _random_crop(
     return image[rows, cols], masks[:, rows, cols], None if known is None else known[:, rows, cols]
 
 
-# Label of an unpainted pixel while hint strokes go through augment_pair (0/1 are the classes).
-_UNLABELLED = 2
-
-
-class _ViewMaker:
-    """Augmented views of the annotated frames; each frame's Dreamer (an inpainting) is made
-    the first time that frame is dreamed from. Frames with hint strokes are never dreamed: the
-    Dreamer cuts out the object by its mask, and strokes are not the object's whole area."""
-
-    def __init__(self, samples: list[TrainingSample], cfg: FineTuneConfig) -> None:
-        self.samples = samples
-        self.cfg = cfg
-        self._dreamers: dict[int, Dreamer] = {}
-
-    def make(
-        self, rng: np.random.Generator, index: int, identity: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(image (H, W, 3) uint8, masks (K, H, W) bool, known (K, H, W) bool or None) for
-        sample `index`."""
-        sample = self.samples[index]
-        if identity:
-            return sample.image, sample.masks, sample.known
-        if sample.known is not None:
-            # One warp for labels and painted pixels alike: unpainted pixels ride along as a
-            # third label value through the nearest-neighbour resampling.
-            labels = sample.masks.astype(np.uint8)
-            labels[~sample.known] = _UNLABELLED
-            image, labels = augment_pair(rng, sample.image, labels, self.cfg.augment)
-            return image, labels == 1, labels != _UNLABELLED
-        if self.cfg.dream > 0 and rng.random() < self.cfg.dream:
-            dreamer = self._dreamers.get(index)
-            if dreamer is None:
-                dreamer = Dreamer(sample.image, sample.masks, sample.valid, self.cfg.dream_config)
-                self._dreamers[index] = dreamer
-            if dreamer.ok:
-                return (*dreamer.view(rng), None)
-        return (*augment_pair(rng, sample.image, sample.masks, self.cfg.augment), None)
-
-
 def fine_tune(
     model: OSVOSNet,
     samples: list[TrainingSample],
@@ -268,8 +196,12 @@ def fine_tune(
     *,
     cancel: CancelToken = NEVER_CANCELLED,
     feature_cache: FeatureCache | None = None,
+    focus: Collection[int] = (),
 ) -> Iterator[TrainProgress]:
     """Fine-tune `model` in place on `samples`, yielding TrainProgress after each step.
+
+    focus: indices of `samples` that `config.focus_share` of the cached-view steps train on (a
+    correction's new keyframes, so they are learnt without replaying every older view as often).
 
     The model's object channels are resized to K = samples' object count (new objects start from
     the parent predictors). `feature_cache` keeps encoded views between calls (the app passes one;
@@ -287,10 +219,12 @@ def fine_tune(
     first_trained = _FIRST_TRAINED_STAGE[config.trainable]
     refine = config.trainable != "head"
     refine_steps = total_steps(config) - config.steps
-    keep_s2 = refine or refine_steps > 0
+    # Views kept in a cache keep their stride-2 features: a later run may refine edges on them.
+    keep_s2 = refine or refine_steps > 0 or feature_cache is not None
     steps_reported = total_steps(config)
-    views: list[_View] = []
-    view_maker = _ViewMaker(samples, config)
+    views: list[View] = []
+    view_frames: list[int] = []  # the sample index of each view
+    view_maker = ViewMaker(samples, config)
     if first_trained > 0:
         views_per_frame = max(
             1, min(config.views_per_frame, config.max_cached_views // len(samples))
@@ -299,23 +233,23 @@ def fine_tune(
         wanted = set()
         with torch.no_grad():
             for index, sample in enumerate(samples):
-                key = (sample.key, first_trained, views_per_frame, keep_s2, config.dream)
+                key = (sample.key, first_trained, keep_s2, config.dream, config.seed)
                 wanted.add(key)
-                cached = cache.get(key)
-                if cached is not None and cached[0].target.shape[1] == num_objects:
-                    views.extend(cached)
-                    continue
-                sample_views = []
-                for v in range(views_per_frame):
+                sample_views = cache.get(key)
+                if sample_views and sample_views[0].target.shape[1] != num_objects:
+                    sample_views.clear()
+                for v in range(len(sample_views), views_per_frame):
                     cancel.raise_if_cancelled()
-                    image, masks, known = view_maker.make(rng, index, identity=(v == 0))
+                    image, masks, known = view_maker.make(
+                        view_rng(config.seed, sample, index, v), index, identity=(v == 0)
+                    )
                     x = model.normalize(_to_tensor_image(image, device))
                     feats = model.backbone(x, stop_stage=first_trained)
                     if not keep_s2:
                         feats[0] = None  # stride-2 features unused: don't keep ~6 MB per view
                     valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)
                     sample_views.append(
-                        _View(
+                        View(
                             feats,
                             _to_tensor_masks(masks, device),
                             valid,
@@ -326,8 +260,8 @@ def fine_tune(
                     yield TrainProgress(
                         0, steps_reported, math.nan, elapsed, math.nan, phase="preparing"
                     )
-                cache.put(key, sample_views)
-                views.extend(sample_views)
+                views.extend(sample_views[:views_per_frame])
+                view_frames.extend([index] * views_per_frame)
         cache.retain(wanted)
         log.info("%d augmented views ready in %.1f s", len(views), time.perf_counter() - started)
 
@@ -339,7 +273,7 @@ def fine_tune(
     optimizer = Adam(param_groups)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     train_started = time.perf_counter()
-    order: list[int] = []
+    order = ViewOrder(rng, view_frames, focus, config.focus_share)
     out_of_time = False
     for step in range(1, config.steps + 1):
         cancel.raise_if_cancelled()
@@ -347,9 +281,7 @@ def fine_tune(
         for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
             g["lr"] = lr * decay
         if views:
-            if not order:
-                order = list(rng.permutation(len(views)))
-            view = views[order.pop()]
+            view = views[order.next()]
             feats = view.features
             if first_trained < 5:
                 feats = model.backbone(None, start_stage=first_trained, features=feats)
@@ -386,7 +318,7 @@ def fine_tune(
             break
     if refine_steps and views and not out_of_time:
         yield from _train_refinement(
-            model, views, config, rng, cancel=cancel, started=started, step_offset=config.steps
+            model, views, config, order, cancel=cancel, started=started, step_offset=config.steps
         )
     model.eval()
     for p in model.parameters():
@@ -412,9 +344,9 @@ def _optimise(optimizer: Adam, loss: torch.Tensor, step: int) -> None:
 
 def _train_refinement(
     model: OSVOSNet,
-    views: list[_View],
+    views: list[View],
     config: FineTuneConfig,
-    rng: np.random.Generator,
+    order: ViewOrder,
     *,
     cancel: CancelToken,
     started: float,
@@ -440,13 +372,10 @@ def _train_refinement(
     base_lr = config.lr
     total = step_offset + config.refine_steps
     stage_started = time.perf_counter()
-    order: list[int] = []
     for step in range(1, config.refine_steps + 1):
         cancel.raise_if_cancelled()
         optimizer.param_groups[0]["lr"] = base_lr * _cosine_decay(step, config.refine_steps)
-        if not order:
-            order = list(rng.permutation(len(views)))
-        i = order.pop()
+        i = order.next()
         output = head.refine_only(views[i].features[0], fused[i])
         loss = osvos_loss(
             output,

@@ -9,7 +9,9 @@ Every step trains a *copy*: the networks a caller holds (and the ones `ModelsRea
 are never changed afterwards, so stopping a run at any point leaves the last complete models in
 use. A full step starts from the parent network, so a run's final models depend only on the
 annotations and the recipe (the app, the CLI and a farm worker get the same masks); the preview
-is a throwaway branch beside it. An update continues from the model the shot has.
+is a throwaway branch beside it. An update (and a correction's preview) continues from the model
+the shot has. Head-mode runs grow with the keyframes they train on (`keyframe_scaled`), and a
+correction's update trains mostly on its new keyframes (`update_config`).
 """
 
 from __future__ import annotations
@@ -37,15 +39,26 @@ from core.training import FeatureCache, FineTuneConfig, TrainingSample, fine_tun
 # The preview of a first training: enough for a usable first overlay within seconds.
 PREVIEW_STEPS = 25
 PREVIEW_VIEWS = 3
-# A correction's update runs this share of the recipe's steps (at least MIN_UPDATE_STEPS).
-UPDATE_SHARE = 3
+# A correction's preview: a short update on a few views, mostly of the new keyframe, so the
+# frames around it change within about a second while the full update trains.
+CORRECTION_PREVIEW_STEPS = 30
+# Each keyframe beyond the first adds this share of the recipe's head steps to a full run (up
+# to MAX_KEYFRAME_SCALE times them): the recipes were tuned on one keyframe, and a fixed budget
+# spread over more keyframes' views teaches each of them less.
+KEYFRAME_STEP_SHARE = 0.5
+MAX_KEYFRAME_SCALE = 3.0
+# A correction's update runs the recipe's steps once per new keyframe (at least
+# MIN_UPDATE_STEPS, at most a full run's), half of them on the new keyframes' views.
 MIN_UPDATE_STEPS = 40
+UPDATE_FOCUS_SHARE = 0.5
+# A whole-network model's update runs a third of its recipe (its steps cost ten head steps).
+WHOLE_NETWORK_UPDATE_SHARE = 3
 
 
 class StepKind(enum.Enum):
-    """PREVIEW: a short head-only fine-tune from the parent, shown while the rest trains;
-    FULL: a model's whole recipe from the parent; UPDATE: a shorter run from the model's
-    current weights (a correction)."""
+    """PREVIEW: a short head-only fine-tune shown while the rest trains (from the parent, or
+    from the shot's model for a correction); FULL: a model's whole recipe from the parent;
+    UPDATE: a run from the model's current weights (a correction)."""
 
     PREVIEW = "preview"
     FULL = "full"
@@ -55,11 +68,27 @@ class StepKind(enum.Enum):
 @dataclass(frozen=True)
 class PlanStep:
     """One fine-tune of a run: which kind, which of the shot's models (0-based; Best keeps two),
-    and its config."""
+    its config, and whether it starts from the shot's current network of that model (updates
+    and a correction's preview) instead of the parent."""
 
     kind: StepKind
     member: int
     config: FineTuneConfig
+    continues: bool = False
+
+
+def keyframe_scaled(config: FineTuneConfig, num_keyframes: int) -> FineTuneConfig:
+    """`config` for a run on `num_keyframes` keyframes: head-mode steps (main and edge
+    refinement) grow by KEYFRAME_STEP_SHARE per keyframe beyond the first. Whole-network
+    ("all") steps cost ten times as much and are left as they are."""
+    if config.trainable != "head" or num_keyframes <= 1:
+        return config
+    scale = min(MAX_KEYFRAME_SCALE, 1.0 + KEYFRAME_STEP_SHARE * (num_keyframes - 1))
+    return dataclasses.replace(
+        config,
+        steps=round(config.steps * scale),
+        refine_steps=round(config.refine_steps * scale),
+    )
 
 
 def preview_config(config: FineTuneConfig) -> FineTuneConfig:
@@ -69,33 +98,68 @@ def preview_config(config: FineTuneConfig) -> FineTuneConfig:
     )
 
 
-def update_config(config: FineTuneConfig) -> FineTuneConfig:
-    """A correction's recipe: a third of the steps, from the current weights."""
+def correction_preview_config(config: FineTuneConfig) -> FineTuneConfig:
+    """A correction's preview: a few views, a short head update, half of it on the new
+    keyframes."""
     return dataclasses.replace(
         config,
-        steps=max(MIN_UPDATE_STEPS, config.steps // UPDATE_SHARE),
-        refine_steps=config.refine_steps // UPDATE_SHARE,
+        trainable="head",
+        steps=CORRECTION_PREVIEW_STEPS,
+        views_per_frame=PREVIEW_VIEWS,
+        refine_steps=0,
+        focus_share=UPDATE_FOCUS_SHARE,
+    )
+
+
+def update_config(
+    config: FineTuneConfig, num_new: int = 1, num_keyframes: int = 1
+) -> FineTuneConfig:
+    """A correction's recipe, from the current weights: head mode runs the recipe's steps per
+    new keyframe (at least MIN_UPDATE_STEPS, at most a full run's on `num_keyframes`), half of
+    them on the new keyframes' views; a whole-network model a third of its steps."""
+    if config.trainable != "head":
+        return dataclasses.replace(
+            config, steps=max(MIN_UPDATE_STEPS, config.steps // WHOLE_NETWORK_UPDATE_SHARE)
+        )
+    full = keyframe_scaled(config, num_keyframes)
+    per_new = max(1, num_new)
+    return dataclasses.replace(
+        config,
+        steps=min(full.steps, max(MIN_UPDATE_STEPS, config.steps * per_new)),
+        refine_steps=min(full.refine_steps, config.refine_steps * per_new // 2),
+        focus_share=UPDATE_FOCUS_SHARE,
     )
 
 
 def plan(
-    recipe: Recipe, *, models_trained: int, correction: bool, preview: bool = True
+    recipe: Recipe,
+    *,
+    models_trained: int,
+    correction: bool,
+    preview: bool = True,
+    num_keyframes: int = 1,
+    num_new: int = 1,
 ) -> tuple[PlanStep, ...]:
     """The fine-tunes of a run, in order.
 
     models_trained: how many of the recipe's models the shot already has; correction: update
-    those (shorter, from their weights) instead of training them again from the parent; a model
-    the shot lacks always gets its full recipe. preview: start with a preview step when the first
-    model is trained in full (the app; the CLI has nobody to show it to).
+    those (from their weights) instead of training them again from the parent; a model the shot
+    lacks always gets its full recipe. preview: start with a preview step (the app; the CLI has
+    nobody to show it to). num_keyframes: annotated frames the run trains on; num_new: how many
+    of them the shot's model has not learnt yet (a correction's).
     """
     steps = []
     for member, config in enumerate(recipe.members):
         if correction and member < models_trained:
-            steps.append(PlanStep(StepKind.UPDATE, member, update_config(config)))
+            if member == 0 and preview and config.trainable == "head":
+                quick = correction_preview_config(config)
+                steps.append(PlanStep(StepKind.PREVIEW, 0, quick, continues=True))
+            update = update_config(config, num_new, num_keyframes)
+            steps.append(PlanStep(StepKind.UPDATE, member, update, continues=True))
             continue
         if member == 0 and preview:
             steps.append(PlanStep(StepKind.PREVIEW, 0, preview_config(config)))
-        steps.append(PlanStep(StepKind.FULL, member, config))
+        steps.append(PlanStep(StepKind.FULL, member, keyframe_scaled(config, num_keyframes)))
     return tuple(steps)
 
 
@@ -165,7 +229,12 @@ def estimate_run(
 ) -> CostEstimate:
     """What a run at `recipe` will cost (the run the app or CLI would plan, preview included)."""
     correction = correction and models_trained > 0
-    steps = plan(recipe, models_trained=models_trained if correction else 0, correction=correction)
+    steps = plan(
+        recipe,
+        models_trained=models_trained if correction else 0,
+        correction=correction,
+        num_keyframes=num_keyframes,
+    )
     return costs.estimate(recipe, steps, max(1, num_keyframes), num_frames)
 
 
@@ -204,6 +273,7 @@ def run_plan(
     cancel: CancelToken = NEVER_CANCELLED,
     feature_cache: FeatureCache | None = None,
     costs: CostModel | None = None,
+    focus: Sequence[int] = (),
 ) -> Iterator[TrainProgress | ModelsReady]:
     """Run the steps on copies of `models` (the shot's current networks, member order) or of
     `parent`. Yields TrainProgress (steps counted over the whole run; eta_s for the whole run)
@@ -211,7 +281,8 @@ def run_plan(
     after `cancel.cancel()`: `models` and every ModelsReady already yielded stay as they were.
 
     feature_cache: frozen-backbone features kept between runs; valid for every head-mode step,
-    since head training never changes the parent's backbone.
+    since head training never changes the parent's backbone. focus: indices of `samples` that
+    are new to the shot's models (a correction's keyframes; core.training.fine_tune).
     """
     samples = list(samples)
     current = dict(enumerate(models))
@@ -220,12 +291,15 @@ def run_plan(
     costs = costs or CostModel(samples[0].image.shape[1::-1] if samples else (854, 480))
     offset = 0
     for n, step in enumerate(steps):
-        start = current.get(step.member) if step.kind is StepKind.UPDATE else None
+        start = current.get(step.member) if step.continues else None
         work = copy.deepcopy(start if start is not None else parent)
         later = sum(costs.step_seconds(s, len(samples)) for s in steps[n + 1 :])
         started = time.perf_counter()
         cache = feature_cache if step.config.trainable == "head" else None
-        for progress in fine_tune(work, samples, step.config, cancel=cancel, feature_cache=cache):
+        training = fine_tune(
+            work, samples, step.config, cancel=cancel, feature_cache=cache, focus=focus
+        )
+        for progress in training:
             own_eta = progress.eta_s
             if progress.phase == "preparing":
                 own_eta = costs.step_seconds(step, len(samples)) - progress.elapsed_s

@@ -54,7 +54,8 @@ class ShotModel:
     FrameAnnotation they were trained with (they override results there); preset: the setting
     they were trained at (it sets the inference passes); fingerprint: of those annotations;
     version: the session's count, higher = newer; final: the run's last step; kind: the kind of
-    step that made it (a PREVIEW is a quick stand-in; a FULL or UPDATE model is complete)."""
+    step that made it (a PREVIEW is a quick stand-in; a FULL or UPDATE model is complete);
+    sample_keys: the TrainingSample keys it learnt (empty for a restored model)."""
 
     networks: tuple[OSVOSNet, ...]
     object_ids: tuple[int, ...]
@@ -64,6 +65,7 @@ class ShotModel:
     version: int
     final: bool = True
     kind: StepKind = StepKind.FULL
+    sample_keys: frozenset[str] = frozenset()
 
 
 def annotation_overrides(
@@ -186,6 +188,17 @@ class ShotSession:
         model = self.model
         return model is not None and object_ids[: len(model.object_ids)] == model.object_ids
 
+    def new_samples(self, job: TrainJob) -> list[int]:
+        """Indices of `job.samples` the shot's model has not learnt (all without a model; a
+        restored model knows only its keyframes' frames, so changed content counts as learnt)."""
+        model = self.model
+        if model is None:
+            return list(range(len(job.samples)))
+        if model.sample_keys:
+            return [i for i, s in enumerate(job.samples) if s.key not in model.sample_keys]
+        frames = [int(s.key.split(":")[0]) if s.key else -1 for s in job.samples]
+        return [i for i, f in enumerate(frames) if f not in model.annotations]
+
     def plan_for(self, job: TrainJob) -> tuple[PlanStep, ...]:
         """The fine-tunes `job` will run."""
         correction = job.correction and self._can_update(job.object_ids)
@@ -195,6 +208,8 @@ class ShotSession:
             models_trained=trained,
             correction=correction,
             preview=job.preview,
+            num_keyframes=len(job.samples),
+            num_new=len(self.new_samples(job)) if correction else len(job.samples),
         )
 
     def estimate(
@@ -237,8 +252,12 @@ class ShotSession:
         if self.model is not None and self.model.object_ids != job.object_ids:
             self.feature_cache = FeatureCache()  # channel layout changed: cached targets invalid
         steps = self.plan_for(job)
+        focus = self.new_samples(job)
+        learnt = frozenset(s.key for s in job.samples if s.key)
+        # A preview is a stand-in: the frames it saw still count as new for the next correction.
+        before = self.model.sample_keys if self.model is not None else frozenset()
         # Updates continue from the shot's networks; a plan without one starts from the parent.
-        current = self.model.networks if any(s.kind is StepKind.UPDATE for s in steps) else ()
+        current = self.model.networks if any(s.continues for s in steps) else ()
         for event in run_plan(
             steps,
             models=current,
@@ -247,6 +266,7 @@ class ShotSession:
             cancel=cancel,
             feature_cache=self.feature_cache,
             costs=self.costs,
+            focus=focus,
         ):
             if isinstance(event, ModelsReady):
                 yield self._publish(
@@ -259,6 +279,7 @@ class ShotSession:
                         0,
                         event.final,
                         event.step.kind,
+                        before if event.step.kind is StepKind.PREVIEW else learnt,
                     )
                 )
             else:

@@ -10,7 +10,7 @@ from core.annotations import AnnotationStore
 from core.jobs import Cancelled, CancelToken, TrainProgress
 from core.model.build import build_model
 from core.shot.jobs import ExportJob, SegmentJob, TrainJob
-from core.shot.plan import CostModel, StepKind, plan
+from core.shot.plan import MAX_KEYFRAME_SCALE, CostModel, StepKind, plan
 from core.shot.presets import (
     BALANCED_FROM,
     BEST_FROM,
@@ -74,14 +74,37 @@ def test_a_plan_previews_trains_and_updates():
     kinds = [(s.kind, s.member) for s in plan(best, models_trained=0, correction=False)]
     assert kinds == [(StepKind.PREVIEW, 0), (StepKind.FULL, 0), (StepKind.FULL, 1)]
     kinds = [(s.kind, s.member) for s in plan(best, models_trained=1, correction=True)]
-    assert kinds == [(StepKind.UPDATE, 0), (StepKind.FULL, 1)]  # the missing model in full
-    update = plan(best, models_trained=2, correction=True)
+    # a quick update shown first, the update, then the missing model in full
+    assert kinds == [(StepKind.PREVIEW, 0), (StepKind.UPDATE, 0), (StepKind.FULL, 1)]
+    update = plan(best, models_trained=2, correction=True, preview=False)
     assert [s.kind for s in update] == [StepKind.UPDATE] * 2
-    assert update[0].config.steps == best.members[0].steps // 3
+    assert all(s.continues for s in update)
+    assert update[0].config.steps == best.members[0].steps  # one new keyframe: the recipe's steps
+    assert update[0].config.focus_share > 0  # mostly on the new keyframe
+    assert update[1].config.steps == best.members[1].steps // 3  # whole network: a third
     fast = recipe_for(Preset.FAST)
     assert [s.kind for s in plan(fast, models_trained=0, correction=False, preview=False)] == [
         StepKind.FULL
     ]
+
+
+def test_head_training_grows_with_the_keyframes():
+    fast, best = recipe_for(Preset.FAST), recipe_for(Preset.BEST)
+    one, four, many = (
+        plan(fast, models_trained=0, correction=False, preview=False, num_keyframes=k)[0].config
+        for k in (1, 4, 50)
+    )
+    assert one == fast.members[0]
+    assert four.steps == round(2.5 * one.steps) and four.refine_steps == round(
+        2.5 * one.refine_steps
+    )
+    assert many.steps == round(MAX_KEYFRAME_SCALE * one.steps)  # capped
+    whole = plan(best, models_trained=0, correction=False, preview=False, num_keyframes=4)[1]
+    assert whole.config == best.members[1]  # whole-network steps are not scaled
+    two_new = plan(fast, models_trained=1, correction=True, num_keyframes=4, num_new=2)
+    assert [s.kind for s in two_new] == [StepKind.PREVIEW, StepKind.UPDATE]
+    assert two_new[1].config.steps == 2 * one.steps
+    assert two_new[0].continues and two_new[0].config.steps < two_new[1].config.steps
 
 
 def test_a_run_reports_one_whole_run_eta_and_publishes_complete_models(clip):
@@ -145,9 +168,12 @@ def test_a_correction_trains_a_copy_and_never_changes_published_models(clip):
     store.set(1, 6, labels[6] == 1)
     job = session.train_job(store, Preset.FAST, correction=True)
     steps = session.plan_for(job)
-    assert [s.kind for s in steps] == [StepKind.UPDATE]
-    list(session.train(job))
-    assert session.model.version == first.version + 1
+    assert [s.kind for s in steps] == [StepKind.PREVIEW, StepKind.UPDATE]  # a quick update first
+    assert [int(job.samples[i].key.split(":")[0]) for i in session.new_samples(job)] == [6]
+    models = [e for e in session.train(job) if isinstance(e, ShotModel)]
+    assert [m.kind for m in models] == [StepKind.PREVIEW, StepKind.UPDATE]
+    assert session.model.version == first.version + 2
+    assert session.new_samples(session.train_job(store, Preset.FAST, correction=True)) == []
     assert same_weights(weights(first.networks[0]), first_weights)
     assert not same_weights(weights(session.model.networks[0]), first_weights)
 
@@ -161,7 +187,7 @@ def test_a_new_object_joins_the_model_with_its_own_channel(clip):
     list(session.train(session.train_job(store, Preset.FAST, preview=False)))
     store.set(2, 3, np.zeros_like(labels[3], dtype=bool) | (np.arange(128) < 10)[None, :])
     job = session.train_job(store, Preset.FAST, correction=True)
-    assert [s.kind for s in session.plan_for(job)] == [StepKind.UPDATE]
+    assert [s.kind for s in session.plan_for(job)] == [StepKind.PREVIEW, StepKind.UPDATE]
     list(session.train(job))
     model = session.model
     assert model.object_ids == (1, 2) and model.networks[0].num_objects == 2

@@ -1,5 +1,6 @@
 """Fine-tuning on a synthetic clip: loss falls, unseen frames are segmented, cancel is prompt."""
 
+import dataclasses
 import time
 
 import numpy as np
@@ -167,6 +168,31 @@ def test_feature_cache_encodes_only_new_frames(clip):
     assert sum(p.phase == "preparing" for p in first) == 3
     assert sum(p.phase == "preparing" for p in second) == 3  # only frame 5 was encoded
     assert len(cache) == 6
+    more = list(
+        fine_tune(
+            model, [a, b], dataclasses.replace(config, views_per_frame=5), feature_cache=cache
+        )
+    )
+    assert sum(p.phase == "preparing" for p in more) == 4  # only the two missing views of each
+    fewer = list(
+        fine_tune(
+            model, [a, b], dataclasses.replace(config, views_per_frame=2), feature_cache=cache
+        )
+    )
+    assert sum(p.phase == "preparing" for p in fewer) == 0  # the first two of each, kept
+
+
+def test_focused_views_get_their_share_of_steps():
+    from core.training_views import ViewOrder
+
+    frames = [0, 0, 0, 1, 1, 1, 2, 2, 2]  # three views of each of three keyframes
+    order = ViewOrder(np.random.default_rng(0), frames, focus=[2], focus_share=0.5)
+    picks = [frames[order.next()] for _ in range(900)]
+    assert 0.6 < picks.count(2) / 900 < 0.73  # half focused, plus a third of the rest
+    assert picks.count(0) > 120 and picks.count(1) > 120  # the older keyframes still replayed
+    plain = ViewOrder(np.random.default_rng(0), frames, focus=[], focus_share=0.5)
+    picks = [frames[plain.next()] for _ in range(900)]
+    assert picks.count(0) == picks.count(1) == picks.count(2) == 300  # every view once a round
 
 
 def test_hand_written_adam_matches_torch_adam():
