@@ -7,7 +7,8 @@ loading, fine-tuning, segmentation, writing PNGs): seconds/frame = total wall ti
     .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --baseline copy-first
     .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --first strokes
 
-`--first strokes` gives the first frame as a stroke robot's hint strokes (bench/stroke_robot.py)
+`--keyframes N` gives the ground truth of N evenly spaced frames (the first among them), as an
+artist who has painted several frames would; `--first strokes` gives the first frame as a stroke robot's hint strokes (bench/stroke_robot.py)
 instead of the full mask: what an artist who paints a few strokes gets.
 
 Use the dev split only for measuring; never train on it.
@@ -53,6 +54,12 @@ def main() -> int:
         default="mask",
         help="first-frame annotation: the full mask, or the stroke robot's hint strokes",
     )
+    parser.add_argument(
+        "--keyframes",
+        type=int,
+        default=1,
+        help="ground-truth masks given: the first frame and N-1 more, evenly spaced",
+    )
     args = parser.parse_args()
 
     image_root, gt_root, sequences = davis_sequences(args.data, args.sequences)
@@ -80,7 +87,12 @@ def main() -> int:
             if args.first == "strokes":
                 first = ["--strokes", f"0:{write_robot_strokes(first_mask, out_root / '_strokes')}"]
             else:
-                first = ["--annotation", f"0:{first_mask}"]
+                first = []
+                for index in keyframe_indices(len(frames), args.keyframes):
+                    first += [
+                        "--annotation",
+                        f"{index}:{gt_root / seq / (frames[index].stem + '.png')}",
+                    ]
             command = [
                 sys.executable,
                 str(ROOT / "main.py"),
@@ -133,6 +145,7 @@ def main() -> int:
         "weights": args.weights,
         "gate": args.gate,
         "steps": args.steps,
+        "keyframes": args.keyframes,
         "sequences": len(scores),
         "frames": total_frames,
         "J": round(j, 1),
@@ -147,6 +160,11 @@ def main() -> int:
     print(json.dumps(summary))
     (out_root / "summary.json").write_text(json.dumps(summary, indent=1))
     return 0
+
+
+def keyframe_indices(num_frames: int, count: int) -> list[int]:
+    """The first frame and `count` - 1 more, evenly spaced: 0, T/N, 2T/N, ... (distinct)."""
+    return sorted({round(i * num_frames / max(1, count)) for i in range(max(1, count))})
 
 
 def write_robot_strokes(mask_path: Path, folder: Path) -> Path:
