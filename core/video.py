@@ -121,7 +121,12 @@ class FrameSource:
 def read_image_rgb(path: str | os.PathLike) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB; 16-bit and float images are scaled to 8 bits."""
     data = np.fromfile(str(path), dtype=np.uint8)  # fromfile + imdecode copes with non-ASCII paths
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH) if data.size else None
+    try:
+        image = (
+            cv2.imdecode(data, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH) if data.size else None
+        )
+    except cv2.error:  # e.g. a header claiming a size over OpenCV's limit
+        image = None
     if image is None:
         raise RotoshotError(f"cannot read image {path}")
     if image.dtype == np.uint16:
