@@ -119,8 +119,8 @@ class TrainController(QObject):
         )
         preset = preset_for(doc.project.settings.quality)
         fingerprint = self.training_fingerprint()
-        # A correction's quick preview update is not used in the app yet: with it, the suite
-        # crashed (SIGSEGV in Qt event processing after the app tests) in 2 of 4 loaded runs.
+        # No quick preview update for a correction in the app yet: with it the test suite
+        # crashed in Qt event processing (docs/BENCHMARKS.md, "Quality per artist effort").
         return TrainJob(
             samples, ids, annotations, preset, fingerprint, correction, preview=not correction
         )
