@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
 
 from core.cpu_load import OtherProcessesLoad, threads_for
 from core.errors import RotoshotError
@@ -49,10 +49,13 @@ STREAM_WHILE_TRAINING_S = 1.0
 
 def _never_raises(slot: Callable) -> Callable:
     """Wrap an engine slot: an unexpected exception is logged with its traceback, reported once
-    through `error`, and the engine's segmentation state is reset, so the next request works."""
+    through `error`, and the engine's segmentation state is reset, so the next request works.
+    A retired engine (its thread ended, `Engine.retire`) ignores every request."""
 
     @functools.wraps(slot)
     def wrapper(self: Engine, *args):
+        if self._retired:
+            return None  # the engine thread has ended: no torch work on the UI thread
         try:
             return slot(self, *args)
         except Exception as exc:  # noqa: BLE001 - the engine thread must survive any job
@@ -106,6 +109,7 @@ class Engine(QObject):
         self._session: ShotSession | None = None
         self._done: set[int] = set()
         self._segmenting = False
+        self._retired = False
         self._failed_version = -1  # the model version whose segmentation error was reported
         self.device_name = "cpu"
         # main.py sets the process's thread count; the engine only lowers it within that while
@@ -371,6 +375,33 @@ class Engine(QObject):
             log.error("export failed:\n%s", traceback.format_exc())
             self.export_failed.emit(f"export failed: {exc}")
 
+    @Slot()
+    def retire(self) -> None:
+        """The engine thread's last event: drop events still queued to the engine (a pending
+        `_segment_more` turn), hand the object to the application's thread and end the loop.
+
+        Qt forbids deleting a QObject from another thread than its own while events for it may
+        be pending, and Python frees the engine from the UI thread (whenever the window is
+        collected): without this the suite crashed with SIGSEGV in a later event loop turn."""
+        self._retired = True
+        self._segmenting = False
+        QCoreApplication.removePostedEvents(self)
+        self.moveToThread(QCoreApplication.instance().thread())
+        QThread.currentThread().quit()
+
+
+def collect_garbage_in_ui_thread() -> None:
+    """Switch Python's automatic cyclic garbage collection to a timer of the UI thread (once per
+    application; pyqtgraph's GarbageCollector). Otherwise a collection can start in the engine
+    thread and free a Qt object of the UI thread there: Qt cannot unregister that object's
+    timers from another thread, and the UI thread then crashes (SIGSEGV in
+    QTimerInfoList::activateTimers, seen in the test suite)."""
+    from pyqtgraph.util.garbage_collector import GarbageCollector
+
+    app = QCoreApplication.instance()
+    if app is not None and getattr(app, "_rotoshot_collector", None) is None:
+        app._rotoshot_collector = GarbageCollector(interval=1.0)
+
 
 class EngineThread(QObject):
     """Starts the Engine in its own QThread and stops it cleanly."""
@@ -383,6 +414,7 @@ class EngineThread(QObject):
 
     def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        collect_garbage_in_ui_thread()
         self.engine = engine
         self.thread = QThread()
         EngineThread._live.append(self.thread)
@@ -391,8 +423,12 @@ class EngineThread(QObject):
         self.thread.start()
 
     def stop(self) -> None:
-        """Ask the thread's event loop to end and wait for it (the current job ends first)."""
-        self.thread.quit()
-        self.thread.wait(30_000)
+        """Retire the engine in its thread (`Engine.retire`, queued after the current job) and
+        wait for the thread to end."""
+        if self.thread.isRunning():
+            QMetaObject.invokeMethod(self.engine, "retire", Qt.QueuedConnection)
+            if not self.thread.wait(30_000):
+                self.thread.quit()
+                self.thread.wait(5_000)
         if self.thread in EngineThread._live and not self.thread.isRunning():
             EngineThread._live.remove(self.thread)

@@ -119,11 +119,7 @@ class TrainController(QObject):
         )
         preset = preset_for(doc.project.settings.quality)
         fingerprint = self.training_fingerprint()
-        # No quick preview update for a correction in the app yet: with it the test suite
-        # crashed in Qt event processing (docs/BENCHMARKS.md, "Quality per artist effort").
-        return TrainJob(
-            samples, ids, annotations, preset, fingerprint, correction, preview=not correction
-        )
+        return TrainJob(samples, ids, annotations, preset, fingerprint, correction)
 
     def set_engine_ready(self, ready: bool) -> None:
         """Called by the window around opening a clip; auto-training waits for ready."""

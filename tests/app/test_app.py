@@ -448,10 +448,15 @@ def test_best_keeps_two_models_saved_and_restored_together(
     drag(qtbot, window.canvas, [(2, 2), (4, 2)])
     with qtbot.waitSignal(engine.training_finished, timeout=TIMEOUT_MS):
         assert window.train_controller.train(correction=True)
-    # a correction updates both models from their weights (the head the recipe's steps for the
-    # one new keyframe and half its edge steps, the whole network a third of its steps, >= 40)
+    # a correction shows a quick update first, then updates both models from their weights
+    # (the head the recipe's steps for the one new keyframe and half its edge steps, the whole
+    # network a third of its steps, at least 40)
+    from core.shot.plan import CORRECTION_PREVIEW_STEPS
+
     head, _ = short(Preset.BEST).members
-    assert {p.total_steps for p in correction} == {40 + head.refine_steps // 2 + 40}
+    assert {p.total_steps for p in correction} == {
+        CORRECTION_PREVIEW_STEPS + 40 + head.refine_steps // 2 + 40
+    }
     trained = [p for p in correction if p.phase == "training"]
     assert {p.model for p in trained} == {0, 1}
     assert trained[0].eta_s > trained[-1].eta_s == 0.0
