@@ -92,6 +92,21 @@ def add_shot_arguments(parser: argparse.ArgumentParser) -> None:
         help="'parent' (shipped, default), 'imagenet', or a checkpoint path",
     )
     parser.add_argument(
+        "--box",
+        action="append",
+        default=[],
+        metavar="IDX:x0,y0,x1,y1[@ID]",
+        help="a box around the object on frame IDX (0-based; object 1 without @ID): the "
+        "mask-guided network's first mask becomes the keyframe",
+    )
+    parser.add_argument(
+        "--mode",
+        default="osvos",
+        help="osvos: every frame on its own (default); refine: the mask-guided network refines "
+        "each frame's own first result; propagate: each frame guided by the previous one, "
+        "outward from the keyframes",
+    )
+    parser.add_argument(
         "--steps",
         type=int,
         default=None,
@@ -204,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument(
         "--snapshots", default="", help="comma-separated minutes to keep weight snapshots at"
     )
+    tp.add_argument(
+        "--guided", action="store_true", help="train the mask-guided network (4th input channel)"
+    )
+    tp.add_argument("--stills", help="folder of still images with masks to mix in (static-masks)")
+    tp.add_argument(
+        "--init", help='start from these weights ("parent" or a checkpoint) instead of ImageNet'
+    )
+    tp.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     tp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return parser
 

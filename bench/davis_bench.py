@@ -7,7 +7,8 @@ loading, fine-tuning, segmentation, writing PNGs): seconds/frame = total wall ti
     .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --baseline copy-first
     .venv/bin/python bench/davis_bench.py --data ../shared/data/davis2016-dev --first strokes
 
-`--keyframes N` gives the ground truth of N evenly spaced frames (the first among them), as an
+`--first box` gives only the first mask's bounding box (`main.py segment --box`: the mask-guided
+network's first mask becomes the keyframe). `--keyframes N` gives the ground truth of N evenly spaced frames (the first among them), as an
 artist who has painted several frames would; `--first strokes` gives the first frame as a stroke robot's hint strokes (bench/stroke_robot.py)
 instead of the full mask: what an artist who paints a few strokes gets.
 
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.davis_split import davis_sequences  # noqa: E402
 from core.annotations import read_label_mask  # noqa: E402
+from core.guidance import bounding_box  # noqa: E402
 from core.metrics import evaluate_pair, format_report, region_similarity  # noqa: E402
 from core.video import IMAGE_EXTENSIONS  # noqa: E402
 
@@ -50,9 +52,10 @@ def main() -> int:
     parser.add_argument("--extra", default="", help="extra arguments for main.py segment")
     parser.add_argument(
         "--first",
-        choices=["mask", "strokes"],
+        choices=["mask", "strokes", "box"],
         default="mask",
-        help="first-frame annotation: the full mask, or the stroke robot's hint strokes",
+        help="first-frame annotation: the full mask, the stroke robot's hint strokes, or the "
+        "mask's bounding box (a box prompt)",
     )
     parser.add_argument(
         "--keyframes",
@@ -64,8 +67,8 @@ def main() -> int:
 
     image_root, gt_root, sequences = davis_sequences(args.data, args.sequences)
     label = args.label or (args.baseline or f"{Path(args.weights).stem}_q{args.quality:g}")
-    if args.first == "strokes" and not args.label:
-        label += "_strokes"
+    if args.first != "mask" and not args.label:
+        label += f"_{args.first}"
     out_root = Path(args.out) if args.out else ROOT / "bench" / "out" / label
     if out_root.exists():
         shutil.rmtree(out_root)
@@ -86,6 +89,9 @@ def main() -> int:
         else:
             if args.first == "strokes":
                 first = ["--strokes", f"0:{write_robot_strokes(first_mask, out_root / '_strokes')}"]
+            elif args.first == "box":
+                x0, y0, x1, y1 = bounding_box(read_label_mask(first_mask) > 0)
+                first = ["--box", f"0:{x0},{y0},{x1},{y1}"]
             else:
                 first = []
                 for index in keyframe_indices(len(frames), args.keyframes):

@@ -22,6 +22,7 @@ from core.model.build import load_checkpoint
 from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import recipe_for
+from core.shot.segmenters import GUIDED_MODES
 from core.shot.session import ShotSession, annotation_overrides
 from core.video import FrameSource, open_frames
 
@@ -129,7 +130,13 @@ def command_session(
     from core.model.build import build_model
 
     device = resolve_device(args.device)
-    parent, info = build_model(weights=getattr(args, "weights", "parent"))
+    mode = getattr(args, "mode", "osvos")
+    weights = getattr(args, "weights", "parent")
+    if mode in GUIDED_MODES and weights == "parent":
+        weights = "guided"
+    parent, info = build_model(weights=weights)
+    if mode in GUIDED_MODES and not parent.guided:
+        raise RotoshotError(f"--mode {mode} needs mask-guided weights; {weights} are not")
     parent.to(device)
     log.info("model: %s weights, %s, on %s", info.source, info.backbone_name, device)
     steps = getattr(args, "steps", None)
@@ -144,6 +151,7 @@ def command_session(
         gate_px=gate,
         working_long_side=working_long_side,
         edges=edges,
+        mode=mode,
     )
     if not session.working.is_identity:
         (w, h), (sw, sh) = session.working.size, source.size
@@ -212,8 +220,21 @@ def run_train_parent(args) -> int:
     from core.parent_training import ParentTrainConfig, train_parent
 
     snapshots = tuple(float(m) for m in args.snapshots.split(",") if m.strip())
-    config = ParentTrainConfig(minutes=args.minutes, snapshot_minutes=snapshots)
-    for _ in train_parent(args.data, args.out, config, device=resolve_device(args.device)):
+    config = ParentTrainConfig(
+        minutes=args.minutes,
+        snapshot_minutes=snapshots,
+        guided=args.guided,
+        max_steps=args.max_steps,
+    )
+    progress = train_parent(
+        args.data,
+        args.out,
+        config,
+        device=resolve_device(args.device),
+        still_dir=args.stills,
+        init_weights=args.init,
+    )
+    for _ in progress:
         pass
     return 0
 

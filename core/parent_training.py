@@ -14,6 +14,7 @@ Recipe (chosen for a 2-core CPU and ~1,000 frames of 30 objects):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -27,10 +28,18 @@ import torch
 
 from core.augment import AugmentConfig, jitter_colour, random_affine
 from core.errors import RotoshotError
+from core.guidance import DeformConfig, training_guidance
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
-from core.model.build import build_network, load_checkpoint, load_weights_into, save_checkpoint
+from core.model.build import (
+    build_model,
+    build_network,
+    load_checkpoint,
+    load_weights_into,
+    save_checkpoint,
+)
 from core.model.losses import osvos_loss
 from core.model.network import OSVOSNet
+from core.still_masks import StillImage, load_still_folder
 from core.video import read_image_rgb
 
 log = logging.getLogger(__name__)
@@ -48,6 +57,8 @@ class ParentTrainConfig:
     crop: int = 320
     scale: tuple[float, float] = (0.5, 1.0)
     paste_prob: float = 0.3
+    guided: bool = False  # train the mask-guided network (4th input channel, core.guidance)
+    still_share: float = 0.5  # share of samples from still images when a still folder is given
     lr: float = 1e-3
     backbone_lr: float = 1e-4
     checkpoint_minutes: float = 5.0
@@ -59,11 +70,53 @@ class ParentTrainConfig:
 
 @dataclass
 class Clip:
-    """One sequence in memory: frames (N, H, W, 3) uint8, masks (N, H, W) bool."""
+    """One sequence (or one still image) in memory: frames (N, H, W, 3) uint8, masks
+    (N, H, W) bool; known (N, H, W) bool or None: labelled pixels (None = all); weight: its
+    share of the samples (relative); guided_only: only ever trained with a non-empty guidance
+    (core.still_masks)."""
 
     name: str
     frames: np.ndarray
     masks: np.ndarray
+    known: np.ndarray | None = None
+    weight: float = 1.0
+    guided_only: bool = False
+
+
+@dataclass(frozen=True)
+class ParentCrop:
+    """One training sample: image (S, S, 3) uint8, mask (S, S) bool, known (S, S) bool or None,
+    guidance (S, S) float32 in [0, 1] or None (plain network)."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    known: np.ndarray | None
+    guidance: np.ndarray | None
+
+
+def mixed_clips(davis: list[Clip], stills: list[StillImage], still_share: float) -> list[Clip]:
+    """DAVIS clips and still images as one weighted list: stills get `still_share` of the
+    samples (split by their sets' weights), the DAVIS clips the rest (by frame count)."""
+    if not stills:
+        return davis
+    davis_frames = sum(len(c.frames) for c in davis)
+    still_weight = sum(s.rule.weight for s in stills)
+    out = [
+        dataclasses.replace(c, weight=(1 - still_share) * len(c.frames) / davis_frames)
+        for c in davis
+    ]
+    for i, s in enumerate(stills):
+        out.append(
+            Clip(
+                f"{s.set_name}/{i}",
+                s.image[None],
+                s.mask[None],
+                None if s.known is None else s.known[None],
+                weight=still_share * s.rule.weight / still_weight,
+                guided_only=s.rule.guided_only,
+            )
+        )
+    return out
 
 
 def load_davis_folder(root: str | Path, *, resolution: str = "480p") -> list[Clip]:
@@ -96,34 +149,44 @@ def load_davis_folder(root: str | Path, *, resolution: str = "480p") -> list[Cli
 
 
 class ParentSampler:
-    """Random training crops with augmentation and copy-paste compositing."""
+    """Random training crops with augmentation, copy-paste compositing and (for the guided
+    network) a guidance mask made from the target by MaskTrack's deformations.
+
+    With a guidance, the target is the guided object alone and a pasted object is a distractor
+    the network must learn to leave out (look-alikes are the commonest false positives); with
+    an empty guidance (or a plain network) nothing says which object is meant, so pasted
+    objects are foreground too (objectness)."""
 
     def __init__(self, clips: list[Clip], config: ParentTrainConfig, rng: np.random.Generator):
         self.clips = clips
         self.config = config
         self.rng = rng
         self.augment = AugmentConfig(scale=(1.0, 1.0), translate=0.0)
+        weights = np.array([c.weight for c in clips], float)
+        self.probabilities = weights / weights.sum()
+        self.deform = DeformConfig()
 
-    def _random_frame(self) -> tuple[int, np.ndarray, np.ndarray]:
-        clip_idx = int(self.rng.integers(len(self.clips)))
+    def _random_frame(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
+        clip_idx = int(self.rng.choice(len(self.clips), p=self.probabilities))
         clip = self.clips[clip_idx]
         i = int(self.rng.integers(len(clip.frames)))
-        return clip_idx, clip.frames[i], clip.masks[i]
+        known = None if clip.known is None else clip.known[i]
+        return clip_idx, clip.frames[i], clip.masks[i], known
 
-    def _paste(
-        self, image: np.ndarray, mask: np.ndarray, exclude: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Paste another sequence's object onto `image` at a random scale and place."""
+    def _paste(self, image: np.ndarray, exclude: int) -> tuple[np.ndarray, np.ndarray]:
+        """Paste another clip's object onto `image` at a random scale and place; returns the
+        composite and the pasted object's mask (all False when nothing was pasted)."""
+        h, w = image.shape[:2]
+        pasted = np.zeros((h, w), bool)
         for _ in range(5):
-            clip_idx, src, src_mask = self._random_frame()
-            if clip_idx != exclude and src_mask.any():
+            clip_idx, src, src_mask, _ = self._random_frame()
+            if clip_idx != exclude and src_mask.any() and not self.clips[clip_idx].guided_only:
                 break
         else:
-            return image, mask
+            return image, pasted
         ys, xs = np.nonzero(src_mask)
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         obj, obj_mask = src[y0:y1, x0:x1], src_mask[y0:y1, x0:x1].astype(np.uint8)
-        h, w = image.shape[:2]
         scale = self.rng.uniform(0.3, 0.9) * min(h / obj.shape[0], w / obj.shape[1], 1.5)
         oh, ow = max(4, int(obj.shape[0] * scale)), max(4, int(obj.shape[1] * scale))
         oh, ow = min(oh, h), min(ow, w)
@@ -140,28 +203,44 @@ class ParentSampler:
         out[top : top + oh, left : left + ow] = (alpha * obj + (1 - alpha) * region).astype(
             np.uint8
         )
-        out_mask = mask.copy()
-        out_mask[top : top + oh, left : left + ow] |= obj_mask > 0
-        return out, out_mask
+        pasted[top : top + oh, left : left + ow] = obj_mask > 0
+        return out, pasted
 
-    def sample(self) -> tuple[np.ndarray, np.ndarray]:
-        """One training crop: image (crop, crop, 3) uint8, mask (crop, crop) bool."""
+    def sample(self) -> ParentCrop:
+        """One augmented training crop."""
         cfg = self.config
-        clip_idx, image, mask = self._random_frame()
-        if self.rng.random() < cfg.paste_prob:
-            image, mask = self._paste(image, mask, clip_idx)
+        clip_idx, image, mask, known = self._random_frame()
+        guided = cfg.guided
+        empty_guidance = (
+            guided
+            and not self.clips[clip_idx].guided_only
+            and self.rng.random() < self.deform.empty_share
+        )
+        if self.rng.random() < cfg.paste_prob and not empty_guidance:
+            image, pasted = self._paste(image, clip_idx)
+            if not guided:
+                mask = mask | pasted
+            if known is not None:
+                known = known | pasted
         scale = self.rng.uniform(*cfg.scale)
         h, w = image.shape[:2]
         size = (max(cfg.crop, int(w * scale)), max(cfg.crop, int(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         matrix = random_affine(self.rng, size[0], size[1], self.augment)
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         image = cv2.warpAffine(image, matrix, size, borderMode=cv2.BORDER_REFLECT_101)
-        mask = cv2.warpAffine(
-            mask, matrix, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101
-        )
+        maps = [mask] if known is None else [mask, known]
+        maps = [
+            cv2.warpAffine(
+                cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST),
+                matrix,
+                size,
+                flags=cv2.INTER_NEAREST,
+                borderMode=cv2.BORDER_REFLECT_101,
+            )
+            for m in maps
+        ]
         # Crop centred near the object 80 % of the time, anywhere otherwise.
-        ys, xs = np.nonzero(mask)
+        ys, xs = np.nonzero(maps[0])
         if len(ys) and self.rng.random() < 0.8:
             k = int(self.rng.integers(len(ys)))
             cy, cx = ys[k], xs[k]
@@ -169,18 +248,51 @@ class ParentSampler:
             cy, cx = self.rng.integers(size[1]), self.rng.integers(size[0])
         top = int(np.clip(cy - cfg.crop // 2, 0, size[1] - cfg.crop))
         left = int(np.clip(cx - cfg.crop // 2, 0, size[0] - cfg.crop))
-        image = image[top : top + cfg.crop, left : left + cfg.crop]
-        mask = mask[top : top + cfg.crop, left : left + cfg.crop] > 0
-        return jitter_colour(self.rng, np.ascontiguousarray(image), self.augment), mask
+        rows, cols = slice(top, top + cfg.crop), slice(left, left + cfg.crop)
+        image = jitter_colour(self.rng, np.ascontiguousarray(image[rows, cols]), self.augment)
+        mask = maps[0][rows, cols] > 0
+        known = None if known is None else maps[1][rows, cols] > 0
+        guidance = None
+        if guided:
+            if empty_guidance:
+                guidance = np.zeros(mask.shape, np.float32)
+            else:
+                no_empty = dataclasses.replace(self.deform, empty_share=0.0)
+                guidance = training_guidance(mask, self.rng, no_empty, allow_empty=False)
+        return ParentCrop(image, mask, known, guidance)
 
 
 def _param_groups(model: OSVOSNet, config: ParentTrainConfig) -> list[dict]:
+    """Head at `lr`, backbone at `backbone_lr`; a guided network's stem convolution trains at
+    the head's rate, since its guidance weights start at zero and must be learnt from scratch."""
     for p in model.parameters():
         p.requires_grad_(True)
-    return [
-        {"params": list(model.head.parameters()), "lr": config.lr},
-        {"params": list(model.backbone.parameters()), "lr": config.backbone_lr},
-    ]
+    fast = list(model.head.parameters())
+    if model.guided:
+        fast.append(model.stem_conv.weight)
+    fast_ids = {id(p) for p in fast}
+    slow = [p for p in model.backbone.parameters() if id(p) not in fast_ids]
+    return [{"params": fast, "lr": config.lr}, {"params": slow, "lr": config.backbone_lr}]
+
+
+def _batch_tensors(
+    batch: list[ParentCrop], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """images (B, 3, S, S) uint8, target (B, 1, S, S) float, known (B, 1, S, S) float or None
+    (None when every pixel of every crop is labelled), guidance (B, 1, S, S) float or None."""
+
+    def stacked(arrays: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(arrays).astype(np.float32))[:, None].to(device)
+
+    images = torch.from_numpy(np.stack([b.image for b in batch])).permute(0, 3, 1, 2).to(device)
+    target = stacked([b.mask for b in batch])
+    known = None
+    if any(b.known is not None for b in batch):
+        known = stacked([np.ones_like(b.mask) if b.known is None else b.known for b in batch])
+    guidance = None
+    if batch[0].guidance is not None:
+        guidance = stacked([b.guidance for b in batch])
+    return images, target, known, guidance
 
 
 def train_parent(
@@ -190,8 +302,15 @@ def train_parent(
     *,
     device: torch.device | str = "cpu",
     cancel: CancelToken = NEVER_CANCELLED,
+    still_dir: str | Path | None = None,
+    init_weights: str | Path | None = None,
 ) -> Iterator[TrainProgress]:
     """Train (or resume) a parent network; yields TrainProgress every step.
+
+    still_dir: a folder of still images with masks (core.still_masks) mixed in at
+    `config.still_share`; init_weights: start from these weights (core.model.build.build_model:
+    "parent" or a checkpoint path) instead of ImageNet; a guided config adds the guidance
+    channel to them.
 
     Writes the resumable state to `<out>.ckpt` every `checkpoint_minutes` and, at the end (time
     budget reached or cancelled), fp16 weights to `out_path`. A run finds `<out>.ckpt` and resumes
@@ -203,7 +322,17 @@ def train_parent(
     device = torch.device(device)
     clips = load_davis_folder(data_dir)
     log.info("parent data: %d sequences, %d frames", len(clips), sum(len(c.frames) for c in clips))
-    model = build_network(backbone_name=config.backbone_name).to(device)
+    if still_dir is not None:
+        stills = load_still_folder(still_dir, guided=config.guided)
+        log.info("still images: %d", len(stills))
+        clips = mixed_clips(clips, stills, config.still_share)
+    if init_weights is not None:
+        model, _ = build_model(weights=init_weights, backbone_name=config.backbone_name)
+    else:
+        model = build_network(backbone_name=config.backbone_name)
+    if config.guided:
+        model.make_guided()
+    model = model.to(device)
     optimizer = torch.optim.Adam(_param_groups(model, config))
     step, elapsed_before = 0, 0.0
     if state_path.exists():
@@ -244,12 +373,9 @@ def train_parent(
         for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
             g["lr"] = lr * decay
         batch = [sampler.sample() for _ in range(config.batch_size)]
-        images = torch.from_numpy(np.stack([b[0] for b in batch])).permute(0, 3, 1, 2).to(device)
-        target = torch.from_numpy(np.stack([b[1] for b in batch]).astype(np.float32))[:, None].to(
-            device
-        )
-        output = model(model.normalize(images), full_resolution=False)
-        loss = osvos_loss(output, target)
+        images, target, known, guidance = _batch_tensors(batch, device)
+        output = model(model.normalize(images, guidance), full_resolution=False)
+        loss = osvos_loss(output, target, known=known)
         optimizer.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
             loss.backward()

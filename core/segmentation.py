@@ -158,11 +158,15 @@ class Segmenter:
         self._raw_cache_frames = raw_cache_frames
 
     @torch.inference_mode()
-    def predict_image(self, image: np.ndarray) -> np.ndarray:
+    def predict_image(self, image: np.ndarray, guidance: np.ndarray | None = None) -> np.ndarray:
         """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32 in
-        [0, 1], averaged over the models and the configured test-time scales and mirror."""
+        [0, 1], averaged over the models and the configured test-time scales and mirror.
+        guidance: (H, W) float in [0, 1], a mask-guided network's rough mask (None = empty)."""
         x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
-        x = self.model.normalize(x.permute(2, 0, 1)[None])
+        g = None
+        if guidance is not None:
+            g = torch.from_numpy(np.asarray(guidance, np.float32)).to(self.device)[None, None]
+        x = self.model.normalize(x.permute(2, 0, 1)[None], g)
         total = None
         for index, member in enumerate(self.models):
             if self._inference is not None:

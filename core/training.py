@@ -36,13 +36,23 @@ from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.model.losses import osvos_loss
 from core.model.network import OSVOSNet
 from core.optim import Adam
-from core.training_views import FeatureCache, View, ViewMaker, ViewOrder, view_rng
+from core.training_views import (
+    FeatureCache,
+    View,
+    ViewMaker,
+    ViewOrder,
+    view_guidance,
+    view_rng,
+)
 
 log = logging.getLogger(__name__)
 
 TRAINABLE_MODES = ("head", "deep", "all")
 # First backbone stage that trains in each mode (5 = none).
 _FIRST_TRAINED_STAGE = {"head": 5, "deep": 3, "all": 0}
+# Offset of the view numbers whose random streams draw guided views' guidance, so the guidance
+# never shifts the augmentation a plain network's view of the same number gets.
+GUIDANCE_STREAM = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,13 @@ def _to_tensor_masks(masks: np.ndarray | None, device: torch.device) -> torch.Te
     if masks is None:
         return None
     return torch.from_numpy(np.ascontiguousarray(masks, dtype=np.float32)).to(device)[None]
+
+
+def _to_tensor_guidance(guidance: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
+    """(H, W) float32 -> (1, 1, H, W); None stays None."""
+    if guidance is None:
+        return None
+    return torch.from_numpy(np.ascontiguousarray(guidance, dtype=np.float32)).to(device)[None, None]
 
 
 def set_trainable(model: OSVOSNet, trainable: str) -> list[dict]:
@@ -243,7 +260,16 @@ def fine_tune(
                     image, masks, known = view_maker.make(
                         view_rng(config.seed, sample, index, v), index, identity=(v == 0)
                     )
-                    x = model.normalize(_to_tensor_image(image, device))
+                    guidance = None
+                    if model.guided:
+                        guidance = view_guidance(
+                            view_rng(config.seed, sample, index, v + GUIDANCE_STREAM),
+                            masks,
+                            known,
+                        )
+                    x = model.normalize(
+                        _to_tensor_image(image, device), _to_tensor_guidance(guidance, device)
+                    )
                     feats = model.backbone(x, stop_stage=first_trained)
                     if not keep_s2:
                         feats[0] = None  # stride-2 features unused: don't keep ~6 MB per view
@@ -293,7 +319,11 @@ def fine_tune(
             sample = samples[index]
             image, masks, known = view_maker.make(rng, index, identity=rng.random() < 0.2)
             image, masks, known = _random_crop(rng, image, masks, known, config.crop)
-            output = model(model.normalize(_to_tensor_image(image, device)), full_resolution=False)
+            guidance = view_guidance(rng, masks, known) if model.guided else None
+            x = model.normalize(
+                _to_tensor_image(image, device), _to_tensor_guidance(guidance, device)
+            )
+            output = model(x, full_resolution=False)
             target = _to_tensor_masks(masks, device)
             known = _to_tensor_masks(known, device)
             valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)

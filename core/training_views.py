@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from core.augment import Dreamer, augment_pair
+from core.guidance import DeformConfig, training_guidance
 
 if TYPE_CHECKING:
     from core.training import FineTuneConfig, TrainingSample
@@ -109,6 +110,23 @@ class ViewMaker:
             if dreamer.ok:
                 return (*dreamer.view(rng), None)
         return (*augment_pair(rng, sample.image, sample.masks, self.cfg.augment), None)
+
+
+# Fine-tune guidance: the parent's deformations, fewer boxes (a shot's guidance is a previous
+# or plain result far more often than a box).
+_FINE_TUNE_DEFORM = DeformConfig(box_share=0.1)
+
+
+def view_guidance(
+    rng: np.random.Generator, masks: np.ndarray, known: np.ndarray | None
+) -> np.ndarray:
+    """The guidance a guided network trains with on one view: the union of the objects' masks
+    (K, H, W) bool deformed as in parent training (core.guidance.training_guidance) ->
+    (H, W) float32 in [0, 1]. Hint strokes (`known` not None) are not the object's area, so
+    those views get an empty guidance."""
+    if known is not None:
+        return np.zeros(masks.shape[1:], np.float32)
+    return training_guidance(masks.any(axis=0), rng, _FINE_TUNE_DEFORM)
 
 
 class ViewOrder:

@@ -32,6 +32,8 @@ def spec_from_args(args, clip: str) -> ShotSpec:
         project=clip if is_project else "",
         annotations=tuple(args.annotation),
         strokes=tuple(args.strokes),
+        boxes=tuple(getattr(args, "box", None) or ()),
+        mode=getattr(args, "mode", "osvos"),
         labels=args.labels,
         quality=args.quality,
         steps=args.steps,
@@ -111,8 +113,10 @@ def run_segment(args) -> int:
     """`segment FRAMES (--annotation ... | --model M.rsm) [--frames A-B] --out DIR [--ray]`."""
     started = time.perf_counter()
     if args.model:
-        if args.annotation or args.strokes:
-            raise RotoshotError("--model renders a trained model: give no --annotation/--strokes")
+        if args.annotation or args.strokes or getattr(args, "box", None):
+            raise RotoshotError(
+                "--model renders a trained model: give no --annotation/--strokes/--box"
+            )
         payload, info = load_model_file(args.model)
         source = open_frames(
             args.frames,

@@ -24,6 +24,7 @@ import torch
 from core.errors import RotoshotError
 from core.model.build import CHECKPOINT_FORMAT, load_checkpoint, write_checkpoint
 from core.segmentation import FrameAnnotation
+from core.shot.segmenters import MODES
 
 MODEL_FILE_KIND = "rotoshot-shot-model"
 MODEL_FILE_VERSION = 1
@@ -33,11 +34,12 @@ MODEL_FILE_VERSION = 1
 class ShotInfo:
     """What a model file says about its shot besides the weights. Plain data.
 
-    object_ids / names: the model's channels in order; working_long_side / working_size (W, H):
-    the network's working resolution (core.resolution), edges: how mattes reach the plate size;
-    plate_size (W, H): the size of the frames it was trained on; input_space / colour_config:
-    the plate's colour (core.plates; "" = guessed from the file, $OCIO or built-in); gate_px:
-    the temporal gate radius; fingerprint: of the annotations it learnt."""
+        object_ids / names: the model's channels in order; working_long_side / working_size (W, H):
+        the network's working resolution (core.resolution), edges: how mattes reach the plate size;
+        plate_size (W, H): the size of the frames it was trained on; input_space / colour_config:
+        the plate's colour (core.plates; "" = guessed from the file, $OCIO or built-in); gate_px:
+        the temporal gate radius; fingerprint: of the annotations it learnt; mode: the segmenter
+    (core.shot.segmenters.MODES)."""
 
     object_ids: tuple[int, ...]
     names: tuple[str, ...]
@@ -51,6 +53,7 @@ class ShotInfo:
     colour_config: str
     gate_px: int
     fingerprint: str
+    mode: str = "osvos"
 
 
 def _digest_items(value, prefix: str = "") -> Iterator[bytes]:
@@ -131,6 +134,7 @@ def model_file_payload(checkpoint: dict, info: ShotInfo, annotations: dict) -> d
             "colour_config": info.colour_config,
             "gate_px": info.gate_px,
             "fingerprint": info.fingerprint,
+            "mode": info.mode,
         },
         "annotations": _annotations_to_tensors(annotations),
     }
@@ -156,7 +160,7 @@ def check_payload(payload: dict, label: str) -> ShotInfo:
         raise RotoshotError(f"{label} fails its checksum: the file is damaged or was edited")
     extra = payload["extra"]
     try:
-        return ShotInfo(
+        info = ShotInfo(
             object_ids=tuple(int(i) for i in extra["object_ids"]),
             names=tuple(str(n) for n in extra["names"]),
             preset=str(extra["preset"]),
@@ -169,9 +173,13 @@ def check_payload(payload: dict, label: str) -> ShotInfo:
             colour_config=str(extra["colour_config"]),
             gate_px=int(extra["gate_px"]),
             fingerprint=str(extra["fingerprint"]),
+            mode=str(extra.get("mode", "osvos")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RotoshotError(f"{label} lacks what a shot model holds ({exc})") from None
+    if info.mode not in MODES:
+        raise RotoshotError(f"{label} asks for an unknown mode {info.mode!r}")
+    return info
 
 
 def load_model_file(path: str | os.PathLike) -> tuple[dict, ShotInfo]:

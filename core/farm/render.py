@@ -119,6 +119,7 @@ class ShotRenderer:
             gate_px=info.gate_px,
             working_long_side=info.working_long_side,
             edges=info.edges,
+            mode=info.mode,
         )
         session.restore_payload(
             payload,

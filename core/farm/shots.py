@@ -24,6 +24,7 @@ from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, MIN_WORKING_LONG_SIDE
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import preset_for
+from core.shot.segmenters import MODES
 from core.shot.session import annotation_overrides
 from core.video import FrameSource, open_frames
 
@@ -33,15 +34,19 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ShotSpec:
     """A shot to train, as plain data (a command line, a render-queue entry). Either `frames`
-    (clip path) with `annotations` ("IDX:MASK.png") and/or `strokes` ("IDX:STROKES.png[@ID]"),
-    or `project` (a project folder: its clip, keyframes, object names and working size).
+    (clip path) with `annotations` ("IDX:MASK.png"), `strokes` ("IDX:STROKES.png[@ID]") and/or
+    `boxes` ("IDX:x0,y0,x1,y1[@ID]", core.box_prompt: the guided network's first mask becomes
+    the keyframe), or `project` (a project folder: its clip, keyframes, object names and working size).
     quality in [0, 1]; steps: override the preset's fine-tuning steps (0: the parent alone);
-    working_size: long side in px (0 = the plate's); gate: temporal gate px (None: default)."""
+    working_size: long side in px (0 = the plate's); gate: temporal gate px (None: default);
+    mode: the segmenter (core.shot.segmenters.MODES)."""
 
     frames: str = ""
     project: str = ""
     annotations: tuple[str, ...] = ()
     strokes: tuple[str, ...] = ()
+    boxes: tuple[str, ...] = ()
+    mode: str = "osvos"
     labels: bool = False
     quality: float = 0.0
     steps: int | None = None
@@ -64,12 +69,15 @@ class PreparedShot:
     object_ids: tuple[int, ...]
     names: tuple[str, ...]
     working_size: int
+    boxes: tuple[tuple[int, int, tuple[int, int, int, int]], ...] = ()  # (frame, object, box)
 
 
 def prepare_shot(spec: ShotSpec) -> PreparedShot:
     """Open the clip and read the annotations; one RotoshotError for anything wrong."""
     from core.cli import parse_annotations, parse_strokes, store_from_label_maps
 
+    if spec.mode not in MODES:
+        raise RotoshotError(f"unknown --mode {spec.mode!r}; choose one of {', '.join(MODES)}")
     if not 0.0 <= spec.quality <= 1.0:
         raise RotoshotError(f"--quality must be between 0 and 1, not {spec.quality}")
     working = spec.working_size
@@ -81,8 +89,8 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
     if spec.project:
         from core.project import load_project
 
-        if spec.annotations or spec.strokes:
-            raise RotoshotError("a project brings its own keyframes: give no --annotation")
+        if spec.annotations or spec.strokes or spec.boxes:
+            raise RotoshotError("a project brings its own keyframes: give no --annotation/--box")
         project, _ = load_project(spec.project)
         colour["input_space"] = colour["input_space"] or project.settings.input_space or None
         source = open_frames(project.source_path, **colour)
@@ -103,11 +111,54 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
     if not spec.frames:
         raise RotoshotError("give the clip (FRAMES) or a project folder")
     source = open_frames(spec.frames, **colour)
-    parsed = parse_annotations(list(spec.annotations), source, labels=spec.labels)
-    strokes = parse_strokes(list(spec.strokes), source)
-    store = store_from_label_maps(parsed, source.size, strokes)
-    ids = tuple(store.object_ids())
-    return PreparedShot(spec, source, store, ids, tuple(f"object {i}" for i in ids), working)
+    boxes = parse_boxes(spec.boxes, source)
+    if spec.annotations or spec.strokes or not boxes:
+        parsed = parse_annotations(list(spec.annotations), source, labels=spec.labels)
+        strokes = parse_strokes(list(spec.strokes), source)
+        store = store_from_label_maps(parsed, source.size, strokes)
+    else:
+        store = AnnotationStore(source.size)
+    ids = tuple(sorted(set(store.object_ids()) | {obj for _, obj, _ in boxes}))
+    names = tuple(f"object {i}" for i in ids)
+    return PreparedShot(spec, source, store, ids, names, working, boxes)
+
+
+def parse_boxes(specs: tuple[str, ...], source: FrameSource) -> tuple:
+    """`--box` specs -> ((frame index, object id, box), ...); one RotoshotError for a bad box, a
+    frame past the clip's end or two boxes for one object on one frame."""
+    from core.box_prompt import parse_box_spec
+
+    boxes, seen = [], set()
+    for spec in specs:
+        frame_idx, object_id, box = parse_box_spec(spec, source.size)
+        if frame_idx >= len(source):
+            raise RotoshotError(f"--box {spec!r}: the clip has {len(source)} frames")
+        if (frame_idx, object_id) in seen:
+            raise RotoshotError(f"object {object_id} has two boxes on frame {frame_idx}")
+        seen.add((frame_idx, object_id))
+        boxes.append((frame_idx, object_id, box))
+    return tuple(boxes)
+
+
+def add_box_keyframes(shot: PreparedShot, session) -> None:
+    """Each box's first mask (core.box_prompt.box_to_mask with the guided parent: the session's
+    own in a guided mode) becomes a keyframe of its object; RotoshotError when that object is
+    already painted on that frame."""
+    from core.box_prompt import box_to_mask
+    from core.model.build import build_model
+
+    if not shot.boxes:
+        return
+    guided = session.parent
+    if not guided.guided:
+        guided, _ = build_model(weights="guided")
+        guided.to(next(session.parent.parameters()).device)
+    for frame_idx, object_id, box in shot.boxes:
+        if shot.store.get(object_id, frame_idx) is not None:
+            raise RotoshotError(f"frame {frame_idx} has both a box and a mask for {object_id}")
+        mask, how = box_to_mask(guided, shot.source, frame_idx, box, working=session.working)
+        log.info("box on frame %d (object %d): first mask by %s", frame_idx, object_id, how)
+        shot.store.set(object_id, frame_idx, mask)
 
 
 def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tuple[dict, ShotInfo]:
@@ -117,10 +168,13 @@ def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tup
     spec = shot.spec
     started = time.perf_counter()
     gate = DEFAULT_GATE_PX if spec.gate is None else spec.gate
-    options = SimpleNamespace(device=spec.device, weights=spec.weights, steps=spec.steps)
+    options = SimpleNamespace(
+        device=spec.device, weights=spec.weights, steps=spec.steps, mode=spec.mode
+    )
     session = command_session(
         shot.source, options, gate=gate, working_long_side=shot.working_size, edges=spec.edges
     )
+    add_box_keyframes(shot, session)
     preset = preset_for(spec.quality)
     if spec.steps is not None and spec.steps <= 0:
         session.untrained_model(shot.object_ids, preset)  # every object from the parent alone
@@ -156,6 +210,7 @@ def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tup
         colour_config=spec.ocio,
         gate_px=gate,
         fingerprint=model.fingerprint,
+        mode=session.mode,
     )
     annotations = annotation_overrides(shot.store, model.object_ids)
     return model_file_payload(session.checkpoint(), info, annotations), info

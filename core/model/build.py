@@ -7,6 +7,7 @@ parent weights from `resources/`. Every checkpoint is read with `torch.load(weig
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
 DEFAULT_PARENT_WEIGHTS = RESOURCES_DIR / "parent_lite0.pt"
+# The mask-guided parent (4th input channel, core.guidance): the guided modes and box prompts.
+GUIDED_PARENT_WEIGHTS = RESOURCES_DIR / "parent_lite0_guided.pt"
 CHECKPOINT_FORMAT = "rotoshot-osvos"
 # The untrained head (of an ImageNet-only network) is drawn from this seed: torch seeds every
 # process differently, so without it each run fine-tuned a different start.
@@ -164,6 +167,8 @@ def load_weights_into(model: OSVOSNet, payload: dict, *, path: str = "") -> None
     """Strictly load a checkpoint's state dict into `model` (resizing object channels first)."""
     state = payload["state_dict"]
     model.set_num_objects(int(payload.get("num_objects", 1)))
+    if is_guided_state(state):
+        model.make_guided()
     try:
         model.load_state_dict(
             {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True
@@ -171,6 +176,15 @@ def load_weights_into(model: OSVOSNet, payload: dict, *, path: str = "") -> None
     except RuntimeError as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "key mismatch"
         raise RotoshotError(f"weights {path} do not match the network: {first_line}") from None
+
+
+_STEM_WEIGHT = "backbone.stages.0.0.conv.weight"
+
+
+def is_guided_state(state: dict[str, torch.Tensor]) -> bool:
+    """True when a state dict is of a mask-guided network (4 input channels)."""
+    stem = state.get(_STEM_WEIGHT)
+    return stem is not None and stem.ndim == 4 and stem.shape[1] == 4
 
 
 def load_members(payload: dict, template: OSVOSNet, *, path: str = "") -> list[OSVOSNet]:
@@ -215,29 +229,25 @@ def build_model(
     """The network to fine-tune, with a description of where its weights came from.
 
     weights: "parent" (shipped parent network, falling back to ImageNet-only with a warning when
-    it is missing or broken), "imagenet" (ImageNet backbone, untrained head), or a checkpoint path
-    (must load; RotoshotError otherwise).
+    it is missing or broken), "guided" (the shipped mask-guided parent, falling back to the plain
+    parent with an untrained guidance channel, with a warning), "imagenet" (ImageNet backbone,
+    untrained head), or a checkpoint path (must load; RotoshotError otherwise).
     """
     if weights == "imagenet":
         return build_network(backbone_name=backbone_name), ModelInfo("imagenet", backbone_name)
+    if weights == "guided":
+        try:
+            return _load_weights_file(GUIDED_PARENT_WEIGHTS, explicit=False)
+        except RotoshotError as exc:
+            model, info = build_model(weights="parent", backbone_name=backbone_name)
+            model.make_guided()
+            warning = f"{exc}; the guidance channel is untrained (expect plain results)"
+            log.warning(warning)
+            return model, dataclasses.replace(info, warning=warning)
     explicit = weights not in (None, "parent")
     path = Path(weights) if explicit else DEFAULT_PARENT_WEIGHTS
     try:
-        if not path.exists():
-            raise RotoshotError(f"no parent weights at {path}")
-        digest = sha256_of(path)
-        # Checked before anything reads the file. The shipped weights fail closed: no valid
-        # checksum beside them, or a mismatch, means they are not used; a checkpoint the user
-        # names is checked when it has a checksum file.
-        if not explicit or path.with_suffix(".json").exists():
-            if expected_sha256(path) != digest:
-                raise RotoshotError(f"parent weights {path.name} fail their sha256 check")
-        payload = load_checkpoint(path)
-        model = build_network(backbone_name=payload["backbone"], imagenet=False)
-        load_weights_into(model, payload, path=str(path))
-        model.set_num_objects(1)
-        model.capture_predictor_template()
-        return model, ModelInfo("parent", payload["backbone"], str(path), digest)
+        return _load_weights_file(path, explicit=explicit)
     except RotoshotError as exc:
         if explicit:
             raise
@@ -245,3 +255,22 @@ def build_model(
         log.warning(warning)
         model = build_network(backbone_name=backbone_name)
         return model, ModelInfo("imagenet", backbone_name, warning=warning)
+
+
+def _load_weights_file(path: Path, *, explicit: bool) -> tuple[OSVOSNet, ModelInfo]:
+    """A one-object network with the weights of `path` (a plain or guided checkpoint)."""
+    if not path.exists():
+        raise RotoshotError(f"no parent weights at {path}")
+    digest = sha256_of(path)
+    # Checked before anything reads the file. The shipped weights fail closed: no valid
+    # checksum beside them, or a mismatch, means they are not used; a checkpoint the user
+    # names is checked when it has a checksum file.
+    if not explicit or path.with_suffix(".json").exists():
+        if expected_sha256(path) != digest:
+            raise RotoshotError(f"parent weights {path.name} fail their sha256 check")
+    payload = load_checkpoint(path)
+    model = build_network(backbone_name=payload["backbone"], imagenet=False)
+    load_weights_into(model, payload, path=str(path))
+    model.set_num_objects(1)
+    model.capture_predictor_template()
+    return model, ModelInfo("parent", payload["backbone"], str(path), digest)

@@ -256,9 +256,42 @@ class OSVOSNet(nn.Module):
     def set_num_objects(self, num_objects: int) -> None:
         self.head.set_num_objects(num_objects, template=self.predictor_template)
 
-    def normalize(self, images_uint8: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) uint8 or float in [0, 255] RGB -> ImageNet-normalised float32."""
-        return (images_uint8.float() - self.pixel_mean) / self.pixel_std
+    @property
+    def stem_conv(self) -> nn.Conv2d:
+        return self.backbone.stages[0][0].conv
+
+    @property
+    def guided(self) -> bool:
+        """True when the network takes a 4th input channel: a rough mask of the object
+        (MaskTrack guidance, core.guidance)."""
+        return self.stem_conv.in_channels == 4
+
+    def make_guided(self) -> None:
+        """Add the guidance input channel. Its stem weights start at zero, so a guided copy of a
+        trained network gives exactly the old network's output until it is trained with
+        guidance (every other layer keeps its weights)."""
+        if self.guided:
+            return
+        conv = self.stem_conv
+        weight = conv.weight.data
+        extra = torch.zeros_like(weight[:, :1])
+        conv.weight = nn.Parameter(torch.cat([weight, extra], dim=1))
+        conv.in_channels = 4
+
+    def normalize(
+        self, images_uint8: torch.Tensor, guidance: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B, 3, H, W) uint8 or float in [0, 255] RGB -> ImageNet-normalised float32.
+
+        A guided network gets a 4th channel: guidance (B, 1, H, W) float in [0, 1] (None = no
+        guidance, all 0) mapped to [-1, 1], the scale of the normalised colour channels.
+        """
+        x = (images_uint8.float() - self.pixel_mean) / self.pixel_std
+        if not self.guided:
+            return x
+        if guidance is None:
+            guidance = torch.zeros_like(x[:, :1])
+        return torch.cat([x, guidance.to(x) * 2.0 - 1.0], dim=1)
 
     def forward(self, images: torch.Tensor, *, full_resolution: bool = True) -> HeadOutput:
         """images (B, 3, H, W) normalised float32 -> HeadOutput (logits at full resolution, or

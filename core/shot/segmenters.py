@@ -8,12 +8,12 @@ and implement the same methods, without touching the engine.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
+from core.errors import RotoshotError
 from core.model.network import OSVOSNet
 from core.project import load_result
 from core.resolution import WorkingResolution
@@ -25,15 +25,9 @@ from core.segmentation import (
     labels_from_probs,
     priority_order,
 )
+from core.shot.guided import PropagateSegmenter, RefineSegmenter
+from core.shot.ordering import Ordering
 from core.video import FrameSource
-
-
-class Ordering(enum.Enum):
-    """INDEPENDENT: any frame, any order, same result; SPANS: frames between keyframes are done
-    in sequence outward from a keyframe (spans independent of each other)."""
-
-    INDEPENDENT = "independent"
-    SPANS = "spans"
 
 
 class FrameSegmenter(Protocol):
@@ -98,7 +92,14 @@ class CachedResults:
         return self.inner.segment_frame(frame_idx)
 
 
-SEGMENTER_MODES = {"osvos": OsvosSegmenter}
+SEGMENTER_MODES = {
+    "osvos": OsvosSegmenter,
+    "refine": RefineSegmenter,
+    "propagate": PropagateSegmenter,
+}
+# Modes whose network is the mask-guided one (core.guidance).
+GUIDED_MODES = ("refine", "propagate")
+MODES = tuple(SEGMENTER_MODES)
 
 
 def make_segmenter(
@@ -112,6 +113,8 @@ def make_segmenter(
 ) -> FrameSegmenter:
     """A segmenter of `mode` over `networks` (averaged) for `source`, the network working at
     `working` (None = the source size)."""
+    if mode not in MODES:
+        raise RotoshotError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     return SEGMENTER_MODES[mode](
         list(networks), source, annotations=annotations, config=config, working=working
     )

@@ -1,0 +1,183 @@
+"""Mask-guided segmenters (MaskTrack): the network also gets a rough mask of where the object is.
+
+- `RefineSegmenter` ("refine"): two passes of the guided network per frame, the first with an
+  empty guidance, the second guided by the first's (dilated) result. Every frame on its own,
+  any order, like plain OSVOS, at twice the network cost.
+- `PropagateSegmenter` ("propagate"): the guidance of a frame is the previous frame's (dilated)
+  result, in a chain that starts at the nearest keyframe's annotation and runs forward or
+  backward to the frame. A frame between two keyframes takes the chain of the nearer one (the
+  earlier on a tie). Chains are independent of each other, so spans can run in any order or on
+  different workers and give the same results; within a chain frames are done in sequence.
+
+Guidance is the union of all objects (one channel); the objects are told apart by the
+network's own per-object outputs. Probabilities are (K, h, w) float32 at the working size, as
+`core.segmentation.Segmenter.raw_probs`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.guidance import dilate
+from core.segmentation import Segmenter, _to_float16, _to_float32
+from core.shot.ordering import Ordering
+
+# Dilation of a result before it guides the next pass, at 480 px short side (MaskTrack's 5 px
+# guidance dilation, scaled with the working size).
+GUIDANCE_DILATE_PX = 5
+
+
+def guidance_from_probs(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """(K, h, w) probabilities -> (h, w) float32 guidance: the union of the objects above
+    `threshold`, dilated by GUIDANCE_DILATE_PX scaled to the frame size."""
+    union = (probs > threshold).any(axis=0)
+    radius = max(1, round(GUIDANCE_DILATE_PX * min(union.shape) / 480))
+    return dilate(union, radius)
+
+
+class _GuidedSegmenter(Segmenter):
+    """Shared raw-probability cache handling: subclasses compute one frame's guided
+    probabilities in `_compute`."""
+
+    def _compute(self, frame_idx: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, frame_idx: int) -> np.ndarray:
+        return self.segment_frame(frame_idx).probs
+
+    def raw_probs(self, frame_idx: int) -> np.ndarray:
+        cached = self._raw_cache.get(frame_idx)
+        if cached is not None:
+            self._raw_cache.move_to_end(frame_idx)
+            return _to_float32(cached)
+        return _to_float32(self._remember(frame_idx, self._compute(frame_idx)))
+
+    def _remember(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
+        """Keep a frame's raw probabilities in the LRU (as float16, which every answer is read
+        from, so a result never depends on whether it was cached)."""
+        stored = _to_float16(probs)
+        self._raw_cache[frame_idx] = stored
+        self._raw_cache.move_to_end(frame_idx)
+        while len(self._raw_cache) > self._raw_cache_frames:
+            self._raw_cache.popitem(last=False)
+        return stored
+
+    def _refined(self, image: np.ndarray) -> np.ndarray:
+        """Two passes: empty guidance, then guided by the first pass's result."""
+        first = self.predict_image(image, None)
+        return self.predict_image(image, guidance_from_probs(first, self.config.threshold))
+
+
+class RefineSegmenter(_GuidedSegmenter):
+    """Order-free guided segmentation: the frame's own first pass guides its second."""
+
+    ordering = Ordering.INDEPENDENT
+
+    def schedule(self, num_frames: int, focus_idx: int) -> list[int]:
+        from core.segmentation import priority_order
+
+        return priority_order(num_frames, focus_idx)
+
+    def _compute(self, frame_idx: int) -> np.ndarray:
+        return self._refined(self.working.image(self.source.read(frame_idx)))
+
+
+def keyframes_of(annotations: dict) -> list[int]:
+    """Annotated frames that start chains (any object annotated), ascending."""
+    return sorted(f for f, a in annotations.items() if np.asarray(a.valid).any())
+
+
+def chain_start(frame_idx: int, keyframes: list[int]) -> int | None:
+    """The keyframe whose chain `frame_idx` belongs to: the nearest, the earlier on a tie."""
+    if not keyframes:
+        return None
+    return min(keyframes, key=lambda k: (abs(k - frame_idx), k))
+
+
+def span_order(num_frames: int, keyframes: list[int], focus_idx: int) -> list[int]:
+    """Every frame, chain by chain: the chain holding `focus_idx` first (from its keyframe
+    outward), then the other chains by distance of their keyframe from the focus. Without
+    keyframes, outward from the focus."""
+    from core.segmentation import priority_order
+
+    if not keyframes:
+        return priority_order(num_frames, focus_idx)
+    # A chain is (keyframe, runs forward); the keyframe heads its backward chain.
+    chains: dict[tuple[int, bool], list[int]] = {}
+    for f in range(num_frames):
+        k = chain_start(f, keyframes)
+        chains.setdefault((k, f > k), []).append(f)
+    for (k, _), frames in chains.items():
+        frames.sort(key=lambda f: abs(f - k))
+    focus_key = None
+    for key, frames in chains.items():
+        if focus_idx in frames:
+            focus_key = key
+    ordered = sorted(chains, key=lambda key: (key != focus_key, abs(key[0] - focus_idx), key))
+    return [f for key in ordered for f in chains[key]]
+
+
+class PropagateSegmenter(_GuidedSegmenter):
+    """Guided by the previous frame of the chain from the nearest keyframe (see module doc).
+
+    Each chain frame's thresholded union is kept (bit-packed, ~1/8 byte per pixel) so that a
+    frame later in the same chain resumes from its predecessor instead of from the keyframe.
+    """
+
+    ordering = Ordering.SPANS
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._keyframes = keyframes_of(self.annotations)
+        self._chain_masks: dict[int, np.ndarray] = {}
+
+    def schedule(self, num_frames: int, focus_idx: int) -> list[int]:
+        return span_order(num_frames, self._keyframes, focus_idx)
+
+    def _store(self, frame_idx: int, union: np.ndarray) -> None:
+        self._chain_masks[frame_idx] = np.packbits(union)
+
+    def _stored(self, frame_idx: int, shape: tuple[int, int]) -> np.ndarray | None:
+        packed = self._chain_masks.get(frame_idx)
+        if packed is None:
+            return None
+        return np.unpackbits(packed, count=shape[0] * shape[1]).reshape(shape).astype(bool)
+
+    def _final_union(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
+        """The object union of a chain frame's result, with its annotation imposed."""
+        probs = probs.copy()
+        annotation = self._working_annotation(frame_idx)
+        if annotation is not None:
+            annotation.apply(probs)
+        return (probs > self.config.threshold).any(axis=0)
+
+    def _compute(self, frame_idx: int) -> np.ndarray:
+        start = chain_start(frame_idx, self._keyframes)
+        image = self.working.image(self.source.read(frame_idx))
+        if start is None:
+            return self._refined(image)
+        if frame_idx == start:
+            probs = self._refined(image)
+            self._store(start, self._final_union(start, probs))
+            return probs
+        step = 1 if frame_idx > start else -1
+        shape = image.shape[:2]
+        # Walk back along the chain to the first frame whose predecessor's union is known.
+        resume = frame_idx
+        while resume != start and self._stored(resume - step, shape) is None:
+            resume -= step
+        if resume == start:
+            self._store(start, self._final_union(start, self._refined(self._image(start))))
+            resume = start + step
+        radius = max(1, round(GUIDANCE_DILATE_PX * min(shape) / 480))
+        probs = None
+        for f in range(resume, frame_idx + step, step):
+            frame_image = image if f == frame_idx else self._image(f)
+            probs = self.predict_image(frame_image, dilate(self._stored(f - step, shape), radius))
+            self._store(f, self._final_union(f, probs))
+            if f != frame_idx:
+                self._remember(f, probs)
+        return probs
+
+    def _image(self, frame_idx: int) -> np.ndarray:
+        return self.working.image(self.source.read(frame_idx))
