@@ -100,6 +100,14 @@ def add_shot_arguments(parser: argparse.ArgumentParser) -> None:
         "mask-guided network's first mask becomes the keyframe",
     )
     parser.add_argument(
+        "--online",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="iterative online fine-tuning: rounds of learning the confident part of the "
+        "model's own results outward from the keyframes (default 0: off)",
+    )
+    parser.add_argument(
         "--mode",
         default="osvos",
         help="osvos: every frame on its own (default); refine: the mask-guided network refines "

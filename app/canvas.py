@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
     QGraphicsView,
 )
 
+from app.box_tool import BoxTool
 from app.document import ShotDocument
 from app.outline_editor import OutlineEditor
+from app.overlay_drawing import draw_edge, draw_onion_outline, draw_strokes
 from core.errors import RotoshotError
 
 
@@ -33,6 +35,7 @@ class Tool(enum.StrEnum):
     LASSO = "lasso"
     FILL = "fill"
     OUTLINE = "outline"
+    BOX = "box"
 
 
 class ViewMode(enum.StrEnum):
@@ -43,7 +46,7 @@ class ViewMode(enum.StrEnum):
     ORIGINAL = "original"
 
 
-BRUSH, ERASER, LASSO, FILL, OUTLINE = Tool
+BRUSH, ERASER, LASSO, FILL, OUTLINE, BOX = Tool
 VIEW_OVERLAY, VIEW_MATTE, VIEW_ORIGINAL = ViewMode
 
 
@@ -84,6 +87,7 @@ class CanvasView(QGraphicsView):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.StrongFocus)
         self.outline = OutlineEditor(self.scene(), document)
+        self.box = BoxTool(document, self.scene(), self)
         self.tool = BRUSH
         self.brush_size = 24
         self.onion_skin = False  # the previous frame's matte outline over this frame
@@ -170,22 +174,9 @@ class CanvasView(QGraphicsView):
                     rgba[mask] = (255, 255, 255, 255)
                 continue
             rgba[mask] = (*info.colour, alpha)
-            # A solid outline keeps the edge readable at any opacity.
-            edge = (
-                cv2.morphologyEx(
-                    mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)
-                )
-                > 0
-            )
-            rgba[edge] = (*info.colour, 255)
+            draw_edge(rgba, mask, info.colour)
             if strokes is not None:
-                foreground, painted = strokes
-                rgba[foreground] = (*info.colour, 255)
-                # Background strokes as a fine black/white checker: visible on any plate.
-                background = painted & ~foreground
-                ys, xs = np.nonzero(background)
-                light = ((ys // 2 + xs // 2) % 2).astype(bool)
-                rgba[ys, xs] = np.where(light[:, None], (235, 235, 235, 230), (20, 20, 20, 230))
+                draw_strokes(rgba, *strokes, info.colour)
         if self.view_mode == VIEW_MATTE:
             rgba[rgba[..., 3] == 0] = (0, 0, 0, 255)
         elif self.onion_skin and doc.current_frame > 0:
@@ -195,16 +186,8 @@ class CanvasView(QGraphicsView):
                     if info.visible
                     else None
                 )
-                if previous is None or not previous.any():
-                    continue
-                kernel = np.ones((3, 3), np.uint8)
-                outline = (
-                    cv2.morphologyEx(previous.astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
-                )
-                # a light dashed-looking line: every other pixel along the outline
-                ys, xs = np.nonzero(outline)
-                keep = ((ys + xs) % 3) != 0
-                rgba[ys[keep], xs[keep]] = (255, 255, 255, 220)
+                if previous is not None and previous.any():
+                    draw_onion_outline(rgba, previous)
         return rgba
 
     def refresh_overlay(self) -> None:
@@ -319,6 +302,9 @@ class CanvasView(QGraphicsView):
         if self.tool == OUTLINE:
             super().mousePressEvent(event)  # the scene drags the handle under the cursor
             return
+        if self.tool == BOX:
+            self.box.press(self.mapToScene(event.position().toPoint()))
+            return
         doc = self.document
         x, y = self._image_point(event)
         if self.tool == FILL:
@@ -351,6 +337,9 @@ class CanvasView(QGraphicsView):
         if self.tool == OUTLINE:
             super().mouseMoveEvent(event)
             return
+        if self.tool == BOX:
+            self.box.move(scene_pos)
+            return
         if self.tool == LASSO and self._lasso:
             pressed = event.buttons() & (Qt.LeftButton | Qt.RightButton)
             if pressed and (event.position() - self._lasso_press).manhattanLength() > 4:
@@ -374,6 +363,9 @@ class CanvasView(QGraphicsView):
         if self.tool == OUTLINE:
             super().mouseReleaseEvent(event)
             self.outline.commit_if_moved()
+            return
+        if self.tool == BOX:
+            self.box.release(self.mapToScene(event.position().toPoint()))
             return
         if self._working is None:
             return

@@ -124,3 +124,32 @@ class InputSpaceMenu(ClipSettingMenu):
             action.setText(space or "Guess from the File")
         if shown and not chosen:
             self.choices[""].setText(f"Guess from the File  —  {shown}")
+
+
+# Menu labels of the segmentation modes (core.shot.segmenters.MODES), with what each costs.
+MODE_LABELS = {
+    "osvos": "Each Frame Alone (default)",
+    "refine": "Refine Each Frame  —  guided second pass, 2× the time",
+    "propagate": "Propagate from Keyframes  —  each frame guided by the one before",
+}
+
+
+class ModeMenu(ClipSettingMenu):
+    """Clip ▸ Segmentation Mode (issue #12): plain OSVOS, or the mask-guided network refining
+    each frame's own result, or following the object frame to frame outward from the keyframes.
+    A guided mode uses another parent network, so a change opens the clip again and trains
+    anew."""
+
+    setting = "mode"
+
+    def __init__(
+        self, document: ShotDocument, reopen: Callable[[], object], parent: QWidget | None = None
+    ) -> None:
+        super().__init__("Segmentation &Mode", tuple(MODE_LABELS), document, reopen, parent)
+
+    def refresh(self) -> None:
+        current = self.current()
+        for mode, action in self.choices.items():
+            action.setText(MODE_LABELS[mode])
+            action.setEnabled(self.document.project is not None)
+            action.setChecked(mode == current)

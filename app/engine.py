@@ -33,7 +33,7 @@ from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.shot.jobs import TrainJob
 from core.shot.plan import StepKind
 from core.shot.presets import Preset, Recipe, recipe_for
-from core.shot.segmenters import CachedResults
+from core.shot.segmenters import GUIDED_MODES, MODES, CachedResults
 from core.shot.session import ShotModel, ShotSession
 from core.video import open_frames
 
@@ -85,6 +85,7 @@ class Engine(QObject):
     export_progress = Signal(int, int)
     export_finished = Signal(str)
     export_failed = Signal(str)
+    box_mask_ready = Signal(int, int, object, str)  # frame, object id, mask (H, W) bool, how
     error = Signal(str)
     _segment_more = Signal()  # queued to itself: one frame per event-loop turn
 
@@ -110,6 +111,7 @@ class Engine(QObject):
         self._done: set[int] = set()
         self._segmenting = False
         self._retired = False
+        self._box_network = None  # the guided parent for box prompts in the plain mode
         self._failed_version = -1  # the model version whose segmentation error was reported
         self.device_name = "cpu"
         # main.py sets the process's thread count; the engine only lowers it within that while
@@ -142,13 +144,19 @@ class Engine(QObject):
         with self._focus_lock:
             return self._range is None or self._range[0] <= frame_idx <= self._range[1]
 
-    @Slot(str, int, str)
+    @Slot(str, int, str, str)
     @_never_raises
     def open_clip(
-        self, path: str, working_long_side: int = DEFAULT_WORKING_LONG_SIDE, input_space: str = ""
+        self,
+        path: str,
+        working_long_side: int = DEFAULT_WORKING_LONG_SIDE,
+        input_space: str = "",
+        mode: str = "osvos",
     ) -> None:
         """Open the clip on the engine side with an untrained parent network, working at
-        `working_long_side` px (core.resolution); a plate in `input_space` ("" = guessed)."""
+        `working_long_side` px (core.resolution); a plate in `input_space` ("" = guessed);
+        segmenting in `mode` (core.shot.segmenters.MODES; a guided mode takes the guided
+        parent, or adds an untrained guidance channel to other weights)."""
         from core.device import resolve_device
         from core.model.build import build_model
 
@@ -162,7 +170,14 @@ class Engine(QObject):
             )
             device = resolve_device(self._device_choice)
             self.device_name = device.type
-            parent, info = build_model(weights=self._weights)
+            if mode not in MODES:  # a hand-edited project: open it, in the plain mode
+                self.error.emit(f"unknown segmentation mode {mode!r}; using {MODES[0]}")
+                mode = MODES[0]
+            guided = mode in GUIDED_MODES
+            weights = "guided" if guided and self._weights == "parent" else self._weights
+            parent, info = build_model(weights=weights)
+            if guided:
+                parent.make_guided()  # a no-op for the guided parent
             parent.to(device)
         except RotoshotError as exc:
             self.error.emit(str(exc))
@@ -174,6 +189,7 @@ class Engine(QObject):
             info,
             recipes=lambda p: self.recipes(p),
             working_long_side=working_long_side,
+            mode=mode,
         )
         self._done = set()
         self._warm_up()
@@ -374,6 +390,30 @@ class Engine(QObject):
         except Exception as exc:  # noqa: BLE001 - report, never kill the engine thread
             log.error("export failed:\n%s", traceback.format_exc())
             self.export_failed.emit(f"export failed: {exc}")
+
+    @Slot(int, int, object)
+    @_never_raises
+    def box_mask(self, frame_idx: int, object_id: int, box) -> None:
+        """A first mask of the object in `box` (x0, y0, x1, y1) on a frame, by the mask-guided
+        network (core.box_prompt): the session's own in a guided mode, else the guided parent
+        (loaded once)."""
+        from core.box_prompt import box_to_mask, check_box
+        from core.model.build import build_model
+
+        session = self._session
+        if session is None:
+            return
+        network = session.parent
+        if not network.guided:
+            if self._box_network is None:
+                self._box_network, info = build_model(weights="guided")
+                self._box_network.to(next(network.parameters()).device)
+                if info.warning:
+                    self.error.emit(info.warning)
+            network = self._box_network
+        box = check_box(box, session.source.size)
+        mask, how = box_to_mask(network, session.source, frame_idx, box, working=session.working)
+        self.box_mask_ready.emit(frame_idx, object_id, mask, how)
 
     @Slot()
     def retire(self) -> None:

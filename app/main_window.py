@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.canvas import (
+    BOX,
     BRUSH,
     ERASER,
     FILL,
@@ -37,7 +38,7 @@ from app.canvas import (
     VIEW_OVERLAY,
     CanvasView,
 )
-from app.clip_menu import InputSpaceMenu, WorkingResolutionMenu
+from app.clip_menu import InputSpaceMenu, ModeMenu, WorkingResolutionMenu
 from app.document import ShotDocument
 from app.engine import Engine, EngineThread
 from app.export_dialog import ExportController
@@ -103,6 +104,10 @@ class MainWindow(QMainWindow):
             self.document, self.engine, self.train_controller, self.settings, self
         )
         self.keyframe_tools = KeyframeTools(self.document, self)
+        box = self.canvas.box
+        box.requested.connect(self.engine.box_mask)
+        self.engine.box_mask_ready.connect(box.apply)
+        box.status_reported.connect(self.statusBar().showMessage)
         for controller in (self.project_controller, self.keyframe_tools):
             controller.failed.connect(self.show_error)
             controller.status_reported.connect(self.statusBar().showMessage)
@@ -215,6 +220,7 @@ class MainWindow(QMainWindow):
             (LASSO, "Lasso", "L"),
             (FILL, "Fill", "G"),
             (OUTLINE, "Outline", "O"),
+            (BOX, "Box", "R"),
         ):
             action = self._action(
                 f"{text} ({key})",
@@ -266,8 +272,10 @@ class MainWindow(QMainWindow):
         reopen = self.project_controller.reopen
         self.working_menu = WorkingResolutionMenu(self.document, reopen, self)
         self.space_menu = InputSpaceMenu(self.document, reopen, self)
+        self.mode_menu = ModeMenu(self.document, reopen, self)
         clip_menu.addMenu(self.working_menu)
         clip_menu.addMenu(self.space_menu)
+        clip_menu.addMenu(self.mode_menu)
         build_go_menu(self, menu.addMenu("&Go"))
         for n in range(1, 10):
             self._action(f"Object {n}", lambda _c=False, i=n: self._select_object_number(i), str(n))

@@ -48,7 +48,8 @@ def autosave_folder(source_path: str) -> Path:
 class ProjectController(QObject):
     """Open / save / restore for one document and its engine."""
 
-    clip_open_requested = Signal(str, int, str)  # path, working long side, input colour space
+    # path, working long side, input colour space, segmentation mode
+    clip_open_requested = Signal(str, int, str, str)
     model_restore_requested = Signal(str, object, object, str)  # path, ids, annotations, fp
     failed = Signal(str)  # a message for the artist
     status_reported = Signal(str, int)  # a status-bar message, milliseconds
@@ -154,7 +155,7 @@ class ProjectController(QObject):
         self._pending_model = model if model is not None and model.exists() and matches else None
         settings = project.settings
         self.clip_open_requested.emit(
-            project.source_path, settings.working_long_side, settings.input_space
+            project.source_path, settings.working_long_side, settings.input_space, settings.mode
         )
         self.project_loaded.emit()
         return True

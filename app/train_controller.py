@@ -103,7 +103,8 @@ class TrainController(QObject):
         """What a model trained now would answer (core.shot.session.training_fingerprint)."""
         doc = self.document
         working = self.working() if doc.source is not None else None
-        return training_fingerprint(doc.store, self.keyframes_in_range(), working)
+        mode = doc.project.settings.mode if doc.project is not None else "osvos"
+        return training_fingerprint(doc.store, self.keyframes_in_range(), working, mode)
 
     def build_job(self, *, correction: bool = False) -> TrainJob | None:
         """A TrainJob from every keyframe inside the work range (None when none there has the

@@ -58,7 +58,8 @@ class ProjectSettings:
     overlay opacity in [0, 1], the last export's folder, range (inclusive frame indices) and
     options (matte format, cutouts, premultiplied, preview movie), the work range that
     training, segmentation, playback and export keep to, the long side of the network's
-    working resolution (core.resolution), and an EXR/DPX plate's input colour space."""
+    working resolution (core.resolution), an EXR/DPX plate's input colour space and the
+    segmentation mode."""
 
     quality: float = 0.0
     auto_train: bool = True
@@ -74,6 +75,7 @@ class ProjectSettings:
     range_last: int = -1  # -1: to the last frame
     working_long_side: int = 1024  # core.resolution: the network's working size; 0 = source
     input_space: str = ""  # a plate's colour space (core.plates.INPUT_SPACES); "" = guessed
+    mode: str = "osvos"  # the segmenter (core.shot.segmenters.MODES)
 
 
 @dataclass

@@ -15,9 +15,10 @@ from pathlib import Path
 from core.cli import prepare_output_folder, report
 from core.errors import RotoshotError
 from core.farm.frames import chunks_of, parse_frame_range
-from core.farm.model_file import ShotInfo, load_model_file, save_model_file
+from core.farm.model_file import ShotInfo, annotations_of, load_model_file, save_model_file
 from core.farm.render import SCORES_FILE, RenderTarget
 from core.farm.shots import ShotSpec, prepare_shot, render_frames, train_shot
+from core.shot.guided import chain_chunks
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def spec_from_args(args, clip: str) -> ShotSpec:
         strokes=tuple(args.strokes),
         boxes=tuple(getattr(args, "box", None) or ()),
         mode=getattr(args, "mode", "osvos"),
+        online=getattr(args, "online", 0),
         labels=args.labels,
         quality=args.quality,
         steps=args.steps,
@@ -79,7 +81,12 @@ def render_with_progress(
     about every tenth of the frames (prefixed by `label`). Returns the frames rendered."""
     done, step = 0, max(1, len(frames) // 10)
     started = time.perf_counter()
-    chunks = chunks_of(frames, chunk)
+    keyframes = sorted(annotations_of(payload))
+    if payload["extra"].get("mode") == "propagate" and keyframes:
+        chunks = chain_chunks(frames, keyframes)  # whole chains: each frame needs the one before
+        log.info("propagate mode: %d chains as farm tasks (--chunk does not cut them)", len(chunks))
+    else:
+        chunks = chunks_of(frames, chunk)
     for chunk_report in render_frames(
         payload, target, chunks, stems, on_ray=on_ray, cpus_per_task=cpus_per_task
     ):

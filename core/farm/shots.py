@@ -39,7 +39,8 @@ class ShotSpec:
     the keyframe), or `project` (a project folder: its clip, keyframes, object names and working size).
     quality in [0, 1]; steps: override the preset's fine-tuning steps (0: the parent alone);
     working_size: long side in px (0 = the plate's); gate: temporal gate px (None: default);
-    mode: the segmenter (core.shot.segmenters.MODES)."""
+    mode: the segmenter (core.shot.segmenters.MODES); online: rounds of iterative online
+    fine-tuning on the model's own confident results (core.shot.online; 0 = none)."""
 
     frames: str = ""
     project: str = ""
@@ -47,6 +48,7 @@ class ShotSpec:
     strokes: tuple[str, ...] = ()
     boxes: tuple[str, ...] = ()
     mode: str = "osvos"
+    online: int = 0
     labels: bool = False
     quality: float = 0.0
     steps: int | None = None
@@ -78,6 +80,8 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
 
     if spec.mode not in MODES:
         raise RotoshotError(f"unknown --mode {spec.mode!r}; choose one of {', '.join(MODES)}")
+    if not 0 <= spec.online <= 10:
+        raise RotoshotError(f"--online must be 0..10 rounds, not {spec.online}")
     if not 0.0 <= spec.quality <= 1.0:
         raise RotoshotError(f"--quality must be between 0 and 1, not {spec.quality}")
     working = spec.working_size
@@ -196,6 +200,12 @@ def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tup
             last.step if last else 0,
             time.perf_counter() - started,
         )
+        if spec.online > 0:
+            from core.shot.online import OnlineConfig, online_rounds
+
+            for _ in online_rounds(session, job, OnlineConfig(rounds=spec.online), cancel=cancel):
+                pass
+            log.info("online rounds done at %.1f s", time.perf_counter() - started)
     model = session.model
     info = ShotInfo(
         object_ids=model.object_ids,

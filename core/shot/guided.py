@@ -22,17 +22,26 @@ from core.guidance import dilate
 from core.segmentation import Segmenter, _to_float16, _to_float32
 from core.shot.ordering import Ordering
 
-# Dilation of a result before it guides the next pass, at 480 px short side (MaskTrack's 5 px
-# guidance dilation, scaled with the working size).
-GUIDANCE_DILATE_PX = 5
+# How a result becomes the next pass's guidance: (confidence, dilation in px at 480 px short
+# side). Refine guides once per frame, as the network was trained: p > 0.5, dilated 5 px like
+# MaskTrack's training deformations. Propagate guides each frame by the result the one before
+# produced, so an outward bias compounds frame after frame (with p > 0.5 and 5 px the object grew
+# on every frame, docs/BENCHMARKS.md "Mask guidance"): only confident pixels, no dilation.
+REFINE_GUIDANCE = (0.5, 5)
+CHAIN_GUIDANCE = (0.8, 0)
 
 
-def guidance_from_probs(probs: np.ndarray, threshold: float) -> np.ndarray:
-    """(K, h, w) probabilities -> (h, w) float32 guidance: the union of the objects above
-    `threshold`, dilated by GUIDANCE_DILATE_PX scaled to the frame size."""
-    union = (probs > threshold).any(axis=0)
-    radius = max(1, round(GUIDANCE_DILATE_PX * min(union.shape) / 480))
-    return dilate(union, radius)
+def guidance_radius(shape: tuple[int, int], dilate_px: int) -> int:
+    """A dilation of `dilate_px` at 480 px short side, for a frame of `shape` (H, W)."""
+    return round(dilate_px * min(shape) / 480)
+
+
+def guidance_from_probs(probs: np.ndarray, rule: tuple[float, int]) -> np.ndarray:
+    """(K, h, w) probabilities -> (h, w) float32 guidance: the union of the objects' pixels above
+    the rule's confidence, dilated by its px (REFINE_GUIDANCE, CHAIN_GUIDANCE)."""
+    confidence, dilate_px = rule
+    union = (probs > confidence).any(axis=0)
+    return dilate(union, guidance_radius(union.shape, dilate_px))
 
 
 class _GuidedSegmenter(Segmenter):
@@ -65,7 +74,7 @@ class _GuidedSegmenter(Segmenter):
     def _refined(self, image: np.ndarray) -> np.ndarray:
         """Two passes: empty guidance, then guided by the first pass's result."""
         first = self.predict_image(image, None)
-        return self.predict_image(image, guidance_from_probs(first, self.config.threshold))
+        return self.predict_image(image, guidance_from_probs(first, REFINE_GUIDANCE))
 
 
 class RefineSegmenter(_GuidedSegmenter):
@@ -144,12 +153,12 @@ class PropagateSegmenter(_GuidedSegmenter):
         return np.unpackbits(packed, count=shape[0] * shape[1]).reshape(shape).astype(bool)
 
     def _final_union(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
-        """The object union of a chain frame's result, with its annotation imposed."""
+        """The confident object union of a chain frame's result, its annotation imposed."""
         probs = probs.copy()
         annotation = self._working_annotation(frame_idx)
         if annotation is not None:
             annotation.apply(probs)
-        return (probs > self.config.threshold).any(axis=0)
+        return (probs > CHAIN_GUIDANCE[0]).any(axis=0)
 
     def _compute(self, frame_idx: int) -> np.ndarray:
         start = chain_start(frame_idx, self._keyframes)
@@ -169,7 +178,7 @@ class PropagateSegmenter(_GuidedSegmenter):
         if resume == start:
             self._store(start, self._final_union(start, self._refined(self._image(start))))
             resume = start + step
-        radius = max(1, round(GUIDANCE_DILATE_PX * min(shape) / 480))
+        radius = guidance_radius(shape, CHAIN_GUIDANCE[1])
         probs = None
         for f in range(resume, frame_idx + step, step):
             frame_image = image if f == frame_idx else self._image(f)
@@ -181,3 +190,20 @@ class PropagateSegmenter(_GuidedSegmenter):
 
     def _image(self, frame_idx: int) -> np.ndarray:
         return self.working.image(self.source.read(frame_idx))
+
+
+def chain_chunks(frames: list[int], keyframes: list[int]) -> list[tuple[int, ...]]:
+    """`frames` grouped for farm tasks in propagate mode: one chunk per chain (a keyframe and
+    its frames on one side, `span_order`), each in chain order, so a worker computes every frame
+    once from its predecessor. A chain is not cut (a later piece would first walk its chain from
+    the keyframe again), so the chains are the units of parallel work. `keyframes` must not be
+    empty (without them every frame is independent: cut the frames as for per-frame modes)."""
+    wanted = set(frames)
+    chains: dict[tuple[int, bool], list[int]] = {}
+    for f in sorted(wanted):
+        k = chain_start(f, keyframes)
+        chains.setdefault((k, f > k), []).append(f)
+    return [
+        tuple(sorted(chain, key=lambda f, k=key[0]: abs(f - k)))
+        for key, chain in sorted(chains.items())
+    ]

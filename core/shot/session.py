@@ -84,16 +84,19 @@ def training_fingerprint(
     store: AnnotationStore,
     frames: list[int] | None = None,
     working: WorkingResolution | None = None,
+    mode: str = "osvos",
 ) -> str:
     """What a model trained on the keyframes of `frames` (all when None) at the `working` size
-    answers: the store's fingerprint when every keyframe is used at the source size, else that,
-    the frames used and the working size (a model of another working size does not match)."""
+    in `mode` answers: the store's fingerprint when every keyframe is used at the source size in
+    the plain mode, else that, the frames used, the working size and the mode (a model of
+    another working size or mode does not match: a guided mode's network differs)."""
     scaled = working is not None and not working.is_identity
-    if (frames is None or list(frames) == store.frames()) and not scaled:
+    if (frames is None or list(frames) == store.frames()) and not scaled and mode == "osvos":
         return store.fingerprint()
     used = store.frames() if frames is None else sorted(frames)
     size = f":{working.size}" if scaled else ""
-    return hashlib.sha1(f"{store.fingerprint()}:{used}{size}".encode()).hexdigest()
+    guided = f":{mode}" if mode != "osvos" else ""
+    return hashlib.sha1(f"{store.fingerprint()}:{used}{size}{guided}".encode()).hexdigest()
 
 
 def build_samples(

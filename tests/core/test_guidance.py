@@ -15,7 +15,7 @@ from core.guidance import (
 from core.model.build import build_model, is_guided_state, load_checkpoint, save_checkpoint
 from core.model.losses import balanced_bce
 from core.segmentation import FrameAnnotation, SegmentConfig
-from core.shot.guided import PropagateSegmenter, RefineSegmenter, span_order
+from core.shot.guided import PropagateSegmenter, RefineSegmenter, chain_chunks, span_order
 from tests.helpers import ArraySource
 from tests.synthetic import iou, make_clip
 
@@ -159,3 +159,10 @@ def test_ignore_mask_removes_pixels_from_the_loss():
     assert torch.allclose(balanced_bce(changed, target, known=known), base)
     changed[..., :, 8:] += 3
     assert not torch.allclose(balanced_bce(changed, target, known=known), base)
+
+
+def test_farm_tasks_in_propagate_mode_are_whole_chains():
+    chunks = chain_chunks(list(range(10)), [2, 7])
+    assert chunks == [(2, 1, 0), (3, 4), (7, 6, 5), (8, 9)]
+    # a frame range keeps each chain's order from its keyframe
+    assert chain_chunks([0, 1, 5, 6, 9], [2, 7]) == [(1, 0), (6, 5), (9,)]

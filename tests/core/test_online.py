@@ -1,0 +1,61 @@
+"""Iterative online fine-tuning (issue #12, part 3): confident targets only, filtered to the
+object, outward from the keyframes, and a session's model updated on them."""
+
+import numpy as np
+
+from core.annotations import AnnotationStore
+from core.model.build import build_model
+from core.shot.online import OnlineConfig, confident_target, online_rounds, outward_frames
+from core.shot.presets import Preset, recipe_for
+from core.shot.session import ShotModel, ShotSession
+from tests.helpers import ArraySource
+from tests.synthetic import make_clip
+
+
+def test_only_confident_pixels_near_the_object_teach():
+    probs = np.full((1, 60, 80), 0.02, np.float32)
+    probs[0, 10:30, 10:30] = 0.97  # the object, where it was on the previous frame
+    probs[0, 12:14, 10:30] = 0.5  # an unsure band inside it
+    probs[0, 40:50, 60:75] = 0.95  # a confident look-alike far away
+    previous = np.zeros((1, 60, 80), bool)
+    previous[0, 11:31, 11:31] = True
+    masks, known = confident_target(probs, previous, OnlineConfig(reach_px=5))
+    assert masks[0, 20, 20] and known[0, 20, 20]
+    assert not known[0, 12, 20]  # the band carries no loss
+    assert not masks[0, 45, 65] and not known[0, 45, 65]  # the look-alike teaches nothing
+    assert not masks[0, 55, 5] and known[0, 55, 5]  # confident background is background
+    # without a previous frame nothing is filtered
+    masks, known = confident_target(probs, None)
+    assert masks[0, 45, 65]
+
+
+def test_outward_frames_skip_keyframes_and_grow_each_round():
+    cfg = OnlineConfig(frames_per_round=2, stride=2)
+    first = outward_frames(20, [0, 10], 0, cfg)
+    second = outward_frames(20, [0, 10], 1, cfg)
+    assert first == [2, 4, 12, 14, 8, 6]
+    assert second == [16, 18]  # 6, 8, 4 and 2 were added in the first round
+    assert not set(first) & {0, 10}
+
+
+def test_online_rounds_update_the_model_on_confident_frames():
+    frames, labels = make_clip(num_frames=10, height=96, width=128, seed=3)
+    parent, info = build_model(weights="parent")
+
+    def short(preset):
+        return recipe_for(preset).with_overrides(steps=20, views_per_frame=2)
+
+    session = ShotSession(ArraySource(frames), parent, info, recipes=short)
+    store = AnnotationStore((128, 96))
+    store.set(1, 0, labels[0] == 1)
+    job = session.train_job(store, Preset.FAST, preview=False)
+    list(session.train(job))
+    before = session.model.version
+    cfg = OnlineConfig(rounds=2, frames_per_round=2, stride=2)
+    models = [e for e in online_rounds(session, job, cfg) if isinstance(e, ShotModel)]
+    assert len(models) == 2 and session.model.version > before
+    keys = session.model.sample_keys
+    online = sorted(int(k.split(":")[1]) for k in keys if k.startswith("online:"))
+    assert online == [2, 4, 6, 8]  # two rounds of two frames, outward from frame 0
+    assert set(session.model.annotations) == {0}  # the keyframe still overrides its frame
+    assert session.model.fingerprint == job.fingerprint
