@@ -123,3 +123,24 @@ def test_box_becomes_the_keyframe_of_a_shot(clip_dir, tmp_path, capsys):
     code, _, err = run_cli([*args, "--steps", "30"], capsys)
     assert code == 0, err
     assert len(list(out.glob("*.png"))) == 6
+
+
+def test_a_propagate_model_renders_any_range_as_the_whole_shot(clip_dir, tmp_path, capsys):
+    """Farm tasks of a propagate model are whole chains; a range rendered alone walks its chain
+    from the keyframe, so its mattes equal the whole shot's."""
+    from core.annotations import read_label_mask
+
+    folder, _, labels = clip_dir
+    write_mask(tmp_path / "five.png", (labels[5] == 1).astype(np.uint8) * 255)
+    model_path = tmp_path / "shot.rsm"
+    args = ["train", str(folder / "frames"), "--annotation", f"0:{folder / 'one.png'}"]
+    args += ["--annotation", f"5:{tmp_path / 'five.png'}", "--model", str(model_path)]
+    code, _, err = run_cli([*args, "--mode", "propagate", "--steps", "5"], capsys)
+    assert code == 0, err
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    render = ["segment", str(folder / "frames"), "--model", str(model_path), "--out"]
+    assert run_cli([*render, str(whole), "--chunk", "1"], capsys)[0] == 0
+    assert run_cli([*render, str(part), "--frames", "3-4"], capsys)[0] == 0
+    assert sorted(p.name for p in part.glob("*.png")) == ["frame_00003.png", "frame_00004.png"]
+    for name in ("frame_00003.png", "frame_00004.png"):
+        assert np.array_equal(read_label_mask(part / name), read_label_mask(whole / name))
