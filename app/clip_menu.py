@@ -126,11 +126,12 @@ class InputSpaceMenu(ClipSettingMenu):
             self.choices[""].setText(f"Guess from the File  —  {shown}")
 
 
-# Menu labels of the segmentation modes (core.shot.segmenters.MODES), with what each costs.
+# Menu labels of the segmentation modes (core.shot.segmenters.MODES), with what each costs; the
+# guided ones are marked experimental while they lose to the default (docs/BENCHMARKS.md).
 MODE_LABELS = {
     "osvos": "Each Frame Alone (default)",
-    "refine": "Refine Each Frame  —  guided second pass, 2× the time",
-    "propagate": "Propagate from Keyframes  —  each frame guided by the one before",
+    "refine": "Refine Each Frame (experimental)  —  guided second pass, 2× the time",
+    "propagate": "Propagate from Keyframes (experimental)  —  each frame guided by the one before",
 }
 
 
