@@ -14,7 +14,8 @@ from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QGraphicsScene
 
 from app.document import ShotDocument
-from core.box_prompt import MIN_BOX_PX
+from core.box_prompt import check_box
+from core.errors import RotoshotError
 
 
 class BoxTool(QObject):
@@ -45,23 +46,24 @@ class BoxTool(QObject):
             self.item.setRect(QRectF(self._start, point).normalized())
 
     def release(self, point: QPointF) -> None:
-        """Ask for the box's mask (a box under MIN_BOX_PX on a side is a slip: ignored)."""
+        """Ask for the box's mask (a box core.box_prompt.check_box refuses, e.g. one under
+        MIN_BOX_PX on a side, is a slip of the mouse: ignored)."""
         start, self._start = self._start, None
         doc = self.document
         if start is None or doc.source is None:
             self.item.setVisible(False)
             return
         rect = QRectF(start, point).normalized()
-        x0, y0 = max(0, int(rect.left())), max(0, int(rect.top()))
-        x1 = min(doc.source.width, int(np.ceil(rect.right())))
-        y1 = min(doc.source.height, int(np.ceil(rect.bottom())))
-        if x1 - x0 < MIN_BOX_PX or y1 - y0 < MIN_BOX_PX:
+        try:
+            box = check_box((rect.left(), rect.top(), rect.right(), rect.bottom()), doc.source.size)
+        except RotoshotError:
             self.item.setVisible(False)
             return
+        x0, y0, x1, y1 = box
         self.item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self._pending = (doc.current_frame, doc.active_object_id)
         self.status_reported.emit("Finding the object in the box…", 0)
-        self.requested.emit(doc.current_frame, doc.active_object_id, (x0, y0, x1, y1))
+        self.requested.emit(doc.current_frame, doc.active_object_id, box)
 
     def apply(self, frame_idx: int, object_id: int, mask: np.ndarray, how: str) -> None:
         """The engine's mask for a box: the object's keyframe on that frame (one undo step)."""

@@ -33,7 +33,7 @@ from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.shot.jobs import TrainJob
 from core.shot.plan import StepKind
 from core.shot.presets import Preset, Recipe, recipe_for
-from core.shot.segmenters import GUIDED_MODES, MODES, CachedResults
+from core.shot.segmenters import GUIDED_MODES, MODES, CachedResults, parent_weights_for
 from core.shot.session import ShotModel, ShotSession
 from core.video import open_frames
 
@@ -173,10 +173,8 @@ class Engine(QObject):
             if mode not in MODES:  # a hand-edited project: open it, in the plain mode
                 self.error.emit(f"unknown segmentation mode {mode!r}; using {MODES[0]}")
                 mode = MODES[0]
-            guided = mode in GUIDED_MODES
-            weights = "guided" if guided and self._weights == "parent" else self._weights
-            parent, info = build_model(weights=weights)
-            if guided:
+            parent, info = build_model(weights=parent_weights_for(mode, self._weights))
+            if mode in GUIDED_MODES:
                 parent.make_guided()  # a no-op for the guided parent
             parent.to(device)
         except RotoshotError as exc:
@@ -397,19 +395,17 @@ class Engine(QObject):
         """A first mask of the object in `box` (x0, y0, x1, y1) on a frame, by the mask-guided
         network (core.box_prompt): the session's own in a guided mode, else the guided parent
         (loaded once)."""
-        from core.box_prompt import box_to_mask, check_box
-        from core.model.build import build_model
+        from core.box_prompt import box_network, box_to_mask, check_box
 
         session = self._session
         if session is None:
             return
         network = session.parent
         if not network.guided:
-            if self._box_network is None:
-                self._box_network, info = build_model(weights="guided")
-                self._box_network.to(next(network.parameters()).device)
-                if info.warning:
-                    self.error.emit(info.warning)
+            if self._box_network is None:  # loaded once, kept for the plain mode's clips
+                self._box_network, warning = box_network(network)
+                if warning:
+                    self.error.emit(warning)
             network = self._box_network
         box = check_box(box, session.source.size)
         mask, how = box_to_mask(network, session.source, frame_idx, box, working=session.working)

@@ -106,6 +106,18 @@ def grabcut_mask(image: np.ndarray, box: Box) -> np.ndarray:
     return (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
 
 
+def box_network(parent: OSVOSNet) -> tuple[OSVOSNet, str]:
+    """The network that turns boxes into masks for a session with `parent`: the parent itself
+    when it is guided, else the shipped guided parent on the parent's device. Also returns the
+    loading warning ("" when none)."""
+    if parent.guided:
+        return parent, ""
+    from core.model.build import build_model
+
+    network, info = build_model(weights="guided")
+    return network.to(next(parent.parameters()).device), info.warning
+
+
 def box_to_mask(
     model: OSVOSNet,
     source: FrameSource,

@@ -22,7 +22,7 @@ from core.model.build import load_checkpoint
 from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import recipe_for
-from core.shot.segmenters import GUIDED_MODES
+from core.shot.segmenters import GUIDED_MODES, parent_weights_for
 from core.shot.session import ShotSession, annotation_overrides
 from core.video import FrameSource, open_frames
 
@@ -131,9 +131,7 @@ def command_session(
 
     device = resolve_device(args.device)
     mode = getattr(args, "mode", "osvos")
-    weights = getattr(args, "weights", "parent")
-    if mode in GUIDED_MODES and weights == "parent":
-        weights = "guided"
+    weights = parent_weights_for(mode, getattr(args, "weights", "parent"))
     parent, info = build_model(weights=weights)
     if mode in GUIDED_MODES and not parent.guided:
         raise RotoshotError(f"--mode {mode} needs mask-guided weights; {weights} are not")

@@ -164,7 +164,10 @@ class ParentSampler:
         self.augment = AugmentConfig(scale=(1.0, 1.0), translate=0.0)
         weights = np.array([c.weight for c in clips], float)
         self.probabilities = weights / weights.sum()
-        self.deform = DeformConfig()
+        # The sampler decides on an empty guidance itself (never for guided-only clips, and
+        # before pasting), so the deformation draws only among the other kinds.
+        self.empty_share = DeformConfig().empty_share
+        self.deform = DeformConfig(empty_share=0.0)
 
     def _random_frame(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
         clip_idx = int(self.rng.choice(len(self.clips), p=self.probabilities))
@@ -212,9 +215,7 @@ class ParentSampler:
         clip_idx, image, mask, known = self._random_frame()
         guided = cfg.guided
         empty_guidance = (
-            guided
-            and not self.clips[clip_idx].guided_only
-            and self.rng.random() < self.deform.empty_share
+            guided and not self.clips[clip_idx].guided_only and self.rng.random() < self.empty_share
         )
         if self.rng.random() < cfg.paste_prob and not empty_guidance:
             image, pasted = self._paste(image, clip_idx)
@@ -257,8 +258,7 @@ class ParentSampler:
             if empty_guidance:
                 guidance = np.zeros(mask.shape, np.float32)
             else:
-                no_empty = dataclasses.replace(self.deform, empty_share=0.0)
-                guidance = training_guidance(mask, self.rng, no_empty, allow_empty=False)
+                guidance = training_guidance(mask, self.rng, self.deform)
         return ParentCrop(image, mask, known, guidance)
 
 

@@ -203,14 +203,23 @@ class Segmenter:
         if cached is not None:
             self._raw_cache.move_to_end(frame_idx)
             return _to_float32(cached)
-        # Stored as float16 and always returned from that copy, so a result never depends on
-        # whether the frame was cached (which would make order matter).
-        image = self.working.image(self.source.read(frame_idx))
-        stored = _to_float16(self.predict_image(image))
+        return _to_float32(self._remember(frame_idx, self._compute_raw(frame_idx)))
+
+    def _compute_raw(self, frame_idx: int) -> np.ndarray:
+        """One frame's network probabilities at the working size, (K, h, w) float32 (what
+        `raw_probs` caches; the guided segmenters compute it their own way)."""
+        return self.predict_image(self.working.image(self.source.read(frame_idx)))
+
+    def _remember(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
+        """Keep a frame's raw probabilities in the LRU. Stored as float16 and always returned
+        from that copy, so a result never depends on whether the frame was cached (which would
+        make order matter)."""
+        stored = _to_float16(probs)
         self._raw_cache[frame_idx] = stored
+        self._raw_cache.move_to_end(frame_idx)
         while len(self._raw_cache) > self._raw_cache_frames:
             self._raw_cache.popitem(last=False)
-        return _to_float32(stored)
+        return stored
 
     def _working_annotation(self, frame_idx: int) -> FrameAnnotation | None:
         """The annotation of `frame_idx` at the working size (None when the frame has none)."""

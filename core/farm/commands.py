@@ -18,7 +18,7 @@ from core.farm.frames import chunks_of, parse_frame_range
 from core.farm.model_file import ShotInfo, annotations_of, load_model_file, save_model_file
 from core.farm.render import SCORES_FILE, RenderTarget
 from core.farm.shots import ShotSpec, prepare_shot, render_frames, train_shot
-from core.shot.guided import chain_chunks
+from core.shot.guided import chain_chunks, keyframes_of
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ def render_with_progress(
     about every tenth of the frames (prefixed by `label`). Returns the frames rendered."""
     done, step = 0, max(1, len(frames) // 10)
     started = time.perf_counter()
-    keyframes = sorted(annotations_of(payload))
+    keyframes = keyframes_of(annotations_of(payload))
     if payload["extra"].get("mode") == "propagate" and keyframes:
         chunks = chain_chunks(frames, keyframes)  # whole chains: each frame needs the one before
         log.info("propagate mode: %d chains as farm tasks (--chunk does not cut them)", len(chunks))

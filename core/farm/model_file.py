@@ -34,11 +34,11 @@ MODEL_FILE_VERSION = 1
 class ShotInfo:
     """What a model file says about its shot besides the weights. Plain data.
 
-        object_ids / names: the model's channels in order; working_long_side / working_size (W, H):
-        the network's working resolution (core.resolution), edges: how mattes reach the plate size;
-        plate_size (W, H): the size of the frames it was trained on; input_space / colour_config:
-        the plate's colour (core.plates; "" = guessed from the file, $OCIO or built-in); gate_px:
-        the temporal gate radius; fingerprint: of the annotations it learnt; mode: the segmenter
+    object_ids / names: the model's channels in order; working_long_side / working_size (W, H):
+    the network's working resolution (core.resolution), edges: how mattes reach the plate size;
+    plate_size (W, H): the size of the frames it was trained on; input_space / colour_config:
+    the plate's colour (core.plates; "" = guessed from the file, $OCIO or built-in); gate_px:
+    the temporal gate radius; fingerprint: of the annotations it learnt; mode: the segmenter
     (core.shot.segmenters.MODES)."""
 
     object_ids: tuple[int, ...]

@@ -148,15 +148,13 @@ def add_box_keyframes(shot: PreparedShot, session) -> None:
     """Each box's first mask (core.box_prompt.box_to_mask with the guided parent: the session's
     own in a guided mode) becomes a keyframe of its object; RotoshotError when that object is
     already painted on that frame."""
-    from core.box_prompt import box_to_mask
-    from core.model.build import build_model
+    from core.box_prompt import box_network, box_to_mask
 
     if not shot.boxes:
         return
-    guided = session.parent
-    if not guided.guided:
-        guided, _ = build_model(weights="guided")
-        guided.to(next(session.parent.parameters()).device)
+    guided, warning = box_network(session.parent)
+    if warning:
+        log.warning("box prompts: %s", warning)
     for frame_idx, object_id, box in shot.boxes:
         if shot.store.get(object_id, frame_idx) is not None:
             raise RotoshotError(f"frame {frame_idx} has both a box and a mask for {object_id}")

@@ -3,7 +3,7 @@
 - `RefineSegmenter` ("refine"): two passes of the guided network per frame, the first with an
   empty guidance, the second guided by the first's (dilated) result. Every frame on its own,
   any order, like plain OSVOS, at twice the network cost.
-- `PropagateSegmenter` ("propagate"): the guidance of a frame is the previous frame's (dilated)
+- `PropagateSegmenter` ("propagate"): the guidance of a frame is the previous frame's confident
   result, in a chain that starts at the nearest keyframe's annotation and runs forward or
   backward to the frame. A frame between two keyframes takes the chain of the nearer one (the
   earlier on a tie). Chains are independent of each other, so spans can run in any order or on
@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.guidance import dilate
-from core.segmentation import Segmenter, _to_float16, _to_float32
+from core.segmentation import Segmenter, priority_order
 from core.shot.ordering import Ordering
 
 # How a result becomes the next pass's guidance: (confidence, dilation in px at 480 px short
@@ -45,31 +45,14 @@ def guidance_from_probs(probs: np.ndarray, rule: tuple[float, int]) -> np.ndarra
 
 
 class _GuidedSegmenter(Segmenter):
-    """Shared raw-probability cache handling: subclasses compute one frame's guided
-    probabilities in `_compute`."""
-
-    def _compute(self, frame_idx: int) -> np.ndarray:
-        raise NotImplementedError
+    """What both guided modes share: the two-pass refinement; subclasses compute a frame's
+    guided probabilities in `_compute_raw` (Segmenter.raw_probs caches them)."""
 
     def predict(self, frame_idx: int) -> np.ndarray:
         return self.segment_frame(frame_idx).probs
 
-    def raw_probs(self, frame_idx: int) -> np.ndarray:
-        cached = self._raw_cache.get(frame_idx)
-        if cached is not None:
-            self._raw_cache.move_to_end(frame_idx)
-            return _to_float32(cached)
-        return _to_float32(self._remember(frame_idx, self._compute(frame_idx)))
-
-    def _remember(self, frame_idx: int, probs: np.ndarray) -> np.ndarray:
-        """Keep a frame's raw probabilities in the LRU (as float16, which every answer is read
-        from, so a result never depends on whether it was cached)."""
-        stored = _to_float16(probs)
-        self._raw_cache[frame_idx] = stored
-        self._raw_cache.move_to_end(frame_idx)
-        while len(self._raw_cache) > self._raw_cache_frames:
-            self._raw_cache.popitem(last=False)
-        return stored
+    def _image(self, frame_idx: int) -> np.ndarray:
+        return self.working.image(self.source.read(frame_idx))
 
     def _refined(self, image: np.ndarray) -> np.ndarray:
         """Two passes: empty guidance, then guided by the first pass's result."""
@@ -83,12 +66,10 @@ class RefineSegmenter(_GuidedSegmenter):
     ordering = Ordering.INDEPENDENT
 
     def schedule(self, num_frames: int, focus_idx: int) -> list[int]:
-        from core.segmentation import priority_order
-
         return priority_order(num_frames, focus_idx)
 
-    def _compute(self, frame_idx: int) -> np.ndarray:
-        return self._refined(self.working.image(self.source.read(frame_idx)))
+    def _compute_raw(self, frame_idx: int) -> np.ndarray:
+        return self._refined(self._image(frame_idx))
 
 
 def keyframes_of(annotations: dict) -> list[int]:
@@ -103,21 +84,25 @@ def chain_start(frame_idx: int, keyframes: list[int]) -> int | None:
     return min(keyframes, key=lambda k: (abs(k - frame_idx), k))
 
 
+def _chains(frames, keyframes: list[int]) -> dict[tuple[int, bool], list[int]]:
+    """`frames` by chain, (keyframe, runs forward) -> frames in order outward from the keyframe
+    (the keyframe heads its backward chain)."""
+    chains: dict[tuple[int, bool], list[int]] = {}
+    for f in sorted(frames):
+        k = chain_start(f, keyframes)
+        chains.setdefault((k, f > k), []).append(f)
+    for (k, _), chain in chains.items():
+        chain.sort(key=lambda f, k=k: abs(f - k))
+    return chains
+
+
 def span_order(num_frames: int, keyframes: list[int], focus_idx: int) -> list[int]:
     """Every frame, chain by chain: the chain holding `focus_idx` first (from its keyframe
     outward), then the other chains by distance of their keyframe from the focus. Without
     keyframes, outward from the focus."""
-    from core.segmentation import priority_order
-
     if not keyframes:
         return priority_order(num_frames, focus_idx)
-    # A chain is (keyframe, runs forward); the keyframe heads its backward chain.
-    chains: dict[tuple[int, bool], list[int]] = {}
-    for f in range(num_frames):
-        k = chain_start(f, keyframes)
-        chains.setdefault((k, f > k), []).append(f)
-    for (k, _), frames in chains.items():
-        frames.sort(key=lambda f: abs(f - k))
+    chains = _chains(range(num_frames), keyframes)
     focus_key = None
     for key, frames in chains.items():
         if focus_idx in frames:
@@ -160,9 +145,9 @@ class PropagateSegmenter(_GuidedSegmenter):
             annotation.apply(probs)
         return (probs > CHAIN_GUIDANCE[0]).any(axis=0)
 
-    def _compute(self, frame_idx: int) -> np.ndarray:
+    def _compute_raw(self, frame_idx: int) -> np.ndarray:
         start = chain_start(frame_idx, self._keyframes)
-        image = self.working.image(self.source.read(frame_idx))
+        image = self._image(frame_idx)
         if start is None:
             return self._refined(image)
         if frame_idx == start:
@@ -173,7 +158,7 @@ class PropagateSegmenter(_GuidedSegmenter):
         shape = image.shape[:2]
         # Walk back along the chain to the first frame whose predecessor's union is known.
         resume = frame_idx
-        while resume != start and self._stored(resume - step, shape) is None:
+        while resume != start and resume - step not in self._chain_masks:
             resume -= step
         if resume == start:
             self._store(start, self._final_union(start, self._refined(self._image(start))))
@@ -188,9 +173,6 @@ class PropagateSegmenter(_GuidedSegmenter):
                 self._remember(f, probs)
         return probs
 
-    def _image(self, frame_idx: int) -> np.ndarray:
-        return self.working.image(self.source.read(frame_idx))
-
 
 def chain_chunks(frames: list[int], keyframes: list[int]) -> list[tuple[int, ...]]:
     """`frames` grouped for farm tasks in propagate mode: one chunk per chain (a keyframe and
@@ -198,12 +180,4 @@ def chain_chunks(frames: list[int], keyframes: list[int]) -> list[tuple[int, ...
     once from its predecessor. A chain is not cut (a later piece would first walk its chain from
     the keyframe again), so the chains are the units of parallel work. `keyframes` must not be
     empty (without them every frame is independent: cut the frames as for per-frame modes)."""
-    wanted = set(frames)
-    chains: dict[tuple[int, bool], list[int]] = {}
-    for f in sorted(wanted):
-        k = chain_start(f, keyframes)
-        chains.setdefault((k, f > k), []).append(f)
-    return [
-        tuple(sorted(chain, key=lambda f, k=key[0]: abs(f - k)))
-        for key, chain in sorted(chains.items())
-    ]
+    return [tuple(chain) for _, chain in sorted(_chains(set(frames), keyframes).items())]

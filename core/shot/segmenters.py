@@ -102,6 +102,12 @@ GUIDED_MODES = ("refine", "propagate")
 MODES = tuple(SEGMENTER_MODES)
 
 
+def parent_weights_for(mode: str, weights: str) -> str:
+    """The parent weights a session in `mode` starts from: the shipped guided parent instead of
+    the shipped parent in a guided mode; any other choice stays as it is."""
+    return "guided" if mode in GUIDED_MODES and weights == "parent" else weights
+
+
 def make_segmenter(
     networks: Sequence[OSVOSNet],
     source: FrameSource,
