@@ -87,6 +87,12 @@ def add_shot_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument(
+        "--backend",
+        default="torch",
+        help="what runs the frozen backbone: torch (default; bf16 where the CPU has it), "
+        "torch-fp32, or onnx (ONNX Runtime, the optional `onnx` extra)",
+    )
+    parser.add_argument(
         "--weights",
         default="parent",
         help="'parent' (shipped, default), 'imagenet', or a checkpoint path",

@@ -128,6 +128,7 @@ def command_session(
     working at `working_long_side` px (core.resolution)."""
     from core.device import resolve_device
     from core.model.build import build_model
+    from core.model.onnx_backbone import onnx_available
 
     device = resolve_device(args.device)
     mode = getattr(args, "mode", "osvos")
@@ -150,7 +151,10 @@ def command_session(
         working_long_side=working_long_side,
         edges=edges,
         mode=mode,
+        backend=getattr(args, "backend", "torch"),
     )
+    if session.backend == "onnx" and not onnx_available():
+        report("warning: --backend onnx needs the onnx extra (onnx, onnxruntime); using torch")
     if not session.working.is_identity:
         (w, h), (sw, sh) = session.working.size, source.size
         report(f"working resolution {w}x{h} (mattes at the plate's {sw}x{sh})")

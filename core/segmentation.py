@@ -18,9 +18,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.device import cpu_has_bf16
 from core.jobs import NEVER_CANCELLED, CancelToken
 from core.model.inference import InferenceCopy
 from core.model.network import OSVOSNet
+from core.model.onnx_backbone import OnnxBackbone, use_onnx
 from core.resolution import WorkingResolution
 from core.video import FrameSource
 
@@ -39,7 +41,8 @@ class SegmentConfig:
     bf16: bfloat16 autocast on CPU (None = when the CPU has native bf16); fold_batchnorm: run a
     BatchNorm-folded NHWC copy of the model (core.model.inference; same results, faster);
     scales / flip: test-time augmentation, the probabilities of every (scale, mirror) pass
-    averaged ((1.0,), False = one pass; each extra pass costs about one more inference)."""
+    averaged ((1.0,), False = one pass; each extra pass costs about one more inference);
+    backend: what runs the backbone, one of core.model.onnx_backbone.BACKENDS."""
 
     threshold: float = 0.5
     temporal_gate_px: int = 0
@@ -47,6 +50,7 @@ class SegmentConfig:
     fold_batchnorm: bool = True
     scales: tuple[float, ...] = (1.0,)
     flip: bool = False
+    backend: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -85,15 +89,6 @@ class FrameResult:
     probs: np.ndarray
     labels: np.ndarray
     annotated: bool = False
-
-
-def cpu_has_bf16() -> bool:
-    """True when this CPU runs bfloat16 matrix maths natively (AVX512-BF16 or AMX)."""
-    try:
-        capability = torch.backends.cpu.get_cpu_capability()
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and "AVX512" in capability
-    except (AttributeError, RuntimeError):
-        return False
 
 
 # float16 <-> float32 through torch: numpy's conversion is scalar and an order of magnitude slower
@@ -150,10 +145,16 @@ class Segmenter:
         self.working = working or WorkingResolution(source.size, source.size)
         self._working_annotations: dict[int, FrameAnnotation] = {}
         self.device = next(self.model.parameters()).device
+        native_bf16 = self.device.type == "cpu" and cpu_has_bf16()
         self.use_bf16 = (
-            config.bf16 if config.bf16 is not None else self.device.type == "cpu" and cpu_has_bf16()
+            config.bf16
+            if config.bf16 is not None
+            else native_bf16 and config.backend != "torch-fp32"
         )
         self._inference = [InferenceCopy(m) for m in self.models] if config.fold_batchnorm else None
+        self._onnx = None
+        if use_onnx(config.backend, self.device):
+            self._onnx = [OnnxBackbone(m) for m in self.models]
         self._raw_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._raw_cache_frames = raw_cache_frames
 
@@ -171,12 +172,16 @@ class Segmenter:
         for index, member in enumerate(self.models):
             if self._inference is not None:
                 member = self._inference[index].get()  # rebuilt if the model trained since
-            probs = self._predict_one(member.eval(), x)
+            onnx = self._onnx[index] if self._onnx is not None else None
+            probs = self._predict_one(member.eval(), x, onnx)
             total = probs if total is None else total + probs
         return (total / len(self.models))[0].cpu().numpy()
 
-    def _predict_one(self, model: OSVOSNet, x: torch.Tensor) -> torch.Tensor:
-        """One model's probabilities (1, K, H, W) for normalised x (1, 3, H, W), TTA-averaged."""
+    def _predict_one(
+        self, model: OSVOSNet, x: torch.Tensor, onnx: OnnxBackbone | None = None
+    ) -> torch.Tensor:
+        """One model's probabilities (1, K, H, W) for normalised x (1, C, H, W), TTA-averaged;
+        the backbone runs in ONNX Runtime when `onnx` is given (torch if that fails)."""
         size = tuple(x.shape[-2:])
         total = None
         passes = 0
@@ -187,10 +192,13 @@ class Segmenter:
                 scaled = F.interpolate(x, size=scaled_size, mode="bilinear", antialias=scale < 1)
             for mirrored in (False, True) if self.config.flip else (False,):
                 inp = scaled.flip(-1) if mirrored else scaled
-                if self._inference is not None:
+                feats = onnx.features(inp) if onnx is not None else None
+                if feats is None and self._inference is not None:
                     inp = inp.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-                    logits = model.head(model.backbone(inp), size).logits.float()
+                    if feats is None:
+                        feats = model.backbone(inp)
+                    logits = model.head(feats, size).logits.float()
                 probs = torch.sigmoid(logits.flip(-1) if mirrored else logits)
                 total = probs if total is None else total + probs
                 passes += 1

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +33,10 @@ import torch
 from core.augment import AugmentConfig, DreamConfig
 from core.errors import RotoshotError
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
+from core.model.inference import fold_batchnorm
 from core.model.losses import osvos_loss
 from core.model.network import OSVOSNet
+from core.model.onnx_backbone import OnnxBackbone, use_onnx
 from core.optim import Adam
 from core.training_views import (
     FeatureCache,
@@ -49,7 +51,8 @@ log = logging.getLogger(__name__)
 
 TRAINABLE_MODES = ("head", "deep", "all")
 # First backbone stage that trains in each mode (5 = none).
-_FIRST_TRAINED_STAGE = {"head": 5, "deep": 3, "all": 0}
+_NO_STAGE = 5
+_FIRST_TRAINED_STAGE = {"head": _NO_STAGE, "deep": 3, "all": 0}
 # Offset of the view numbers whose random streams draw guided views' guidance, so the guidance
 # never shifts the augmentation a plain network's view of the same number gets.
 GUIDANCE_STREAM = 1 << 20
@@ -83,7 +86,10 @@ class FineTuneConfig:
     objects moved, scaled and rotated over the inpainted background) instead of a plain
     transform of the whole frame;
     focus_share: share of steps that train on a view of the focused frames (`fine_tune`'s
-    `focus`: a correction's new keyframes) rather than on a view of any frame."""
+    `focus`: a correction's new keyframes) rather than on a view of any frame;
+    backend: what encodes the views when the backbone is frozen, one of
+    core.model.onnx_backbone.BACKENDS ("onnx": ONNX Runtime; otherwise torch's BatchNorm-folded
+    inference copy; always fp32)."""
 
     steps: int = 250
     trainable: str = "head"
@@ -98,12 +104,37 @@ class FineTuneConfig:
     dream: float = 0.0
     focus_share: float = 0.0
     seed: int = 0
+    backend: str = "torch"
     augment: AugmentConfig = AugmentConfig()
     dream_config: DreamConfig = DreamConfig()
 
     def __post_init__(self) -> None:
         if self.trainable not in TRAINABLE_MODES:
             raise ValueError(f"trainable must be one of {TRAINABLE_MODES}")
+
+
+def _view_encoder(
+    model: OSVOSNet, first_trained: int, backend: str, device: torch.device
+) -> Callable[[torch.Tensor], list[torch.Tensor]]:
+    """How a fine-tune encodes its views x (1, C, H, W) normalised -> the features of the frozen
+    stages. A backbone that does not train at all runs as ONNX Runtime (`backend` "onnx") or as
+    torch's BatchNorm-folded inference copy: the same features up to float rounding, without a
+    BatchNorm pass and padding copy per layer; a partly trained backbone runs its own layers."""
+    if first_trained != _NO_STAGE:
+        return lambda x: model.backbone(x, stop_stage=first_trained)
+    onnx = OnnxBackbone(model) if use_onnx(backend, device) else None
+    folded: list[OSVOSNet] = []  # made on first use: not at all while ONNX Runtime works
+
+    def encode(x: torch.Tensor) -> list[torch.Tensor]:
+        feats = onnx.features(x) if onnx is not None else None
+        if feats is None:
+            if not folded:
+                folded.append(fold_batchnorm(model))
+            out = folded[0].backbone(x.contiguous(memory_format=torch.channels_last))
+            feats = [f.contiguous() for f in out]  # the head trains on NCHW features, as before
+        return feats
+
+    return encode
 
 
 def total_steps(config: FineTuneConfig) -> int:
@@ -248,6 +279,7 @@ def fine_tune(
         )
         cache = feature_cache if feature_cache is not None else FeatureCache()
         wanted = set()
+        encode = _view_encoder(model, first_trained, config.backend, device)
         with torch.no_grad():
             for index, sample in enumerate(samples):
                 key = (sample.key, first_trained, keep_s2, config.dream, config.seed)
@@ -270,7 +302,7 @@ def fine_tune(
                     x = model.normalize(
                         _to_tensor_image(image, device), _to_tensor_guidance(guidance, device)
                     )
-                    feats = model.backbone(x, stop_stage=first_trained)
+                    feats = encode(x)
                     if not keep_s2:
                         feats[0] = None  # stride-2 features unused: don't keep ~6 MB per view
                     valid = torch.from_numpy(sample.valid.astype(np.float32))[None].to(device)

@@ -46,6 +46,7 @@ def spec_from_args(args, clip: str) -> ShotSpec:
         ocio=args.ocio or "",
         weights=args.weights,
         device=args.device,
+        backend=args.backend,
     )
 
 
@@ -112,6 +113,7 @@ def render_target(args, info: ShotInfo, out: Path) -> RenderTarget:
         input_space=args.input_space or "",
         colour_config=args.ocio or "",
         device=args.device,
+        backend=args.backend,
         threads=args.cpus_per_task if getattr(args, "ray", None) else 0,
     )
 

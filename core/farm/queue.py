@@ -126,6 +126,7 @@ def _render_one(shot: QueuedShot, trained, args) -> str:
         input_space=info.input_space,
         colour_config=info.colour_config,
         device=shot.spec.device,
+        backend=shot.spec.backend,
         threads=args.cpus_per_task if args.ray else 0,
     )
     done = render_with_progress(

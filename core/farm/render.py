@@ -34,7 +34,8 @@ SCORES_FILE = "scores.csv"
 class RenderTarget:
     """What a worker needs besides the model: the frame source (a path every worker can read;
     colour settings override the model file's when given), the output folder, the torch device
-    and threads per worker (0: leave torch's default)."""
+    and threads per worker (0: leave torch's default), and what runs the frozen backbone
+    (core.model.onnx_backbone.BACKENDS)."""
 
     source_path: str
     out: str
@@ -42,6 +43,7 @@ class RenderTarget:
     colour_config: str = ""
     device: str = "cpu"
     threads: int = 0
+    backend: str = "torch"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class ShotRenderer:
             working_long_side=info.working_long_side,
             edges=info.edges,
             mode=info.mode,
+            backend=target.backend,
         )
         session.restore_payload(
             payload,

@@ -40,7 +40,8 @@ class ShotSpec:
     quality in [0, 1]; steps: override the preset's fine-tuning steps (0: the parent alone);
     working_size: long side in px (0 = the plate's); gate: temporal gate px (None: default);
     mode: the segmenter (core.shot.segmenters.MODES); online: rounds of iterative online
-    fine-tuning on the model's own confident results (core.shot.online; 0 = none)."""
+    fine-tuning on the model's own confident results (core.shot.online; 0 = none); backend:
+    what runs the frozen backbone (core.model.onnx_backbone.BACKENDS)."""
 
     frames: str = ""
     project: str = ""
@@ -59,6 +60,7 @@ class ShotSpec:
     ocio: str = ""
     weights: str = "parent"
     device: str = "auto"
+    backend: str = "torch"
 
 
 @dataclass
@@ -171,7 +173,11 @@ def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tup
     started = time.perf_counter()
     gate = DEFAULT_GATE_PX if spec.gate is None else spec.gate
     options = SimpleNamespace(
-        device=spec.device, weights=spec.weights, steps=spec.steps, mode=spec.mode
+        device=spec.device,
+        weights=spec.weights,
+        steps=spec.steps,
+        mode=spec.mode,
+        backend=spec.backend,
     )
     session = command_session(
         shot.source, options, gate=gate, working_long_side=shot.working_size, edges=spec.edges

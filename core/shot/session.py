@@ -29,6 +29,7 @@ from core.model.build import (
     write_checkpoint,
 )
 from core.model.network import OSVOSNet
+from core.model.onnx_backbone import check_backend
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, WorkingResolution
 from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation
 from core.shot.jobs import TrainJob
@@ -127,14 +128,9 @@ def build_samples(
         digests = ",".join(store.digest(o, frame_idx) for o in ids)
         key = f"{frame_idx}:{width}x{height}:{digests}"
         labelled = store.frame_known(frame_idx, ids, for_training=True)
+        known = None if labelled is None else working.masks(labelled)
         samples.append(
-            TrainingSample(
-                working.image(image),
-                working.masks(masks),
-                valid,
-                key=key,
-                known=None if labelled is None else working.masks(labelled),
-            )
+            TrainingSample(working.image(image), working.masks(masks), valid, key=key, known=known)
         )
         annotations[frame_idx] = FrameAnnotation(masks, valid, store.frame_known(frame_idx, ids))
     return tuple(samples), annotations
@@ -147,7 +143,8 @@ class ShotSession:
     recipes: Preset -> Recipe (tests pass shorter ones); mode: the segmenter
     (core.shot.segmenters.SEGMENTER_MODES); working_long_side: the network's working size
     (core.resolution; 0 = the source size); edges: how mattes return to the plate's size
-    (core.resolution.EDGE_MODES).
+    (core.resolution.EDGE_MODES); backend: what runs the frozen backbone
+    (core.model.onnx_backbone.BACKENDS).
     """
 
     def __init__(
@@ -161,6 +158,7 @@ class ShotSession:
         mode: str = "osvos",
         working_long_side: int = DEFAULT_WORKING_LONG_SIDE,
         edges: str = "plate",
+        backend: str = "torch",
     ) -> None:
         self.source = source
         self.working = WorkingResolution.for_source(source.size, working_long_side, edges)
@@ -168,6 +166,7 @@ class ShotSession:
         self.model_info = model_info
         self.recipes = recipes
         self.gate_px = gate_px
+        self.backend = check_backend(backend)
         self.mode = mode
         self.model: ShotModel | None = None
         self.costs = CostModel(self.working.size)
@@ -177,13 +176,13 @@ class ShotSession:
 
     # --- recipes and cost ----------------------------------------------------------------------
     def recipe(self, preset: Preset) -> Recipe:
-        """The recipe of `preset` with the shot's temporal gate radius (`gate_px`)."""
-        recipe = self.recipes(preset)
-        segment = recipe.segment
-        if segment.temporal_gate_px != self.gate_px:
-            segment = dataclasses.replace(segment, temporal_gate_px=self.gate_px)
-            recipe = dataclasses.replace(recipe, segment=segment)
-        return recipe
+        """The recipe of `preset` with the shot's temporal gate radius (`gate_px`) and
+        backbone backend."""
+        recipe = self.recipes(preset).with_overrides(backend=self.backend)
+        segment = dataclasses.replace(
+            recipe.segment, temporal_gate_px=self.gate_px, backend=self.backend
+        )
+        return dataclasses.replace(recipe, segment=segment)
 
     def _can_update(self, object_ids: tuple[int, ...]) -> bool:
         """A correction continues from the current model only when its objects keep their
