@@ -98,6 +98,7 @@ class CanvasView(QGraphicsView):
         self.paint_hints = True
         self._working: np.ndarray | None = None  # mask being painted (H, W) bool
         self._working_known: np.ndarray | None = None  # its painted pixels, for hint strokes
+        self._working_painted: np.ndarray | None = None  # for a correction: what was painted
         self._last_point: tuple[int, int] | None = None
         self._erasing = False
         self._lasso: list[QPointF] = []  # lasso/polygon corners in scene coordinates
@@ -310,7 +311,7 @@ class CanvasView(QGraphicsView):
         if self.tool == FILL:
             self._flood_fill(x, y, erase=event.button() == Qt.RightButton)
             return
-        self._working, self._working_known = doc.editable_keyframe(
+        self._working, self._working_known, self._working_painted = doc.editable_keyframe(
             doc.active_object_id, doc.current_frame, hints=self.paint_hints
         )
         self._erasing = self.tool == ERASER or event.button() == Qt.RightButton
@@ -400,16 +401,18 @@ class CanvasView(QGraphicsView):
     def cancel_lasso(self) -> None:
         self._lasso = []
         self.lasso_item.setPolygon(QPolygonF())
-        self._working = self._working_known = None
+        self._working = self._working_known = self._working_painted = None
         self.refresh_overlay()
 
     def _commit_working(self, text: str) -> None:
         doc = self.document
-        mask, known = self._working, self._working_known
-        self._working = self._working_known = None
+        mask, known, painted = self._working, self._working_known, self._working_painted
+        self._working = self._working_known = self._working_painted = None
         if known is not None:
             text = text.replace("Erase", "Background stroke").replace("Brush", "Object")
-        doc.commit_mask(doc.active_object_id, doc.current_frame, mask, text, known=known)
+        doc.commit_mask(
+            doc.active_object_id, doc.current_frame, mask, text, known=known, painted=painted
+        )
         self.refresh_overlay()
 
     def _paint(self, region: np.ndarray, *, erase: bool) -> None:
@@ -418,6 +421,8 @@ class CanvasView(QGraphicsView):
         self._working = (self._working & ~region) if erase else (self._working | region)
         if self._working_known is not None:
             self._working_known = self._working_known | region
+        if self._working_painted is not None:
+            self._working_painted = self._working_painted | region
 
     def _stamp(self, x0: int, y0: int, x1: int, y1: int) -> None:
         """Paint a round-capped line segment into the working keyframe and show it."""
@@ -431,7 +436,9 @@ class CanvasView(QGraphicsView):
     def _flood_fill(self, x: int, y: int, *, erase: bool) -> None:
         """Fill the closed region under the cursor (bounded by the mask) or erase a blob."""
         doc = self.document
-        mask = doc.editable_mask(doc.active_object_id, doc.current_frame)
+        mask, _, painted = doc.editable_keyframe(
+            doc.active_object_id, doc.current_frame, hints=False
+        )
         height, width = mask.shape
         if not (0 <= x < width and 0 <= y < height):
             return
@@ -443,7 +450,10 @@ class CanvasView(QGraphicsView):
         else:
             flood = np.zeros((height + 2, width + 2), np.uint8)
             cv2.floodFill(canvas, flood, (x, y), 1)
-        doc.commit_mask(doc.active_object_id, doc.current_frame, canvas > 0, "Fill")
+        filled = canvas > 0
+        if painted is not None:  # a correction: the filled pixels are painted ones
+            painted |= filled != mask
+        doc.commit_mask(doc.active_object_id, doc.current_frame, filled, "Fill", painted=painted)
 
     # --- keys --------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:  # noqa: N802

@@ -37,16 +37,15 @@ from core.video import FrameSource
 
 log = logging.getLogger(__name__)
 
-# A keyframe as the undo stack keeps it: (mask, known) with known None for a full mask (core
-# AnnotationStore), or None for "not annotated".
-Keyframe = tuple[np.ndarray, np.ndarray | None] | None
+# A keyframe as the undo stack keeps it: (mask, known, painted) with known None for a full mask
+# and painted None unless it is a correction (core AnnotationStore), or None for "not annotated".
+Keyframe = tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None
 
 
 def _copy_keyframe(keyframe: Keyframe) -> Keyframe:
     if keyframe is None:
         return None
-    mask, known = keyframe
-    return mask.copy(), None if known is None else known.copy()
+    return tuple(None if a is None else a.copy() for a in keyframe)
 
 
 class StrokeCommand(QUndoCommand):
@@ -296,7 +295,13 @@ class ShotDocument(QObject):
 
     def keyframe(self, object_id: int, frame_idx: int) -> Keyframe:
         mask = self.store.get(object_id, frame_idx)
-        return None if mask is None else (mask, self.store.known(object_id, frame_idx))
+        if mask is None:
+            return None
+        return (
+            mask,
+            self.store.known(object_id, frame_idx),
+            self.store.painted(object_id, frame_idx),
+        )
 
     def editable_mask(self, object_id: int, frame_idx: int) -> np.ndarray:
         """What a full-mask edit starts from: what the viewer shows (the annotation, the result
@@ -309,22 +314,29 @@ class ShotDocument(QObject):
 
     def editable_keyframe(
         self, object_id: int, frame_idx: int, *, hints: bool
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        """What a new stroke starts from, as (mask, known) fresh copies (known None: a full
-        mask). A keyframe keeps its kind: strokes are added to hint strokes, a full mask is
-        edited. With no keyframe: `hints` and no result on the frame yet start empty hint
-        strokes (the first annotation: strokes, not the whole matte); otherwise the stroke
-        edits the shown result as a full mask (a correction keeps the rest of the matte)."""
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """What a new stroke starts from, as (mask, known, painted) fresh copies (known None: a
+        full mask; painted not None: a correction, the pixels painted so far). A keyframe keeps
+        its kind: strokes are added to hint strokes, a full mask or correction is edited. With
+        no keyframe: `hints` and no result on the frame yet start empty hint strokes (the first
+        annotation: strokes, not the whole matte); otherwise the stroke edits the shown result
+        as a correction (it keeps the rest of the matte, which trains at less weight than what
+        the artist paints: core.annotations.KEPT_WEIGHT)."""
         mask = self.store.get(object_id, frame_idx)
         known = self.store.known(object_id, frame_idx)
-        if mask is not None and (known is not None or not hints):
-            if known is not None and not hints:
-                return self.editable_mask(object_id, frame_idx), None  # filled, then edited
-            return mask.copy(), None if known is None else known.copy()
-        if mask is None and hints and self.display_mask(object_id, frame_idx) is None:
-            empty = np.zeros((self.source.height, self.source.width), dtype=bool)
-            return empty, empty.copy()
-        return self.editable_mask(object_id, frame_idx), None
+        if mask is not None and known is not None and not hints:
+            # Filled, then edited: the strokes are what the artist painted.
+            return self.editable_mask(object_id, frame_idx), None, known.copy()
+        if mask is not None and known is not None:
+            return mask.copy(), known.copy(), None
+        if mask is not None and (known is None or not hints):
+            painted = self.store.painted(object_id, frame_idx)
+            return mask.copy(), None, None if painted is None else painted.copy()
+        shown = self.display_mask(object_id, frame_idx)
+        empty = np.zeros((self.source.height, self.source.width), dtype=bool)
+        if shown is None:
+            return (empty, empty.copy(), None) if hints else (empty, None, None)
+        return shown.copy(), None, empty
 
     def commit_mask(
         self,
@@ -333,11 +345,13 @@ class ShotDocument(QObject):
         mask: np.ndarray | None,
         text: str,
         known: np.ndarray | None = None,
+        painted: np.ndarray | None = None,
     ) -> None:
         """Record a paint action as one undo step (and apply it): a full mask, hint strokes
-        (with `known`, the painted pixels), or None to remove the keyframe."""
+        (with `known`, the painted pixels), a correction (with `painted`, the pixels the artist
+        painted over the result), or None to remove the keyframe."""
         before = self.keyframe(object_id, frame_idx)
-        after = None if mask is None else (mask, known)
+        after = None if mask is None else (mask, known, painted)
         if before is None and after is None:
             return
         if before is not None and after is not None and _same_keyframe(before, after):
@@ -357,10 +371,10 @@ class ShotDocument(QObject):
         return True
 
     def _apply_annotation(self, object_id: int, frame_idx: int, keyframe: Keyframe) -> None:
-        mask, known = keyframe if keyframe is not None else (None, None)
+        mask, known, painted = keyframe if keyframe is not None else (None, None, None)
         # Disk first: the stroke is safe before anything else (training) runs.
-        save_annotation(self.folder, object_id, frame_idx, mask, known)
-        self.store.set(object_id, frame_idx, mask, known)
+        save_annotation(self.folder, object_id, frame_idx, mask, known, painted)
+        self.store.set(object_id, frame_idx, mask, known, painted)
         self.annotation_changed.emit(object_id, frame_idx)
 
     # --- results -----------------------------------------------------------------------------
@@ -458,7 +472,9 @@ class ShotDocument(QObject):
 
 
 def _same_keyframe(a: tuple, b: tuple) -> bool:
-    (mask_a, known_a), (mask_b, known_b) = a, b
-    if (known_a is None) != (known_b is None):
-        return False
-    return np.array_equal(mask_a, mask_b) and (known_a is None or np.array_equal(known_a, known_b))
+    for array_a, array_b in zip(a, b, strict=True):
+        if (array_a is None) != (array_b is None):
+            return False
+        if array_a is not None and not np.array_equal(array_a, array_b):
+            return False
+    return True

@@ -44,27 +44,33 @@ def brush_cover(region: np.ndarray, brush_px: int = STROKE_BRUSH_PX) -> np.ndarr
     return covered if covered.any() else region
 
 
-def frame_robot(result: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """The whole ground truth (H, W) bool, whatever the result."""
+def frame_robot(result: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, None]:
+    """The whole ground truth (H, W) bool, whatever the result; every pixel painted (None)."""
     del result
-    return truth.copy()
+    return truth.copy(), None
 
 
 def stroke_robot(
     result: np.ndarray, truth: np.ndarray, *, brush_px: int = STROKE_BRUSH_PX
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The result (H, W) bool with its largest false-negative region painted in and its largest
     false-positive region painted out (as far as the brush covers them), both only when larger
-    than MIN_REGION_SHARE of the frame."""
+    than MIN_REGION_SHARE of the frame; and the pixels painted (H, W) bool (the app's
+    correction: the rest was kept from the result)."""
     corrected = result.copy()
+    painted = np.zeros_like(result)
     least = MIN_REGION_SHARE * result.size
     missed = largest_region(truth & ~result)
     if missed.sum() >= least:
-        corrected |= brush_cover(missed, brush_px)
+        stroke = brush_cover(missed, brush_px)
+        corrected |= stroke
+        painted |= stroke
     wrong = largest_region(result & ~truth)
     if wrong.sum() >= least:
-        corrected &= ~brush_cover(wrong, brush_px)
-    return corrected
+        stroke = brush_cover(wrong, brush_px)
+        corrected &= ~stroke
+        painted |= stroke
+    return corrected, painted
 
 
 ROBOTS = {"frame": frame_robot, "stroke": stroke_robot}

@@ -67,14 +67,17 @@ def scored_frames(count: int) -> range:
 def simulate(
     session: ShotSession,
     truths: list[np.ndarray],
-    robot: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    robot: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]],
     chooser: str,
     rounds: int,
     preset: Preset = Preset.FAST,
+    weighted: bool = True,
 ) -> Iterator[Round]:
     """Rounds 0..`rounds` of one sequence: the first frame's truth as keyframe, then one
     correction per round. truths: (H, W) bool per frame of `session.source`; chooser: "tool" or
-    "oracle"."""
+    "oracle"; weighted: a robot's partial correction is kept as the app keeps it (the pixels it
+    did not paint weigh less in training), else as a plain full mask (before corrections
+    were weighted)."""
     store = AnnotationStore(session.source.size)
     store.set(OBJECT, 0, truths[0])
     next_frame: int | None = None
@@ -110,7 +113,8 @@ def simulate(
         )
         if chosen is None:
             return
-        store.set(OBJECT, chosen, robot(masks[chosen], truths[chosen]))
+        corrected, painted = robot(masks[chosen], truths[chosen])
+        store.set(OBJECT, chosen, corrected, painted=painted if weighted else None)
         neighbours = [f for f in (chosen + 1, chosen - 1) if 0 <= f < len(truths)]
         next_frame = next((f for f in neighbours if f not in store.frames()), None)
 
@@ -127,6 +131,13 @@ def main() -> int:
     parser.add_argument("--sequences", default="", help="comma-separated (default: all dev)")
     parser.add_argument("--data", default=str(DEV))
     parser.add_argument("--json", default="", help="also write the per-sequence rounds here")
+    parser.add_argument(
+        "--corrections",
+        choices=["weighted", "full"],
+        default="weighted",
+        help="keep a stroke robot's correction as the app does (weighted) or as a plain full "
+        "mask (full: every pixel taught as truth, as before corrections were weighted)",
+    )
     args = parser.parse_args()
     data = Path(args.data)
     image_root, gt_root = data / "JPEGImages" / "480p", data / "Annotations" / "480p"
@@ -144,7 +155,15 @@ def main() -> int:
         truths = [read_label_mask(p) > 0 for p in sorted((gt_root / name).glob("*.png"))]
         session = ShotSession(source, parent, info)
         rounds = list(
-            simulate(session, truths, ROBOTS[args.robot], args.chooser, args.rounds, preset)
+            simulate(
+                session,
+                truths,
+                ROBOTS[args.robot],
+                args.chooser,
+                args.rounds,
+                preset,
+                weighted=args.corrections == "weighted",
+            )
         )
         per_sequence[name] = rounds
         line = " ".join(f"{(r.J + r.F) * 50:5.1f}" for r in rounds)
@@ -153,6 +172,7 @@ def main() -> int:
         )
     print(
         f"\n{len(names)} sequences, robot {args.robot}, chooser {args.chooser}, "
+        f"corrections {args.corrections}, "
         f"{preset.value}; {time.perf_counter() - started:.0f} s\n"
     )
     print(

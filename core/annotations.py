@@ -116,6 +116,40 @@ def read_strokes(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return strokes_from_image(grey)
 
 
+# A full-mask keyframe image (the project's <frame>.png): 255 object, 0 background. A correction
+# (a result the artist edited) also keeps what the artist left as the model had it: 170 kept
+# object, 85 kept background. Anything above 127 is object, so the file reads as a mask anywhere.
+MASK_PAINTED_BACKGROUND, MASK_KEPT_BACKGROUND, MASK_KEPT_OBJECT, MASK_PAINTED_OBJECT = (
+    0,
+    85,
+    170,
+    255,
+)
+# Training weight of a correction's kept pixels against its painted ones (1): the kept part is
+# the model's own guess that the artist let stand, not a label the artist drew, so an error the
+# artist did not fix there is taught only weakly (and the fix itself dominates).
+KEPT_WEIGHT = 0.25
+
+
+def mask_to_image(mask: np.ndarray, painted: np.ndarray | None = None) -> np.ndarray:
+    """A full mask (with `painted`, a correction's painted pixels) -> (H, W) uint8 image with
+    the levels above. mask, painted: (H, W) bool."""
+    image = np.where(mask, MASK_PAINTED_OBJECT, MASK_PAINTED_BACKGROUND).astype(np.uint8)
+    if painted is not None:
+        kept = ~painted
+        image[kept & mask] = MASK_KEPT_OBJECT
+        image[kept & ~mask] = MASK_KEPT_BACKGROUND
+    return image
+
+
+def mask_from_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(H, W) uint8 mask image -> (mask, painted): mask (H, W) bool (> 127); painted (H, W)
+    bool where the level is nearest 0 or 255, None when every pixel is (a plain full mask, or
+    any 0/255 mask made elsewhere)."""
+    painted = (image < 43) | (image > 212)
+    return image > 127, None if painted.all() else painted
+
+
 def implied_background(mask: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Painted pixels of hint strokes with the far surroundings added as background: strokes
     are drawn across the object, so whatever lies outside their bounding box grown by half its
@@ -143,8 +177,10 @@ class AnnotationStore:
     """Painted keyframes, one per (object_id, frame_idx): a full mask or hint strokes.
 
     A full mask (`known` None) says what this object covers on this frame (an empty mask is a
-    valid answer: the object is absent there). Hint strokes say it only where the artist
-    painted: `known` (H, W) bool marks the painted pixels, `mask` the foreground ones among them;
+    valid answer: the object is absent there). A correction is a full mask made by editing the
+    model's result: `painted` (H, W) bool marks what the artist painted; the rest was kept from
+    the result and trains at KEPT_WEIGHT. Hint strokes say it only where the artist painted:
+    `known` (H, W) bool marks the painted pixels, `mask` the foreground ones among them;
     unpainted pixels carry no label (training ignores them, the model fills them in). Plain
     Python state; the app wraps it with undo and signals, the project module persists it.
     """
@@ -154,6 +190,7 @@ class AnnotationStore:
         self.skipped: list[str] = []  # keyframe files that could not be read when loaded
         self._masks: dict[tuple[int, int], np.ndarray] = {}
         self._known: dict[tuple[int, int], np.ndarray] = {}  # hint strokes only
+        self._painted: dict[tuple[int, int], np.ndarray] = {}  # corrections only
         self._digests: dict[tuple[int, int], str] = {}
 
     def __len__(self) -> int:
@@ -167,6 +204,10 @@ class AnnotationStore:
         """Painted pixels (H, W) bool of a hint annotation; None for a full mask or no entry."""
         return self._known.get((object_id, frame_idx))
 
+    def painted(self, object_id: int, frame_idx: int) -> np.ndarray | None:
+        """Painted pixels (H, W) bool of a correction; None for any other keyframe or none."""
+        return self._painted.get((object_id, frame_idx))
+
     def is_hint(self, object_id: int, frame_idx: int) -> bool:
         return (object_id, frame_idx) in self._known
 
@@ -176,17 +217,23 @@ class AnnotationStore:
         frame_idx: int,
         mask: np.ndarray | None,
         known: np.ndarray | None = None,
+        painted: np.ndarray | None = None,
     ) -> None:
         """Store a copy of `mask` (H, W) bool-like (with `known`, the painted pixels of hint
-        strokes; foreground outside `known` is dropped), or remove the entry when None."""
+        strokes: foreground outside `known` is dropped; with `painted`, a full mask's pixels the
+        artist painted when correcting a result: a correction), or remove the entry when None.
+        A correction painted everywhere is a plain full mask."""
         key = (object_id, frame_idx)
         self._known.pop(key, None)
+        self._painted.pop(key, None)
         if mask is None:
             self._masks.pop(key, None)
             self._digests.pop(key, None)
             return
+        if known is not None and painted is not None:
+            raise ValueError("a keyframe is hint strokes or a correction, not both")
         expected = (self.size[1], self.size[0])
-        for array in (mask, known):
+        for array in (mask, known, painted):
             if array is not None and array.shape != expected:
                 raise RotoshotError(
                     f"mask is {array.shape[1]}x{array.shape[0]}, "
@@ -195,12 +242,17 @@ class AnnotationStore:
         stored = np.array(mask, dtype=bool, copy=True)
         h = hashlib.sha1(np.packbits(stored).tobytes())
         if known is not None:
-            painted = np.array(known, dtype=bool, copy=True)
-            stored &= painted
-            painted.setflags(write=False)
-            self._known[key] = painted
+            labelled = np.array(known, dtype=bool, copy=True)
+            stored &= labelled
+            labelled.setflags(write=False)
+            self._known[key] = labelled
             h = hashlib.sha1(np.packbits(stored).tobytes())
-            h.update(b"hint:" + np.packbits(painted).tobytes())
+            h.update(b"hint:" + np.packbits(labelled).tobytes())
+        elif painted is not None and not np.all(painted):
+            touched = np.array(painted, dtype=bool, copy=True)
+            touched.setflags(write=False)
+            self._painted[key] = touched
+            h.update(b"correction:" + np.packbits(touched).tobytes())
         stored.setflags(write=False)
         self._masks[key] = stored
         self._digests[key] = h.hexdigest()
@@ -230,6 +282,18 @@ class AnnotationStore:
             if object_ids is None or key[0] in object_ids:
                 h.update(f"{key}:{self._digests[key]};".encode())
         return h.hexdigest()
+
+    def frame_weights(self, frame_idx: int, object_ids: list[int]) -> np.ndarray | None:
+        """Training weight per pixel (K, H, W) float32 for `object_ids` on one frame: 1, and
+        KEPT_WEIGHT on a correction's kept pixels; None when no object has a correction there."""
+        corrections = [self._painted.get((o, frame_idx)) for o in object_ids]
+        if all(c is None for c in corrections):
+            return None
+        weights = np.ones((len(object_ids), self.size[1], self.size[0]), np.float32)
+        for k, painted in enumerate(corrections):
+            if painted is not None:
+                weights[k][~painted] = KEPT_WEIGHT
+        return weights
 
     def has_foreground(self, object_ids: list[int]) -> bool:
         return any(self._masks[k].any() for k in self._masks if k[0] in object_ids)

@@ -90,6 +90,15 @@ class WorkingResolution:
             out[k] = covered > 0.5
         return out
 
+    def weights(self, weights: np.ndarray) -> np.ndarray:
+        """(K, H, W) float32 per-pixel weights at the source size -> (K, h, w) float32 at the
+        working size, area-averaged."""
+        if self.is_identity:
+            return weights
+        return np.stack(
+            [cv2.resize(w, self.size, interpolation=cv2.INTER_AREA) for w in weights]
+        ).astype(np.float32)
+
     def upsample(self, probs: np.ndarray, guide: np.ndarray) -> np.ndarray:
         """(K, h, w) float32 working probabilities -> (K, H, W) float32 in [0, 1] at the source
         size: edges following `guide` ((H, W, 3) uint8 source frame; guided_upsample) or

@@ -64,7 +64,9 @@ class TrainingSample:
     valid (K,) bool: True where that object was annotated on this frame (False = unknown, no
     loss), so an object painted on other frames only is not taught as absent here; known
     (K, H, W) bool or None: the labelled pixels when an object has hint strokes (unpainted
-    pixels carry no loss), None when every annotation is a full mask."""
+    pixels carry no loss), None when every annotation is a full mask; or (K, H, W) float32 in
+    [0, 1]: each pixel's weight in the loss (a correction's kept pixels count less than the
+    painted ones; 0 = unlabelled)."""
 
     image: np.ndarray
     masks: np.ndarray

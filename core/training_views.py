@@ -75,12 +75,15 @@ def view_rng(seed: int, sample: TrainingSample, index: int, view: int) -> np.ran
 
 # Label of an unpainted pixel while hint strokes go through augment_pair (0/1 are the classes).
 _UNLABELLED = 2
+# Weight levels a weighted sample's warp keeps (core.annotations.KEPT_WEIGHT is one of them).
+_WEIGHT_LEVELS = 100
 
 
 class ViewMaker:
     """Augmented views of the annotated frames; each frame's Dreamer (an inpainting) is made
     the first time that frame is dreamed from. Frames with hint strokes are never dreamed: the
-    Dreamer cuts out the object by its mask, and strokes are not the object's whole area."""
+    Dreamer cuts out the object by its mask, and strokes are not the object's whole area; nor
+    are frames with per-pixel weights (corrections), whose weights it would not carry."""
 
     def __init__(self, samples: list[TrainingSample], cfg: FineTuneConfig) -> None:
         self.samples = samples
@@ -95,6 +98,8 @@ class ViewMaker:
         sample = self.samples[index]
         if identity:
             return sample.image, sample.masks, sample.known
+        if sample.known is not None and sample.known.dtype != bool:
+            return self._weighted_view(rng, sample)
         if sample.known is not None:
             # One warp for labels and painted pixels alike: unpainted pixels ride along as a
             # third label value through the nearest-neighbour resampling.
@@ -111,6 +116,19 @@ class ViewMaker:
                 return (*dreamer.view(rng), None)
         return (*augment_pair(rng, sample.image, sample.masks, self.cfg.augment), None)
 
+    def _weighted_view(
+        self, rng: np.random.Generator, sample: TrainingSample
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A view of a sample with per-pixel weights (a correction): the weights ride through
+        the same warp as extra label channels, quantised to hundredths (nearest resampling
+        keeps every level)."""
+        count = sample.masks.shape[0]
+        codes = np.round(np.clip(sample.known, 0, 1) * _WEIGHT_LEVELS).astype(np.uint8)
+        stacked = np.concatenate([sample.masks.astype(np.uint8), codes])
+        image, warped = augment_pair(rng, sample.image, stacked, self.cfg.augment)
+        weights = warped[count:].astype(np.float32) / _WEIGHT_LEVELS
+        return image, warped[:count] > 0, weights
+
 
 # Fine-tune guidance: the parent's deformations, fewer boxes (a shot's guidance is a previous
 # or plain result far more often than a box).
@@ -122,9 +140,9 @@ def view_guidance(
 ) -> np.ndarray:
     """The guidance a guided network trains with on one view: the union of the objects' masks
     (K, H, W) bool deformed as in parent training (core.guidance.training_guidance) ->
-    (H, W) float32 in [0, 1]. Hint strokes (`known` not None) are not the object's area, so
-    those views get an empty guidance."""
-    if known is not None:
+    (H, W) float32 in [0, 1]. Hint strokes (`known` bool) are not the object's area, so those
+    views get an empty guidance; a correction's weights (`known` float) do not change it."""
+    if known is not None and known.dtype == bool:
         return np.zeros(masks.shape[1:], np.float32)
     return training_guidance(masks.any(axis=0), rng, _FINE_TUNE_DEFORM)
 

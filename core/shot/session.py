@@ -129,6 +129,9 @@ def build_samples(
         key = f"{frame_idx}:{width}x{height}:{digests}"
         labelled = store.frame_known(frame_idx, ids, for_training=True)
         known = None if labelled is None else working.masks(labelled)
+        weights = store.frame_weights(frame_idx, ids)
+        if weights is not None:  # a correction: its kept pixels weigh less
+            known = working.weights(weights) * (1.0 if known is None else known)
         samples.append(
             TrainingSample(working.image(image), working.masks(masks), valid, key=key, known=known)
         )

@@ -26,8 +26,9 @@ def test_robots_fix_the_largest_errors_only():
     result[10:40, 25:40] = False  # a large miss
     result[50:58, 60:75] = True  # a large wrong region
     result[2:4, 70:72] = True  # a tiny wrong speck the artist leaves alone
-    assert (frame_robot(result, truth) == truth).all()
-    fixed = stroke_robot(result, truth, brush_px=5)
+    assert (frame_robot(result, truth)[0] == truth).all()
+    fixed, painted = stroke_robot(result, truth, brush_px=5)
+    assert (painted == (fixed != result)).all()  # what the robot painted, and only that
     assert fixed[12:38, 27:38].all()  # the miss, painted in
     assert not fixed[52:56, 62:73].any()  # the wrong region, painted out
     assert fixed[2:4, 70:72].all()  # too small to notice: kept
