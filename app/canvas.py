@@ -22,8 +22,10 @@ from PySide6.QtWidgets import (
 
 from app.box_tool import BoxTool
 from app.document import ShotDocument
+from app.keyframe_tools import flood_fill
 from app.outline_editor import OutlineEditor
 from app.overlay_drawing import draw_edge, draw_onion_outline, draw_strokes
+from core.corrections import Correction
 from core.errors import RotoshotError
 
 
@@ -98,7 +100,7 @@ class CanvasView(QGraphicsView):
         self.paint_hints = True
         self._working: np.ndarray | None = None  # mask being painted (H, W) bool
         self._working_known: np.ndarray | None = None  # its painted pixels, for hint strokes
-        self._working_painted: np.ndarray | None = None  # for a correction: what was painted
+        self._working_correction: Correction | None = None  # what was painted over a result
         self._last_point: tuple[int, int] | None = None
         self._erasing = False
         self._lasso: list[QPointF] = []  # lasso/polygon corners in scene coordinates
@@ -309,9 +311,9 @@ class CanvasView(QGraphicsView):
         doc = self.document
         x, y = self._image_point(event)
         if self.tool == FILL:
-            self._flood_fill(x, y, erase=event.button() == Qt.RightButton)
+            flood_fill(doc, x, y, erase=event.button() == Qt.RightButton)
             return
-        self._working, self._working_known, self._working_painted = doc.editable_keyframe(
+        self._working, self._working_known, self._working_correction = doc.editable_keyframe(
             doc.active_object_id, doc.current_frame, hints=self.paint_hints
         )
         self._erasing = self.tool == ERASER or event.button() == Qt.RightButton
@@ -401,17 +403,17 @@ class CanvasView(QGraphicsView):
     def cancel_lasso(self) -> None:
         self._lasso = []
         self.lasso_item.setPolygon(QPolygonF())
-        self._working = self._working_known = self._working_painted = None
+        self._working = self._working_known = self._working_correction = None
         self.refresh_overlay()
 
     def _commit_working(self, text: str) -> None:
         doc = self.document
-        mask, known, painted = self._working, self._working_known, self._working_painted
-        self._working = self._working_known = self._working_painted = None
+        mask, known, correction = self._working, self._working_known, self._working_correction
+        self._working = self._working_known = self._working_correction = None
         if known is not None:
             text = text.replace("Erase", "Background stroke").replace("Brush", "Object")
         doc.commit_mask(
-            doc.active_object_id, doc.current_frame, mask, text, known=known, painted=painted
+            doc.active_object_id, doc.current_frame, mask, text, known=known, correction=correction
         )
         self.refresh_overlay()
 
@@ -421,8 +423,8 @@ class CanvasView(QGraphicsView):
         self._working = (self._working & ~region) if erase else (self._working | region)
         if self._working_known is not None:
             self._working_known = self._working_known | region
-        if self._working_painted is not None:
-            self._working_painted = self._working_painted | region
+        if self._working_correction is not None:
+            self._working_correction = self._working_correction.painted_over(region)
 
     def _stamp(self, x0: int, y0: int, x1: int, y1: int) -> None:
         """Paint a round-capped line segment into the working keyframe and show it."""
@@ -432,28 +434,6 @@ class CanvasView(QGraphicsView):
         cv2.circle(canvas, (x1, y1), radius, 1, thickness=-1)
         self._paint(canvas > 0, erase=self._erasing)
         self.refresh_overlay()
-
-    def _flood_fill(self, x: int, y: int, *, erase: bool) -> None:
-        """Fill the closed region under the cursor (bounded by the mask) or erase a blob."""
-        doc = self.document
-        mask, _, painted = doc.editable_keyframe(
-            doc.active_object_id, doc.current_frame, hints=False
-        )
-        height, width = mask.shape
-        if not (0 <= x < width and 0 <= y < height):
-            return
-        canvas = mask.astype(np.uint8)
-        if erase or canvas[y, x]:
-            # Clicking inside the object with fill (or right-click) removes that connected blob.
-            flood = np.zeros((height + 2, width + 2), np.uint8)
-            cv2.floodFill(canvas, flood, (x, y), 0)
-        else:
-            flood = np.zeros((height + 2, width + 2), np.uint8)
-            cv2.floodFill(canvas, flood, (x, y), 1)
-        filled = canvas > 0
-        if painted is not None:  # a correction: the filled pixels are painted ones
-            painted |= filled != mask
-        doc.commit_mask(doc.active_object_id, doc.current_frame, filled, "Fill", painted=painted)
 
     # --- keys --------------------------------------------------------------------------------
     def keyPressEvent(self, event) -> None:  # noqa: N802

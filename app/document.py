@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 from core.annotations import AnnotationStore
 from core.confidence import least_confident, mean_area
+from core.corrections import Correction
 from core.export_job import object_soft_matte
 from core.matte import FinishSettings, finish_matte
 from core.project import (
@@ -37,9 +38,9 @@ from core.video import FrameSource
 
 log = logging.getLogger(__name__)
 
-# A keyframe as the undo stack keeps it: (mask, known, painted) with known None for a full mask
-# and painted None unless it is a correction (core AnnotationStore), or None for "not annotated".
-Keyframe = tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None
+# A keyframe as the undo stack keeps it: (mask, known, correction) with known None for a full
+# mask and correction None unless it is one (core AnnotationStore), or None for "not annotated".
+Keyframe = tuple[np.ndarray, np.ndarray | None, Correction | None] | None
 
 
 def _copy_keyframe(keyframe: Keyframe) -> Keyframe:
@@ -300,7 +301,7 @@ class ShotDocument(QObject):
         return (
             mask,
             self.store.known(object_id, frame_idx),
-            self.store.painted(object_id, frame_idx),
+            self.store.correction(object_id, frame_idx),
         )
 
     def editable_mask(self, object_id: int, frame_idx: int) -> np.ndarray:
@@ -314,29 +315,38 @@ class ShotDocument(QObject):
 
     def editable_keyframe(
         self, object_id: int, frame_idx: int, *, hints: bool
-    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """What a new stroke starts from, as (mask, known, painted) fresh copies (known None: a
-        full mask; painted not None: a correction, the pixels painted so far). A keyframe keeps
+    ) -> tuple[np.ndarray, np.ndarray | None, Correction | None]:
+        """What a new stroke starts from, as (mask, known, correction) fresh copies (known None:
+        a full mask; a correction: what was painted over the result so far). A keyframe keeps
         its kind: strokes are added to hint strokes, a full mask or correction is edited. With
         no keyframe: `hints` and no result on the frame yet start empty hint strokes (the first
         annotation: strokes, not the whole matte); otherwise the stroke edits the shown result
         as a correction (it keeps the rest of the matte, which trains at less weight than what
-        the artist paints: core.annotations.KEPT_WEIGHT)."""
+        the artist paints: core.corrections)."""
         mask = self.store.get(object_id, frame_idx)
         known = self.store.known(object_id, frame_idx)
         if mask is not None and known is not None and not hints:
             # Filled, then edited: the strokes are what the artist painted.
-            return self.editable_mask(object_id, frame_idx), None, known.copy()
+            shown = self.editable_mask(object_id, frame_idx)
+            return shown, None, self._start_correction(object_id, frame_idx).painted_over(known)
         if mask is not None and known is not None:
             return mask.copy(), known.copy(), None
-        if mask is not None and (known is None or not hints):
-            painted = self.store.painted(object_id, frame_idx)
-            return mask.copy(), None, None if painted is None else painted.copy()
+        if mask is not None:
+            correction = self.store.correction(object_id, frame_idx)
+            return mask.copy(), None, None if correction is None else correction.copy()
         shown = self.display_mask(object_id, frame_idx)
         empty = np.zeros((self.source.height, self.source.width), dtype=bool)
         if shown is None:
             return (empty, empty.copy(), None) if hints else (empty, None, None)
-        return shown.copy(), None, empty
+        return shown.copy(), None, self._start_correction(object_id, frame_idx)
+
+    def _start_correction(self, object_id: int, frame_idx: int) -> Correction:
+        """A correction of the frame's result for the object, nothing painted yet."""
+        result = self.result(frame_idx)
+        if result is None or object_id not in result.object_ids:
+            empty = np.zeros((self.source.height, self.source.width), dtype=bool)
+            return Correction(empty, empty.copy())
+        return Correction.start(result.probs[result.object_ids.index(object_id)])
 
     def commit_mask(
         self,
@@ -345,13 +355,13 @@ class ShotDocument(QObject):
         mask: np.ndarray | None,
         text: str,
         known: np.ndarray | None = None,
-        painted: np.ndarray | None = None,
+        correction: Correction | None = None,
     ) -> None:
         """Record a paint action as one undo step (and apply it): a full mask, hint strokes
-        (with `known`, the painted pixels), a correction (with `painted`, the pixels the artist
-        painted over the result), or None to remove the keyframe."""
+        (with `known`, the painted pixels), a correction (with `correction`: a result the
+        artist painted over), or None to remove the keyframe."""
         before = self.keyframe(object_id, frame_idx)
-        after = None if mask is None else (mask, known, painted)
+        after = None if mask is None else (mask, known, correction)
         if before is None and after is None:
             return
         if before is not None and after is not None and _same_keyframe(before, after):
@@ -371,10 +381,10 @@ class ShotDocument(QObject):
         return True
 
     def _apply_annotation(self, object_id: int, frame_idx: int, keyframe: Keyframe) -> None:
-        mask, known, painted = keyframe if keyframe is not None else (None, None, None)
+        mask, known, correction = keyframe if keyframe is not None else (None, None, None)
         # Disk first: the stroke is safe before anything else (training) runs.
-        save_annotation(self.folder, object_id, frame_idx, mask, known, painted)
-        self.store.set(object_id, frame_idx, mask, known, painted)
+        save_annotation(self.folder, object_id, frame_idx, mask, known, correction)
+        self.store.set(object_id, frame_idx, mask, known, correction)
         self.annotation_changed.emit(object_id, frame_idx)
 
     # --- results -----------------------------------------------------------------------------
@@ -472,9 +482,9 @@ class ShotDocument(QObject):
 
 
 def _same_keyframe(a: tuple, b: tuple) -> bool:
-    for array_a, array_b in zip(a, b, strict=True):
-        if (array_a is None) != (array_b is None):
-            return False
-        if array_a is not None and not np.array_equal(array_a, array_b):
-            return False
-    return True
+    (mask_a, known_a, correction_a), (mask_b, known_b, correction_b) = a, b
+    if (known_a is None) != (known_b is None) or (correction_a is None) != (correction_b is None):
+        return False
+    if correction_a is not None and not correction_a.same_as(correction_b):
+        return False
+    return np.array_equal(mask_a, mask_b) and (known_a is None or np.array_equal(known_a, known_b))

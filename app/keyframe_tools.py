@@ -1,5 +1,5 @@
-"""Keyframes made from something other than a stroke: contour snapping, hint strokes filled
-into a full mask, and imported mattes.
+"""Keyframes made from something other than a stroke: contour snapping, flood fill, hint
+strokes filled into a full mask, and imported mattes.
 
 Both become ordinary editable keyframes of the active object through the document (one undo
 step each); messages go out as signals and the window shows them.
@@ -9,10 +9,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from app.document import ShotDocument
 from core.errors import RotoshotError
+
+
+def flood_fill(doc: ShotDocument, x: int, y: int, *, erase: bool) -> None:
+    """Fill the closed region under image pixel (x, y), bounded by the active object's mask on
+    this frame, or (erase, or a click inside the object) remove that connected blob; one undo
+    step. On a result or correction the filled pixels count as painted (core.corrections)."""
+    mask, _, correction = doc.editable_keyframe(
+        doc.active_object_id, doc.current_frame, hints=False
+    )
+    height, width = mask.shape
+    if not (0 <= x < width and 0 <= y < height):
+        return
+    canvas = mask.astype(np.uint8)
+    flood = np.zeros((height + 2, width + 2), np.uint8)
+    cv2.floodFill(canvas, flood, (x, y), 0 if erase or canvas[y, x] else 1)
+    filled = canvas > 0
+    if correction is not None:
+        correction = correction.painted_over(filled != mask)
+    doc.commit_mask(doc.active_object_id, doc.current_frame, filled, "Fill", correction=correction)
 
 
 class KeyframeTools(QObject):

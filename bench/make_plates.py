@@ -1,6 +1,7 @@
 """Write a DAVIS-layout folder as the plates artists bring: upscaled to 1080p or 4K and/or as
-scene-linear half-float EXR (the sRGB encoding undone through OpenColorIO), with the annotations
-upscaled to match, for the plate benchmarks:
+scene-linear half-float EXR (the sRGB encoding undone through OpenColorIO) or 10-bit log DPX
+(the same linear values Cineon-encoded), with the annotations upscaled to match, for the plate
+benchmarks:
 
     .venv/bin/python bench/make_plates.py ../shared/data/davis2016-dev /tmp/davis-exr
     .venv/bin/python bench/make_plates.py ../shared/data/davis2016-dev /tmp/davis-1080 \
@@ -44,12 +45,29 @@ def _write_exr(path: Path, rgb: np.ndarray, to_linear) -> None:
     image.close()
 
 
+def _write_dpx(path: Path, rgb: np.ndarray, to_linear) -> None:
+    import OpenImageIO as oiio
+
+    from core.plates import linear_to_cineon
+
+    linear = np.ascontiguousarray(rgb, dtype=np.float32) / 255.0
+    to_linear.applyRGB(linear)
+    codes = linear_to_cineon(linear).astype(np.float32)
+    height, width = codes.shape[:2]
+    spec = oiio.ImageSpec(width, height, 3, oiio.UINT16)
+    spec.attribute("oiio:BitsPerSample", 10)
+    image = oiio.ImageOutput.create(str(path))
+    image.open(str(path), spec)
+    image.write_image(codes)
+    image.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", help="DAVIS-layout folder (JPEGImages/480p, Annotations/480p)")
     parser.add_argument("out", help="where to write the copy (outside the repository)")
     parser.add_argument("--width", type=int, default=0, help="upscale to this width (0: keep)")
-    parser.add_argument("--format", choices=["exr", "jpg"], default="exr")
+    parser.add_argument("--format", choices=["exr", "dpx", "jpg"], default="exr")
     parser.add_argument("--sequences", help="comma-separated subset (default: all)")
     args = parser.parse_args()
 
@@ -73,6 +91,8 @@ def main() -> int:
             rgb = _scaled(read_image_rgb(jpeg), args.width, cv2.INTER_CUBIC)
             if args.format == "exr":
                 _write_exr(frames / f"{jpeg.stem}.exr", rgb, to_linear)
+            elif args.format == "dpx":
+                _write_dpx(frames / f"{jpeg.stem}.dpx", rgb, to_linear)
             else:
                 bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
                 cv2.imwrite(str(frames / f"{jpeg.stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.artist_robots import ROBOTS  # noqa: E402
 from core.annotations import AnnotationStore, read_label_mask  # noqa: E402
 from core.confidence import frame_confidence, least_confident, mean_area  # noqa: E402
+from core.corrections import Correction  # noqa: E402
 from core.metrics import boundary_f_measure, region_similarity  # noqa: E402
 from core.shot.presets import Preset, preset_for  # noqa: E402
 from core.shot.session import ShotModel, ShotSession  # noqa: E402
@@ -75,9 +76,9 @@ def simulate(
 ) -> Iterator[Round]:
     """Rounds 0..`rounds` of one sequence: the first frame's truth as keyframe, then one
     correction per round. truths: (H, W) bool per frame of `session.source`; chooser: "tool" or
-    "oracle"; weighted: a robot's partial correction is kept as the app keeps it (the pixels it
-    did not paint weigh less in training), else as a plain full mask (before corrections
-    were weighted)."""
+    "oracle"; weighted: a robot's partial correction is kept as the app keeps it
+    (core.corrections: the pixels it did not paint weigh less in training, those the model was
+    unsure of nothing), else as a plain full mask (before corrections were weighted)."""
     store = AnnotationStore(session.source.size)
     store.set(OBJECT, 0, truths[0])
     next_frame: int | None = None
@@ -114,7 +115,10 @@ def simulate(
         if chosen is None:
             return
         corrected, painted = robot(masks[chosen], truths[chosen])
-        store.set(OBJECT, chosen, corrected, painted=painted if weighted else None)
+        correction = None
+        if weighted and painted is not None:  # as the app keeps an edited result
+            correction = Correction.start(results[chosen].probs[0]).painted_over(painted)
+        store.set(OBJECT, chosen, corrected, correction=correction)
         neighbours = [f for f in (chosen + 1, chosen - 1) if 0 <= f < len(truths)]
         next_frame = next((f for f in neighbours if f not in store.frames()), None)
 
@@ -135,8 +139,8 @@ def main() -> int:
         "--corrections",
         choices=["weighted", "full"],
         default="weighted",
-        help="keep a stroke robot's correction as the app does (weighted) or as a plain full "
-        "mask (full: every pixel taught as truth, as before corrections were weighted)",
+        help="keep a stroke robot's correction as the app does (weighted: core.corrections) or "
+        "as a plain full mask (full: every pixel taught as truth, as before)",
     )
     args = parser.parse_args()
     data = Path(args.data)

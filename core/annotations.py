@@ -8,6 +8,7 @@ import os
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from core.corrections import Correction
 from core.errors import RotoshotError
 
 # A grey or colour mask is taken as a label map (one object per value) only when it looks like
@@ -116,40 +117,6 @@ def read_strokes(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     return strokes_from_image(grey)
 
 
-# A full-mask keyframe image (the project's <frame>.png): 255 object, 0 background. A correction
-# (a result the artist edited) also keeps what the artist left as the model had it: 170 kept
-# object, 85 kept background. Anything above 127 is object, so the file reads as a mask anywhere.
-MASK_PAINTED_BACKGROUND, MASK_KEPT_BACKGROUND, MASK_KEPT_OBJECT, MASK_PAINTED_OBJECT = (
-    0,
-    85,
-    170,
-    255,
-)
-# Training weight of a correction's kept pixels against its painted ones (1): the kept part is
-# the model's own guess that the artist let stand, not a label the artist drew, so an error the
-# artist did not fix there is taught only weakly (and the fix itself dominates).
-KEPT_WEIGHT = 0.25
-
-
-def mask_to_image(mask: np.ndarray, painted: np.ndarray | None = None) -> np.ndarray:
-    """A full mask (with `painted`, a correction's painted pixels) -> (H, W) uint8 image with
-    the levels above. mask, painted: (H, W) bool."""
-    image = np.where(mask, MASK_PAINTED_OBJECT, MASK_PAINTED_BACKGROUND).astype(np.uint8)
-    if painted is not None:
-        kept = ~painted
-        image[kept & mask] = MASK_KEPT_OBJECT
-        image[kept & ~mask] = MASK_KEPT_BACKGROUND
-    return image
-
-
-def mask_from_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(H, W) uint8 mask image -> (mask, painted): mask (H, W) bool (> 127); painted (H, W)
-    bool where the level is nearest 0 or 255, None when every pixel is (a plain full mask, or
-    any 0/255 mask made elsewhere)."""
-    painted = (image < 43) | (image > 212)
-    return image > 127, None if painted.all() else painted
-
-
 def implied_background(mask: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Painted pixels of hint strokes with the far surroundings added as background: strokes
     are drawn across the object, so whatever lies outside their bounding box grown by half its
@@ -178,8 +145,8 @@ class AnnotationStore:
 
     A full mask (`known` None) says what this object covers on this frame (an empty mask is a
     valid answer: the object is absent there). A correction is a full mask made by editing the
-    model's result: `painted` (H, W) bool marks what the artist painted; the rest was kept from
-    the result and trains at KEPT_WEIGHT. Hint strokes say it only where the artist painted:
+    model's result, with a core.corrections.Correction saying what the artist painted (the
+    rest, kept from the result, trains at less weight). Hint strokes say it only where the artist painted:
     `known` (H, W) bool marks the painted pixels, `mask` the foreground ones among them;
     unpainted pixels carry no label (training ignores them, the model fills them in). Plain
     Python state; the app wraps it with undo and signals, the project module persists it.
@@ -190,7 +157,7 @@ class AnnotationStore:
         self.skipped: list[str] = []  # keyframe files that could not be read when loaded
         self._masks: dict[tuple[int, int], np.ndarray] = {}
         self._known: dict[tuple[int, int], np.ndarray] = {}  # hint strokes only
-        self._painted: dict[tuple[int, int], np.ndarray] = {}  # corrections only
+        self._corrections: dict[tuple[int, int], Correction] = {}
         self._digests: dict[tuple[int, int], str] = {}
 
     def __len__(self) -> int:
@@ -204,9 +171,9 @@ class AnnotationStore:
         """Painted pixels (H, W) bool of a hint annotation; None for a full mask or no entry."""
         return self._known.get((object_id, frame_idx))
 
-    def painted(self, object_id: int, frame_idx: int) -> np.ndarray | None:
-        """Painted pixels (H, W) bool of a correction; None for any other keyframe or none."""
-        return self._painted.get((object_id, frame_idx))
+    def correction(self, object_id: int, frame_idx: int) -> Correction | None:
+        """How a correction keyframe was painted; None for any other keyframe or none."""
+        return self._corrections.get((object_id, frame_idx))
 
     def is_hint(self, object_id: int, frame_idx: int) -> bool:
         return (object_id, frame_idx) in self._known
@@ -217,23 +184,24 @@ class AnnotationStore:
         frame_idx: int,
         mask: np.ndarray | None,
         known: np.ndarray | None = None,
-        painted: np.ndarray | None = None,
+        correction: Correction | None = None,
     ) -> None:
         """Store a copy of `mask` (H, W) bool-like (with `known`, the painted pixels of hint
-        strokes: foreground outside `known` is dropped; with `painted`, a full mask's pixels the
-        artist painted when correcting a result: a correction), or remove the entry when None.
-        A correction painted everywhere is a plain full mask."""
+        strokes: foreground outside `known` is dropped; with `correction`, a full mask made by
+        editing a result), or remove the entry when None. A correction painted everywhere is a
+        plain full mask."""
         key = (object_id, frame_idx)
         self._known.pop(key, None)
-        self._painted.pop(key, None)
+        self._corrections.pop(key, None)
         if mask is None:
             self._masks.pop(key, None)
             self._digests.pop(key, None)
             return
-        if known is not None and painted is not None:
+        if known is not None and correction is not None:
             raise ValueError("a keyframe is hint strokes or a correction, not both")
         expected = (self.size[1], self.size[0])
-        for array in (mask, known, painted):
+        arrays = (mask, known) if correction is None else (mask, correction.painted)
+        for array in arrays:
             if array is not None and array.shape != expected:
                 raise RotoshotError(
                     f"mask is {array.shape[1]}x{array.shape[0]}, "
@@ -248,11 +216,10 @@ class AnnotationStore:
             self._known[key] = labelled
             h = hashlib.sha1(np.packbits(stored).tobytes())
             h.update(b"hint:" + np.packbits(labelled).tobytes())
-        elif painted is not None and not np.all(painted):
-            touched = np.array(painted, dtype=bool, copy=True)
-            touched.setflags(write=False)
-            self._painted[key] = touched
-            h.update(b"correction:" + np.packbits(touched).tobytes())
+        elif correction is not None and not correction.painted.all():
+            stored_correction = correction.frozen_copy()
+            self._corrections[key] = stored_correction
+            h.update(b"correction:" + stored_correction.digest_bytes())
         stored.setflags(write=False)
         self._masks[key] = stored
         self._digests[key] = h.hexdigest()
@@ -284,15 +251,16 @@ class AnnotationStore:
         return h.hexdigest()
 
     def frame_weights(self, frame_idx: int, object_ids: list[int]) -> np.ndarray | None:
-        """Training weight per pixel (K, H, W) float32 for `object_ids` on one frame: 1, and
-        KEPT_WEIGHT on a correction's kept pixels; None when no object has a correction there."""
-        corrections = [self._painted.get((o, frame_idx)) for o in object_ids]
+        """Training weight per pixel (K, H, W) float32 for `object_ids` on one frame: 1, or a
+        correction's own weights (Correction.weights); None when no object has a correction
+        there."""
+        corrections = [self._corrections.get((o, frame_idx)) for o in object_ids]
         if all(c is None for c in corrections):
             return None
         weights = np.ones((len(object_ids), self.size[1], self.size[0]), np.float32)
-        for k, painted in enumerate(corrections):
-            if painted is not None:
-                weights[k][~painted] = KEPT_WEIGHT
+        for k, correction in enumerate(corrections):
+            if correction is not None:
+                weights[k] = correction.weights()
         return weights
 
     def has_foreground(self, object_ids: list[int]) -> bool:

@@ -148,6 +148,13 @@ class DisplayTransform:
         return (np.clip(display, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def linear_to_cineon(linear: np.ndarray) -> np.ndarray:
+    """Scene-linear values (any shape, float) -> Cineon log code values / 1023 in [0, 1]: how a
+    log DPX or Cineon plate stores them (the inverse of reading one as CINEON)."""
+    lin = np.maximum(np.asarray(linear, np.float64) * (1 - _CINEON_BLACK) + _CINEON_BLACK, 1e-10)
+    return np.clip(_CINEON_LOG_SLOPE * np.log10(lin) + _CINEON_LOG_OFFSET, 0.0, 1.0)
+
+
 @functools.lru_cache(maxsize=16)
 def _processor(input_space: str, config_path: str):
     """An OCIO CPU processor for (input space, config), or None for no change."""

@@ -2,8 +2,8 @@
 
     project.json                 manifest (atomic write)
     annotations/<object_id>/<frame_idx>.png   0/255 masks, one per painted keyframe; a
-                                 correction also marks the pixels kept from the result as
-                                 170 object / 85 background (core.annotations.mask_to_image)
+                                 correction also marks the pixels kept from the result in
+                                 grey levels (core.corrections.mask_to_image)
     annotations/<object_id>/<frame_idx>.strokes.png   hint strokes instead: 255 object,
                                  128 background, 0 unpainted (core.annotations.strokes_to_image)
     results/<frame_idx>.png      cached per-frame probabilities, uint8, objects stacked vertically
@@ -26,13 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.annotations import (
-    AnnotationStore,
-    mask_from_image,
-    mask_to_image,
-    strokes_from_image,
-    strokes_to_image,
-)
+from core.annotations import AnnotationStore, strokes_from_image, strokes_to_image
+from core.corrections import Correction, mask_from_image, mask_to_image
 from core.errors import RotoshotError
 from core.export import write_bytes_atomic, write_png_atomic
 from core.matte import FinishSettings
@@ -128,11 +123,11 @@ def save_annotation(
     frame_idx: int,
     mask: np.ndarray | None,
     known: np.ndarray | None = None,
-    painted: np.ndarray | None = None,
+    correction: Correction | None = None,
 ) -> None:
-    """Write (or delete, when None) one keyframe atomically: a full mask as a 0/255 PNG (with
-    `painted`, a correction's painted pixels: the kept ones as 170/85), hint strokes (`known`:
-    painted pixels) as a strokes PNG. The other form's file is removed
+    """Write (or delete, when None) one keyframe atomically: a full mask as a 0/255 PNG (a
+    correction's in grey levels, core.corrections), hint strokes (`known`: painted pixels) as
+    a strokes PNG. The other form's file is removed
     afterwards, so a crash between the two leaves the new annotation readable."""
     full = annotation_path(folder, object_id, frame_idx)
     strokes = annotation_path(folder, object_id, frame_idx, strokes=True)
@@ -142,7 +137,7 @@ def save_annotation(
         return
     full.parent.mkdir(parents=True, exist_ok=True)
     if known is None:
-        write_png_atomic(full, mask_to_image(mask, painted))
+        write_png_atomic(full, mask_to_image(mask, correction))
         strokes.unlink(missing_ok=True)
     else:
         write_png_atomic(strokes, strokes_to_image(mask, known))
@@ -155,8 +150,8 @@ def save_annotations(folder: str | os.PathLike, store: AnnotationStore) -> None:
     keep = set()
     for object_id, frame_idx in store.keys():
         known = store.known(object_id, frame_idx)
-        mask, painted = store.get(object_id, frame_idx), store.painted(object_id, frame_idx)
-        save_annotation(folder, object_id, frame_idx, mask, known, painted)
+        mask, correction = store.get(object_id, frame_idx), store.correction(object_id, frame_idx)
+        save_annotation(folder, object_id, frame_idx, mask, known, correction)
         keep.add(annotation_path(folder, object_id, frame_idx, strokes=known is not None))
     for path in _annotation_files(folder):
         if path not in keep:
@@ -381,8 +376,8 @@ def load_project(
         if is_strokes:
             store.set(object_id, frame_idx, *strokes_from_image(mask))
         else:
-            full, painted = mask_from_image(mask)
-            store.set(object_id, frame_idx, full, painted=painted)
+            full, correction = mask_from_image(mask)
+            store.set(object_id, frame_idx, full, correction=correction)
     return project, store
 
 

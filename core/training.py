@@ -74,6 +74,11 @@ class TrainingSample:
     key: str = ""  # identifies (frame, annotation content) for FeatureCache reuse; "" = no reuse
     known: np.ndarray | None = None
 
+    @property
+    def weighted(self) -> bool:
+        """True when `known` holds per-pixel weights (a correction) rather than labelled pixels."""
+        return self.known is not None and self.known.dtype != bool
+
 
 @dataclass(frozen=True)
 class FineTuneConfig:

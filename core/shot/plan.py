@@ -282,7 +282,10 @@ def run_plan(
 
     feature_cache: frozen-backbone features kept between runs; valid for every head-mode step,
     since head training never changes the parent's backbone. focus: indices of `samples` that
-    are new to the shot's models (a correction's keyframes; core.training.fine_tune).
+    are new to the shot's models (a correction's keyframes; core.training.fine_tune). Only a
+    preview focuses on new corrections (edited results, `TrainingSample.weighted`): most of a
+    correction is the model's own output, and giving it half of a real update's steps overfits
+    that frame (docs/BENCHMARKS.md, "Corrections").
     """
     samples = list(samples)
     current = dict(enumerate(models))
@@ -296,8 +299,11 @@ def run_plan(
         later = sum(costs.step_seconds(s, len(samples)) for s in steps[n + 1 :])
         started = time.perf_counter()
         cache = feature_cache if step.config.trainable == "head" else None
+        step_focus = focus
+        if step.kind is not StepKind.PREVIEW:
+            step_focus = [i for i in focus if not samples[i].weighted]
         training = fine_tune(
-            work, samples, step.config, cancel=cancel, feature_cache=cache, focus=focus
+            work, samples, step.config, cancel=cancel, feature_cache=cache, focus=step_focus
         )
         for progress in training:
             own_eta = progress.eta_s

@@ -7,7 +7,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from app.canvas import ERASER, FILL, LASSO
-from core.annotations import mask_from_image
+from core.corrections import mask_from_image
 from core.project import MANIFEST
 from core.shot.presets import Preset, recipe_for
 from tests.qt_helpers import TIMEOUT_MS, drag, new_window, paint_object, view_pos
@@ -157,15 +157,20 @@ def test_correction_becomes_annotation_from_result(qtbot, window, clip_folder):
     changed = annotation != result_mask
     assert changed.sum() <= 40  # the result was converted, only the stroke changed
     # A correction: what the eraser painted is marked, the kept rest trains at less weight.
-    painted = doc.store.painted(1, 5)
-    assert painted is not None and painted[2, 3] and not painted[50, 60]
-    assert painted.sum() <= 40 and not (changed & ~painted).any()
+    correction = doc.store.correction(1, 5)
+    assert correction is not None and correction.painted[2, 3] and not correction.painted[50, 60]
+    assert correction.painted.sum() <= 40 and not (changed & ~correction.painted).any()
+    probs = doc.result(5).probs[0]
+    assert np.array_equal(
+        correction.unsure & ~correction.painted,
+        ((probs > 51) & (probs < 204)) & ~correction.painted,
+    )
     reread = mask_from_image(cv2.imread(str(doc.folder / "annotations/1/000005.png"), 0))
-    assert np.array_equal(reread[0], annotation) and np.array_equal(reread[1], painted)
+    assert np.array_equal(reread[0], annotation) and reread[1].same_as(correction)
     drag(qtbot, window.canvas, [(8, 8), (10, 8)])  # a second stroke adds to the painted pixels
-    assert doc.store.painted(1, 5)[8, 9] and doc.store.painted(1, 5)[2, 3]
+    assert doc.store.correction(1, 5).painted[8, 9] and doc.store.correction(1, 5).painted[2, 3]
     qtbot.keyClick(window.canvas, Qt.Key_Z, Qt.ControlModifier)
-    assert np.array_equal(doc.store.painted(1, 5), painted)
+    assert doc.store.correction(1, 5).same_as(correction)
 
 
 def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp_path):
