@@ -137,3 +137,14 @@ def test_cli_segments_a_linear_exr_plate_and_keeps_its_numbers(tmp_path, capsys)
     assert "Linear Rec.709" in stdout and "1004 are missing" in stdout
     names = sorted(p.name for p in out.glob("*.png"))
     assert names == ["plate.1001.png", "plate.1002.png", "plate.1003.png", "plate.1005.png"]
+
+
+def test_cineon_encoding_reads_back_as_the_same_display_picture():
+    from core.plates import linear_to_cineon
+
+    linear = np.array([[[0.0, 0.18, 1.0], [0.05, 0.5, 2.0]]], np.float32)
+    codes = linear_to_cineon(linear)
+    assert abs(linear_to_cineon(np.float32(1.0)) - 685 / 1023) < 1e-6  # Kodak's white point
+    shown_log = DisplayTransform(CINEON).apply(codes.astype(np.float32))
+    shown_linear = DisplayTransform(LINEAR).apply(linear)
+    assert np.abs(shown_log.astype(int) - shown_linear.astype(int)).max() <= 1
