@@ -218,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--temporal", type=ranged_int(0, 5), help="temporal smoothing radius in frames (0..5)"
     )
+    ex.add_argument(
+        "--edge-matting",
+        type=ranged_int(0, 40),
+        metavar="PX",
+        help="matte this many px each side of the edge from the frame's colours (hair, motion "
+        "blur; png16/tiff16/exr; 0 = off)",
+    )
     ex.add_argument("--preview", choices=["overlay", "matte"], help="also write a preview movie")
     ex.add_argument("--preview-codec", default="h264", choices=["h264", "prores4444"])
     ex.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -283,7 +283,10 @@ class ShotDocument(QObject):
                 soft[known] = annotation[known]
             if soft is None:
                 return None
-        return finish_matte(soft, info.finish if info is not None else FinishSettings())
+        settings = info.finish if info is not None else FinishSettings()
+        if settings.edge_matting_px > 0:  # previewed as exported to a soft format
+            return finish_matte(soft, settings, soft=True, image=self.source.read(frame_idx))
+        return finish_matte(soft, settings)
 
     def set_active_object(self, object_id: int) -> None:
         if self.object(object_id) is not None and object_id != self.active_object_id:

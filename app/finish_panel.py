@@ -25,6 +25,12 @@ class FinishPanel(QWidget):
         self.temporal.setToolTip(
             "Averages the soft matte over ± this many frames at export (not previewed)."
         )
+        self.edge_matting = QSpinBox(minimum=0, maximum=40, suffix=" px")
+        self.edge_matting.setSpecialValueText("off")
+        self.edge_matting.setToolTip(
+            "Soft edges for hair and motion blur: the edge band this wide is matted from the "
+            "frame's colours (16-bit and EXR mattes; slower)."
+        )
         form = QFormLayout(self)
         form.setContentsMargins(4, 4, 4, 4)
         self._fields = {
@@ -34,6 +40,7 @@ class FinishPanel(QWidget):
             "fill_holes_px": (self.fill_holes, "Fill holes below"),
             "remove_specks_px": (self.remove_specks, "Remove specks below"),
             "temporal_radius": (self.temporal, "Temporal smoothing"),
+            "edge_matting_px": (self.edge_matting, "Edge matting"),
         }
         for widget, label in self._fields.values():
             form.addRow(label, widget)

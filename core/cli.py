@@ -274,7 +274,7 @@ def run_export(args) -> int:
     overrides = {
         "threshold": args.threshold, "grow_px": args.grow, "feather_px": args.feather,
         "fill_holes_px": args.fill_holes, "remove_specks_px": args.remove_specks,
-        "temporal_radius": args.temporal,
+        "temporal_radius": args.temporal, "edge_matting_px": args.edge_matting,
     }  # fmt: skip
     overrides = {k: v for k, v in overrides.items() if v is not None}
     objects = tuple(

@@ -177,6 +177,10 @@ def run_export_job(
             here = [f for f, _, _ in window].index(frame_idx)
             stem = stems[frame_idx]
             alphas = []
+            matting = job.fmt in SOFT_FORMATS and any(
+                o.finish.edge_matting_px > 0 for o in job.objects
+            )
+            frame = source.read(frame_idx) if matting else None
             for obj in job.objects:
                 if obj.object_id in object_ids:
                     k = object_ids.index(obj.object_id)
@@ -185,6 +189,7 @@ def run_export_job(
                         temporal_smooth(softs, here, obj.finish.temporal_radius),
                         obj.finish,
                         soft=job.fmt in SOFT_FORMATS,
+                        image=frame,
                     )
                 else:
                     alpha = np.zeros((source.height, source.width), np.float32)

@@ -14,7 +14,9 @@ class FinishSettings:
     """Per-object finishing. threshold in [0, 1] on the network probability; grow_px > 0 dilates,
     < 0 erodes; feather_px: Gaussian soft edge width (0 = hard); fill_holes_px / remove_specks_px:
     holes / islands smaller than this area (px) are filled / removed (0 = off);
-    temporal_radius: average the soft matte over +-this many frames (0 = off)."""
+    temporal_radius: average the soft matte over +-this many frames (0 = off);
+    edge_matting_px: alpha matting from the frame's colours within this many px of the edge
+    (core.edge_matting: hair, motion blur; soft mattes only; 0 = off)."""
 
     threshold: float = 0.5
     grow_px: int = 0
@@ -22,6 +24,7 @@ class FinishSettings:
     fill_holes_px: int = 0
     remove_specks_px: int = 0
     temporal_radius: int = 0
+    edge_matting_px: int = 0
 
 
 # A soft matte keeps the network's probability in a band this wide (px, each side) around the
@@ -62,13 +65,22 @@ def fill_small_holes(mask: np.ndarray, max_area: int) -> np.ndarray:
     return mask | small[labels]
 
 
-def finish_matte(prob: np.ndarray, settings: FinishSettings, *, soft: bool = False) -> np.ndarray:
-    """Apply threshold, holes/specks, grow/shrink and feather to one object's probability map.
+def finish_matte(
+    prob: np.ndarray,
+    settings: FinishSettings,
+    *,
+    soft: bool = False,
+    image: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply threshold, holes/specks, grow/shrink, edge matting and feather to one object's
+    probability map.
 
     prob (H, W) float32 in [0, 1] -> alpha (H, W) float32 in [0, 1]. Binary unless feathered, or
     `soft`: then the pixels within SOFT_EDGE_PX of the finished edge take the network's
     probability (ramped around the threshold), so 16-bit and float mattes carry the network's
     own edge. A grown or shrunk edge is not the network's: it stays hard (feather softens it).
+    With `soft`, `image` ((H, W, 3) uint8 RGB, the frame) and settings.edge_matting_px, the edge
+    band is matted from the frame's colours instead (core.edge_matting).
     """
     mask = prob > settings.threshold
     mask = remove_small_components(mask, settings.remove_specks_px)
@@ -85,6 +97,10 @@ def finish_matte(prob: np.ndarray, settings: FinishSettings, *, soft: bool = Fal
         )
         ramp = np.clip((prob - settings.threshold) / (2 * SOFT_RAMP) + 0.5, 0.0, 1.0)
         alpha[band] = ramp[band]
+    if soft and image is not None and settings.edge_matting_px > 0 and mask.any():
+        from core.edge_matting import matte_edges
+
+        alpha = matte_edges(alpha, image, settings.edge_matting_px)
     if settings.feather_px > 0:
         sigma = settings.feather_px / 2.0
         alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=sigma, sigmaY=sigma)

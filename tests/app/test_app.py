@@ -306,6 +306,13 @@ def test_finishing_panel_previews_in_matte_view(qtbot, window):
     window.finish_panel.feather.setValue(4.0)
     soft = window.canvas.overlay_rgba()[..., 0]
     assert ((soft > 10) & (soft < 245)).any()  # a feathered edge is shown
+    window.finish_panel.feather.setValue(0.0)
+    window.finish_panel.grow.setValue(0)
+    hard = window.canvas.overlay_rgba()[..., 0].copy()
+    window.finish_panel.edge_matting.setValue(4)  # matted from the frame's colours
+    assert doc.object(1).finish.edge_matting_px == 4
+    matted = window.canvas.overlay_rgba()[..., 0]
+    assert not np.array_equal(matted, hard) and ((matted > 10) & (matted < 245)).any()
 
 
 def test_outline_edit_drag_a_control_point(qtbot, window):

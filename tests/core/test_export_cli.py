@@ -79,3 +79,16 @@ def test_export_out_on_a_file_is_one_line_before_anything_loads(tmp_path, capsys
     assert main.main(["export", str(folder), "--out", str(tmp_path / "F")]) == 2
     err = capsys.readouterr().err
     assert "is a file" in err and err.count("\n") == 1  # not the missing model: checked first
+
+
+def test_export_edge_matting_softens_a_wider_band(tmp_path, capsys):
+    folder, labels = make_project(tmp_path)
+    args = ["export", str(folder), "--format", "exr", "--first", "2", "--last", "2"]
+    assert main.main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert main.main([*args, "--out", str(tmp_path / "matted"), "--edge-matting", "4"]) == 0
+    plain = read_exr(next((tmp_path / "plain" / "1_hero").glob("*.exr")))["A"]
+    matted = read_exr(next((tmp_path / "matted" / "1_hero").glob("*.exr")))["A"]
+    partial = lambda a: int(((a > 0.02) & (a < 0.98)).sum())  # noqa: E731
+    assert not np.array_equal(plain, matted)
+    assert iou(matted > 0.5, labels[2] == 1) > 0.6
+    assert partial(matted) >= partial(plain)
