@@ -10,6 +10,9 @@ an environment (cached afterwards), so it is imported only when matting is asked
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import cv2
 import numpy as np
 
@@ -41,7 +44,10 @@ def matte_edges(alpha: np.ndarray, image: np.ndarray, band_px: int) -> np.ndarra
     trimap = np.where(sure_object[y0:y1, x0:x1], 1.0, 0.0)
     trimap[unknown[y0:y1, x0:x1]] = 0.5
     crop = image[y0:y1, x0:x1].astype(np.float64) / 255.0
-    solved = estimate_alpha_cf(crop, trimap)
+    # pymatting prints a performance note when its preconditioner needs a retry; core never
+    # prints, so its output is kept out of the app's and the CLI's.
+    with contextlib.redirect_stdout(io.StringIO()):
+        solved = estimate_alpha_cf(crop, trimap)
     out = alpha.copy()
     region = out[y0:y1, x0:x1]
     band = unknown[y0:y1, x0:x1]
