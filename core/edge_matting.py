@@ -16,9 +16,7 @@ import io
 import cv2
 import numpy as np
 
-
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+from core.matte import disk_kernel
 
 
 def matte_edges(alpha: np.ndarray, image: np.ndarray, band_px: int) -> np.ndarray:
@@ -30,7 +28,7 @@ def matte_edges(alpha: np.ndarray, image: np.ndarray, band_px: int) -> np.ndarra
     the band is solved (the Laplacian grows with the pixels it covers).
     """
     inside = (alpha > 0.5).astype(np.uint8)
-    kernel = _disk(band_px)
+    kernel = disk_kernel(band_px)
     sure_object = cv2.erode(inside, kernel) > 0
     unknown = (cv2.dilate(inside, kernel) > 0) & ~sure_object
     if not unknown.any() or not sure_object.any():

@@ -162,6 +162,7 @@ def run_export_job(
     status = ExportStatus(first, last, job.fmt, first - 1)
     status.write(out)
     radius = max((o.finish.temporal_radius for o in job.objects), default=0)
+    matting = job.fmt in SOFT_FORMATS and any(o.finish.edge_matting_px > 0 for o in job.objects)
     window: deque[tuple[int, np.ndarray, np.ndarray]] = deque()  # (frame, probs, labels)
     next_to_segment = max(0, first - radius)
     total = last - first + 1
@@ -177,9 +178,6 @@ def run_export_job(
             here = [f for f, _, _ in window].index(frame_idx)
             stem = stems[frame_idx]
             alphas = []
-            matting = job.fmt in SOFT_FORMATS and any(
-                o.finish.edge_matting_px > 0 for o in job.objects
-            )
             frame = source.read(frame_idx) if matting else None
             for obj in job.objects:
                 if obj.object_id in object_ids:

@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 from skimage.transform import ThinPlateSplineTransform
 
+from core.matte import disk_kernel
+
 
 @dataclass(frozen=True)
 class DeformConfig:
@@ -66,8 +68,7 @@ def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
     mask = (np.asarray(mask) > 0.5).astype(np.uint8)
     if radius <= 0:
         return mask.astype(np.float32)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(mask, kernel).astype(np.float32)
+    return cv2.dilate(mask, disk_kernel(radius)).astype(np.float32)
 
 
 def _affine(mask: np.ndarray, box, rng: np.random.Generator, cfg: DeformConfig) -> np.ndarray:

@@ -33,7 +33,8 @@ SOFT_EDGE_PX = 2
 SOFT_RAMP = 0.25
 
 
-def _disk(radius: int) -> np.ndarray:
+def disk_kernel(radius: int) -> np.ndarray:
+    """A filled disc of `radius` px as a structuring element ((2r+1, 2r+1) uint8)."""
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
@@ -86,12 +87,12 @@ def finish_matte(
     mask = remove_small_components(mask, settings.remove_specks_px)
     mask = fill_small_holes(mask, settings.fill_holes_px)
     if settings.grow_px > 0:
-        mask = cv2.dilate(mask.astype(np.uint8), _disk(settings.grow_px)) > 0
+        mask = cv2.dilate(mask.astype(np.uint8), disk_kernel(settings.grow_px)) > 0
     elif settings.grow_px < 0:
-        mask = cv2.erode(mask.astype(np.uint8), _disk(-settings.grow_px)) > 0
+        mask = cv2.erode(mask.astype(np.uint8), disk_kernel(-settings.grow_px)) > 0
     alpha = mask.astype(np.float32)
     if soft and settings.grow_px == 0 and mask.any():
-        kernel = _disk(SOFT_EDGE_PX)
+        kernel = disk_kernel(SOFT_EDGE_PX)
         band = (cv2.dilate(mask.astype(np.uint8), kernel) > 0) & ~(
             cv2.erode(mask.astype(np.uint8), kernel) > 0
         )

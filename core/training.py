@@ -130,14 +130,15 @@ def _view_encoder(
     if first_trained != _NO_STAGE:
         return lambda x: model.backbone(x, stop_stage=first_trained)
     onnx = OnnxBackbone(model) if use_onnx(backend, device) else None
-    folded: list[OSVOSNet] = []  # made on first use: not at all while ONNX Runtime works
+    folded: OSVOSNet | None = None  # made on first use: not at all while ONNX Runtime works
 
     def encode(x: torch.Tensor) -> list[torch.Tensor]:
+        nonlocal folded
         feats = onnx.features(x) if onnx is not None else None
         if feats is None:
-            if not folded:
-                folded.append(fold_batchnorm(model))
-            out = folded[0].backbone(x.contiguous(memory_format=torch.channels_last))
+            if folded is None:
+                folded = fold_batchnorm(model)
+            out = folded.backbone(x.contiguous(memory_format=torch.channels_last))
             feats = [f.contiguous() for f in out]  # the head trains on NCHW features, as before
         return feats
 

@@ -75,7 +75,7 @@ def view_rng(seed: int, sample: TrainingSample, index: int, view: int) -> np.ran
 
 # Label of an unpainted pixel while hint strokes go through augment_pair (0/1 are the classes).
 _UNLABELLED = 2
-# Weight levels a weighted sample's warp keeps (core.annotations.KEPT_WEIGHT is one of them).
+# Weight levels a weighted sample's warp keeps (core.corrections.KEPT_WEIGHT is one of them).
 _WEIGHT_LEVELS = 100
 
 
@@ -98,7 +98,7 @@ class ViewMaker:
         sample = self.samples[index]
         if identity:
             return sample.image, sample.masks, sample.known
-        if sample.known is not None and sample.known.dtype != bool:
+        if sample.weighted:
             return self._weighted_view(rng, sample)
         if sample.known is not None:
             # One warp for labels and painted pixels alike: unpainted pixels ride along as a
