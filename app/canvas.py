@@ -119,6 +119,7 @@ class CanvasView(QGraphicsView):
         document.objects_changed.connect(self.refresh_overlay)
         document.active_object_changed.connect(lambda _o: self.refresh_overlay())
         document.finish_changed.connect(lambda _o: self.refresh_overlay())
+        document.edge_mattes.matte_ready.connect(lambda _o, f: self._refresh_if(f))
 
     # --- drawing -----------------------------------------------------------------------------
     def _on_document_clip_loaded(self) -> None:

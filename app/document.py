@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from app.matte_preview import EdgeMattePreviews, matte_key
 from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 from core.annotations import AnnotationStore
 from core.confidence import least_confident, mean_area
@@ -102,6 +103,7 @@ class ShotDocument(QObject):
         self.result_writer = ResultWriter()
         self.results = ResultCache(self.result_writer)
         self.results.reference_areas = self.keyframe_areas
+        self.edge_mattes = EdgeMattePreviews(self)
         self._areas_cache: tuple[tuple, list[float | None]] = ((), [])
 
     # --- clip and project -------------------------------------------------------------------
@@ -263,7 +265,8 @@ class ShotDocument(QObject):
 
     def finished_alpha(self, object_id: int, frame_idx: int) -> np.ndarray | None:
         """The object's matte as exported (finishing applied, temporal smoothing aside):
-        (H, W) float32 in [0, 1], or None when the frame has neither annotation nor result."""
+        (H, W) float32 in [0, 1], or None when the frame has neither annotation nor result.
+        With edge matting on, the matted edge once edge_mattes has computed it."""
         info = self.object(object_id)
         annotation = self.store.get(object_id, frame_idx)
         known = self.store.known(object_id, frame_idx)
@@ -285,7 +288,10 @@ class ShotDocument(QObject):
                 return None
         settings = info.finish if info is not None else FinishSettings()
         if settings.edge_matting_px > 0:  # previewed as exported to a soft format
-            return finish_matte(soft, settings, soft=True, image=self.source.read(frame_idx))
+            key = matte_key(object_id, frame_idx, soft, settings)
+            matted = self.edge_mattes.get(key, soft, settings, self.source.read(frame_idx))
+            # Until the worker's matte arrives (edge_mattes.matte_ready), the network's own edge.
+            return finish_matte(soft, settings, soft=True) if matted is None else matted
         return finish_matte(soft, settings)
 
     def set_active_object(self, object_id: int) -> None:

@@ -457,6 +457,7 @@ class MainWindow(QMainWindow):
         self.document.save_manifest()
         self.engine_thread.stop()
         self.document.result_writer.close()
+        self.document.edge_mattes.close()
         super().closeEvent(event)
 
 

@@ -309,8 +309,12 @@ def test_finishing_panel_previews_in_matte_view(qtbot, window):
     window.finish_panel.feather.setValue(0.0)
     window.finish_panel.grow.setValue(0)
     hard = window.canvas.overlay_rgba()[..., 0].copy()
-    window.finish_panel.edge_matting.setValue(4)  # matted from the frame's colours
-    assert doc.object(1).finish.edge_matting_px == 4
+    # Matted from the frame's colours on a worker thread: the UI keeps the network's edge until
+    # the matte arrives, then redraws.
+    with qtbot.waitSignal(doc.edge_mattes.matte_ready, timeout=TIMEOUT_MS):
+        window.finish_panel.edge_matting.setValue(4)
+        assert doc.object(1).finish.edge_matting_px == 4
+        assert np.array_equal(window.canvas.overlay_rgba()[..., 0], hard)
     matted = window.canvas.overlay_rgba()[..., 0]
     assert not np.array_equal(matted, hard) and ((matted > 10) & (matted < 245)).any()
 

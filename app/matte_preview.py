@@ -1,0 +1,99 @@
+"""Edge-matted mattes for the Matte view, computed off the UI thread and cached.
+
+Edge matting (core.edge_matting) solves a sparse system per frame: a fraction of a second at
+480p, seconds at 1080p and more at 4K. Done where the overlay is drawn it froze the window on
+every frame change. Here the UI asks for a matte and gets the cached one, or None while one
+worker thread computes it; `matte_ready` then says which (object, frame) to redraw. The worker
+runs numpy/pymatting only (no torch), so it does not wait behind the engine's training; it is
+one thread so that two cores are not split three ways.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from core.matte import FinishSettings, finish_matte
+
+log = logging.getLogger(__name__)
+
+# Mattes kept: the frames around the one shown (a 4K float matte is 33 MB).
+CACHED_MATTES = 6
+
+
+def matte_key(object_id: int, frame_idx: int, prob: np.ndarray, settings: FinishSettings) -> tuple:
+    """What a finished matte depends on: the object, frame, probability map (by digest) and
+    settings. prob (H, W) float32."""
+    digest = hashlib.blake2b(np.ascontiguousarray(prob).data, digest_size=16).hexdigest()
+    return (object_id, frame_idx, digest, settings)
+
+
+class EdgeMattePreviews(QObject):
+    """Finished, edge-matted mattes ((H, W) float32 in [0, 1]) by matte_key, on one worker."""
+
+    matte_ready = Signal(int, int)  # object_id, frame_idx
+    _computed = Signal(object, object)  # key, future: from the worker, queued to the UI thread
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rotoshot-matting")
+        self._cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._pending: dict[tuple, Future] = {}
+        self._closed = False
+        self._computed.connect(self._deliver)
+
+    def get(
+        self, key: tuple, prob: np.ndarray, settings: FinishSettings, image: np.ndarray
+    ) -> np.ndarray | None:
+        """The matte for `key` (matte_key of `prob` and `settings`), or None while it is being
+        computed from prob (H, W) float32 and image (H, W, 3) uint8 RGB. Requests for other
+        frames that have not started yet are dropped: only what is on screen matters."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        if key not in self._pending and not self._closed:
+            for other, future in list(self._pending.items()):
+                if future.cancel():
+                    del self._pending[other]
+            future = self._pool.submit(
+                finish_matte, prob.copy(), settings, soft=True, image=image.copy()
+            )
+            self._pending[key] = future
+            future.add_done_callback(lambda f, k=key: self._finished(k, f))
+        return None
+
+    def _finished(self, key: tuple, future: Future) -> None:
+        """Worker thread: hand the result to the UI thread (the signal is queued there)."""
+        if future.cancelled():
+            return
+        self._computed.emit(key, future)
+
+    def _deliver(self, key: tuple, future: Future) -> None:
+        self._pending.pop(key, None)
+        try:
+            alpha = future.result()
+        except Exception:  # noqa: BLE001 - a preview failing must not take the window down
+            log.exception("edge matting preview failed")
+            return
+        self._cache[key] = alpha
+        while len(self._cache) > CACHED_MATTES:
+            self._cache.popitem(last=False)
+        self.matte_ready.emit(key[0], key[1])
+
+    def wait(self) -> None:
+        """Block until the queued mattes are computed (tests, benchmarks)."""
+        for future in list(self._pending.values()):
+            if not future.cancelled():
+                future.exception()
+
+    def close(self) -> None:
+        """Drop pending requests and end the worker (the window is closing)."""
+        self._closed = True
+        for future in self._pending.values():
+            future.cancel()
+        self._pool.shutdown(wait=True)
