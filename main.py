@@ -67,6 +67,14 @@ def add_shot_arguments(parser: argparse.ArgumentParser) -> None:
         "written at the plate's size",
     )
     parser.add_argument(
+        "--roi",
+        default="",
+        metavar="X0,Y0,X1,Y1",
+        help="region of interest in plate pixels: the network works only there, at the working "
+        "size (more detail on a small object in a large plate); mattes are empty outside it "
+        "(default: the whole frame, or the project's region)",
+    )
+    parser.add_argument(
         "--edges",
         default="plate",
         choices=["plate", "smooth"],

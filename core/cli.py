@@ -20,6 +20,7 @@ from core.annotations import AnnotationStore, read_label_mask, read_strokes
 from core.errors import RotoshotError
 from core.model.build import load_checkpoint
 from core.resolution import DEFAULT_WORKING_LONG_SIDE
+from core.roi import check_roi
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import recipe_for
 from core.shot.segmenters import GUIDED_MODES, parent_weights_for
@@ -123,9 +124,10 @@ def command_session(
     gate: int = DEFAULT_GATE_PX,
     working_long_side: int = DEFAULT_WORKING_LONG_SIDE,
     edges: str = "plate",
+    roi: tuple[int, int, int, int] | None = None,
 ) -> ShotSession:
     """The shot session of a CLI command: the network `--weights` names, on `--device`,
-    working at `working_long_side` px (core.resolution)."""
+    working at `working_long_side` px (core.resolution) in the region `roi` (core.roi)."""
     from core.device import resolve_device
     from core.model.build import build_model
     from core.model.onnx_backbone import onnx_available
@@ -150,6 +152,7 @@ def command_session(
         gate_px=gate,
         working_long_side=working_long_side,
         edges=edges,
+        roi=roi,
         mode=mode,
         backend=getattr(args, "backend", "torch"),
     )
@@ -157,7 +160,8 @@ def command_session(
         report("warning: --backend onnx needs the onnx extra (onnx, onnxruntime); using torch")
     if not session.working.is_identity:
         (w, h), (sw, sh) = session.working.size, source.size
-        report(f"working resolution {w}x{h} (mattes at the plate's {sw}x{sh})")
+        where = "" if roi is None else " of the region {},{},{},{}".format(*session.working.roi)
+        report(f"working resolution {w}x{h}{where} (mattes at the plate's {sw}x{sh})")
     return session
 
 
@@ -267,7 +271,10 @@ def run_export(args) -> int:
     object_ids = tuple(int(i) for i in saved_ids)
     if not object_ids:
         raise RotoshotError(f"{weights} does not say which objects it was trained on")
-    session = command_session(source, args, working_long_side=project.settings.working_long_side)
+    roi = check_roi(project.settings.roi, source.size) if project.settings.roi else None
+    session = command_session(
+        source, args, working_long_side=project.settings.working_long_side, roi=roi
+    )
     annotations = annotation_overrides(store, object_ids)
     session.restore_model(weights, object_ids=object_ids, annotations=annotations, fingerprint=None)
 

@@ -20,7 +20,7 @@ import logging
 import math
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -32,6 +32,7 @@ from core.errors import RotoshotError
 from core.export import write_bytes_atomic, write_png_atomic
 from core.matte import FinishSettings
 from core.project_paths import files_inside, inside
+from core.roi import check_roi
 
 SCHEMA_VERSION = 1
 MANIFEST = "project.json"
@@ -62,7 +63,7 @@ class ProjectSettings:
     options (matte format, cutouts, premultiplied, preview movie), the work range that
     training, segmentation, playback and export keep to, the long side of the network's
     working resolution (core.resolution), an EXR/DPX plate's input colour space and the
-    segmentation mode."""
+    segmentation mode and region of interest."""
 
     quality: float = 0.0
     auto_train: bool = True
@@ -79,6 +80,7 @@ class ProjectSettings:
     working_long_side: int = 1024  # core.resolution: the network's working size; 0 = source
     input_space: str = ""  # a plate's colour space (core.plates.INPUT_SPACES); "" = guessed
     mode: str = "osvos"  # the segmenter (core.shot.segmenters.MODES)
+    roi: list[int] = field(default_factory=list)  # core.roi: [x0, y0, x1, y1]; [] = whole frame
 
 
 @dataclass
@@ -265,7 +267,8 @@ def _typed_fields(cls, data) -> dict:
     for name, spec in cls.__dataclass_fields__.items():
         if name not in data:
             continue
-        value, default = data[name], spec.default
+        value = data[name]
+        default = spec.default if spec.default is not MISSING else spec.default_factory()
         if isinstance(default, bool):
             ok = isinstance(value, bool)
         elif isinstance(default, int):
@@ -283,6 +286,21 @@ def _typed_fields(cls, data) -> dict:
             value = type(default)(min(max(value, lo), hi))
         values[name] = value
     return values
+
+
+def _roi_setting(value: list, size: tuple[int, int] | None) -> list[int]:
+    """A manifest's region of interest as [x0, y0, x1, y1] inside a frame of `size` (when
+    known); anything else is the whole frame ([]), with a log line."""
+    if not value:
+        return []
+    numbers = len(value) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    try:
+        if not numbers:
+            raise RotoshotError(f"{value!r} is not four whole numbers")
+        return list(check_roi(value, size)) if size is not None else list(value)
+    except RotoshotError as exc:
+        log.warning("project region of interest ignored: %s", exc)
+        return []
 
 
 def _frame_list(value) -> list[int]:
@@ -329,6 +347,7 @@ def load_project(
         if len({o.object_id for o in objects}) != len(objects):
             raise ValueError("two objects share an id")
         settings = ProjectSettings(**_typed_fields(ProjectSettings, data.get("settings", {})))
+        settings.roi = _roi_setting(settings.roi, size)
         source_path = str(data["source_path"])
         if source_path and not Path(source_path).is_absolute():
             # A project folder that travelled with its plate beside it: relative to the folder.

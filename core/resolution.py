@@ -45,13 +45,16 @@ EDGE_MODES = ("plate", "smooth")
 
 @dataclass(frozen=True)
 class WorkingResolution:
-    """The plate's size and the network's working size, both (W, H), and how mattes return to
-    the plate's size (EDGE_MODES). Identity (no resampling, bit-identical results) when the
-    sizes are equal."""
+    """The plate's size and the network's working size, both (W, H), how mattes return to the
+    plate's size (EDGE_MODES) and an optional region of interest `roi` (x0, y0, x1, y1: source
+    px, end exclusive; core.roi): then only that part of the plate is seen, at the working
+    size, and results are zero outside it. Identity (no resampling, bit-identical results) when
+    the sizes are equal and there is no region."""
 
     source_size: tuple[int, int]
     size: tuple[int, int]
     edges: str = "plate"
+    roi: tuple[int, int, int, int] | None = None
 
     @classmethod
     def for_source(
@@ -59,24 +62,45 @@ class WorkingResolution:
         source_size: tuple[int, int],
         long_side: int = DEFAULT_WORKING_LONG_SIDE,
         edges: str = "plate",
+        roi: tuple[int, int, int, int] | None = None,
     ) -> WorkingResolution:
         if edges not in EDGE_MODES:
             raise ValueError(f"edges must be one of {EDGE_MODES}, not {edges!r}")
-        return cls(tuple(source_size), working_size(source_size, long_side), edges)
+        source_size = tuple(source_size)
+        if roi is not None and tuple(roi) == (0, 0, *source_size):
+            roi = None  # the whole frame is no region
+        seen = source_size if roi is None else (roi[2] - roi[0], roi[3] - roi[1])
+        return cls(source_size, working_size(seen, long_side), edges, roi and tuple(roi))
 
     @property
     def is_identity(self) -> bool:
-        return self.size == self.source_size
+        return self.size == self.source_size and self.roi is None
+
+    @property
+    def seen_size(self) -> tuple[int, int]:
+        """(W, H) of the part of the plate the network sees (the region, or the whole plate)."""
+        if self.roi is None:
+            return self.source_size
+        x0, y0, x1, y1 = self.roi
+        return x1 - x0, y1 - y0
 
     @property
     def scale(self) -> float:
         """Working px per source px (<= 1)."""
-        return self.size[0] / self.source_size[0]
+        return self.size[0] / self.seen_size[0]
+
+    def _region(self, array: np.ndarray) -> np.ndarray:
+        """The region of interest of an (H, W, ...) array (all of it without one)."""
+        if self.roi is None:
+            return array
+        x0, y0, x1, y1 = self.roi
+        return array[y0:y1, x0:x1]
 
     def image(self, image: np.ndarray) -> np.ndarray:
         """A frame (H, W, C) at the working size (area-averaged, same dtype)."""
-        if self.is_identity or image.shape[1::-1] == self.size:
-            return image
+        image = self._region(image)
+        if image.shape[1::-1] == self.size:
+            return np.ascontiguousarray(image)
         return cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
 
     def masks(self, masks: np.ndarray) -> np.ndarray:
@@ -86,6 +110,10 @@ class WorkingResolution:
             return masks
         out = np.empty((masks.shape[0], self.size[1], self.size[0]), dtype=bool)
         for k, mask in enumerate(masks):
+            mask = self._region(mask)
+            if mask.shape[::-1] == self.size:
+                out[k] = mask
+                continue
             covered = cv2.resize(mask.astype(np.float32), self.size, interpolation=cv2.INTER_AREA)
             out[k] = covered > 0.5
         return out
@@ -96,18 +124,29 @@ class WorkingResolution:
         if self.is_identity:
             return weights
         return np.stack(
-            [cv2.resize(w, self.size, interpolation=cv2.INTER_AREA) for w in weights]
+            [cv2.resize(self._region(w), self.size, interpolation=cv2.INTER_AREA) for w in weights]
         ).astype(np.float32)
 
     def upsample(self, probs: np.ndarray, guide: np.ndarray) -> np.ndarray:
         """(K, h, w) float32 working probabilities -> (K, H, W) float32 in [0, 1] at the source
         size: edges following `guide` ((H, W, 3) uint8 source frame; guided_upsample) or
-        interpolated (bilinear_upsample), as `edges` says."""
+        interpolated (bilinear_upsample), as `edges` says; 0 outside the region of interest."""
         if self.is_identity:
             return probs
-        if self.edges == "smooth":
-            return bilinear_upsample(probs, self.source_size)
-        return guided_upsample(probs, guide, self.size)
+        seen = self.seen_size
+        if self.size == seen:
+            inside = probs
+        elif self.edges == "smooth":
+            inside = bilinear_upsample(probs, seen)
+        else:
+            inside = guided_upsample(probs, np.ascontiguousarray(self._region(guide)), self.size)
+        if self.roi is None:
+            return inside
+        width, height = self.source_size
+        out = np.zeros((probs.shape[0], height, width), np.float32)
+        x0, y0, x1, y1 = self.roi
+        out[:, y0:y1, x0:x1] = inside
+        return out
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:

@@ -41,6 +41,7 @@ def spec_from_args(args, clip: str) -> ShotSpec:
         steps=args.steps,
         working_size=args.working_size,
         edges=args.edges,
+        roi=getattr(args, "roi", None) or "",
         gate=args.gate,
         input_space=args.input_space or "",
         ocio=args.ocio or "",

@@ -36,6 +36,7 @@ class ShotInfo:
 
     object_ids / names: the model's channels in order; working_long_side / working_size (W, H):
     the network's working resolution (core.resolution), edges: how mattes reach the plate size;
+    roi: the region of interest it works in (core.roi; None = the whole frame);
     plate_size (W, H): the size of the frames it was trained on; input_space / colour_config:
     the plate's colour (core.plates; "" = guessed from the file, $OCIO or built-in); gate_px:
     the temporal gate radius; fingerprint: of the annotations it learnt; mode: the segmenter
@@ -54,6 +55,7 @@ class ShotInfo:
     gate_px: int
     fingerprint: str
     mode: str = "osvos"
+    roi: tuple[int, int, int, int] | None = None
 
 
 def _digest_items(value, prefix: str = "") -> Iterator[bytes]:
@@ -135,6 +137,7 @@ def model_file_payload(checkpoint: dict, info: ShotInfo, annotations: dict) -> d
             "gate_px": info.gate_px,
             "fingerprint": info.fingerprint,
             "mode": info.mode,
+            "roi": list(info.roi or ()),
         },
         "annotations": _annotations_to_tensors(annotations),
     }
@@ -174,6 +177,7 @@ def check_payload(payload: dict, label: str) -> ShotInfo:
             gate_px=int(extra["gate_px"]),
             fingerprint=str(extra["fingerprint"]),
             mode=str(extra.get("mode", "osvos")),
+            roi=tuple(int(v) for v in extra.get("roi", ())) or None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RotoshotError(f"{label} lacks what a shot model holds ({exc})") from None

@@ -4,7 +4,7 @@ A queue file is JSON: {"shots": [entry, ...]}, an entry
     {"name": "sh010", "frames": "plates/sh010", "annotations": ["0:sh010_mask.png"],
      "out": "renders/sh010", "quality": 0, "frames_range": "1001-1100"}
 or {"name": ..., "project": "projects/sh020", "out": ...}. Optional: "strokes", "labels",
-"working_size", "edges", "steps", "input_space", "ocio", "chunk". Relative paths are taken from
+"working_size", "edges", "roi", "steps", "input_space", "ocio", "chunk". Relative paths are taken from
 the queue file's folder. On Ray, a shot's training is one task needing a whole machine's CPUs;
 its chunks are tasks of --cpus-per-task CPUs. A shot that fails is reported and the others go on.
 """

@@ -121,6 +121,7 @@ class ShotRenderer:
             gate_px=info.gate_px,
             working_long_side=info.working_long_side,
             edges=info.edges,
+            roi=info.roi,
             mode=info.mode,
             backend=target.backend,
         )

@@ -22,6 +22,7 @@ from core.farm.render import (
 )
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, MIN_WORKING_LONG_SIDE
+from core.roi import Roi, check_roi, parse_roi
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import preset_for
 from core.shot.segmenters import MODES
@@ -38,7 +39,8 @@ class ShotSpec:
     `boxes` ("IDX:x0,y0,x1,y1[@ID]", core.box_prompt: the guided network's first mask becomes
     the keyframe), or `project` (a project folder: its clip, keyframes, object names and working size).
     quality in [0, 1]; steps: override the preset's fine-tuning steps (0: the parent alone);
-    working_size: long side in px (0 = the plate's); gate: temporal gate px (None: default);
+    working_size: long side in px (0 = the plate's); roi: the region of interest "x0,y0,x1,y1"
+    in plate px (core.roi; "" = the whole frame, or the project's); gate: temporal gate px (None: default);
     mode: the segmenter (core.shot.segmenters.MODES); online: rounds of iterative online
     fine-tuning on the model's own confident results (core.shot.online; 0 = none); backend:
     what runs the frozen backbone (core.model.onnx_backbone.BACKENDS)."""
@@ -55,6 +57,7 @@ class ShotSpec:
     steps: int | None = None
     working_size: int = DEFAULT_WORKING_LONG_SIDE
     edges: str = "plate"
+    roi: str = ""
     gate: int | None = None
     input_space: str = ""
     ocio: str = ""
@@ -74,6 +77,7 @@ class PreparedShot:
     names: tuple[str, ...]
     working_size: int
     boxes: tuple[tuple[int, int, tuple[int, int, int, int]], ...] = ()  # (frame, object, box)
+    roi: Roi | None = None
 
 
 def prepare_shot(spec: ShotSpec) -> PreparedShot:
@@ -106,6 +110,9 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
         if not ids or not store.has_foreground(list(ids)):
             raise RotoshotError(f"{Path(spec.project).name} has no painted keyframe to learn from")
         names = {o.object_id: o.name for o in project.objects}
+        roi = parse_roi(spec.roi, source.size)
+        if roi is None and project.settings.roi:
+            roi = check_roi(project.settings.roi, source.size)
         return PreparedShot(
             spec,
             source,
@@ -113,10 +120,12 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
             ids,
             tuple(names[i] for i in ids),
             project.settings.working_long_side,
+            roi=roi,
         )
     if not spec.frames:
         raise RotoshotError("give the clip (FRAMES) or a project folder")
     source = open_frames(spec.frames, **colour)
+    roi = parse_roi(spec.roi, source.size)
     boxes = parse_boxes(spec.boxes, source)
     if spec.annotations or spec.strokes or not boxes:
         parsed = parse_annotations(list(spec.annotations), source, labels=spec.labels)
@@ -126,7 +135,7 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
         store = AnnotationStore(source.size)
     ids = tuple(sorted(set(store.object_ids()) | {obj for _, obj, _ in boxes}))
     names = tuple(f"object {i}" for i in ids)
-    return PreparedShot(spec, source, store, ids, names, working, boxes)
+    return PreparedShot(spec, source, store, ids, names, working, boxes, roi)
 
 
 def parse_boxes(specs: tuple[str, ...], source: FrameSource) -> tuple:
@@ -180,7 +189,12 @@ def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tup
         backend=spec.backend,
     )
     session = command_session(
-        shot.source, options, gate=gate, working_long_side=shot.working_size, edges=spec.edges
+        shot.source,
+        options,
+        gate=gate,
+        working_long_side=shot.working_size,
+        edges=spec.edges,
+        roi=shot.roi,
     )
     add_box_keyframes(shot, session)
     preset = preset_for(spec.quality)
@@ -219,6 +233,7 @@ def train_shot(shot: PreparedShot, cancel: CancelToken = NEVER_CANCELLED) -> tup
         working_long_side=shot.working_size,
         working_size=tuple(session.working.size),
         edges=spec.edges,
+        roi=shot.roi,
         plate_size=tuple(shot.source.size),
         input_space=getattr(shot.source, "input_space", ""),  # as resolved: workers agree
         colour_config=spec.ocio,

@@ -31,6 +31,7 @@ from core.model.build import (
 from core.model.network import OSVOSNet
 from core.model.onnx_backbone import check_backend
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, WorkingResolution
+from core.roi import Roi, check_roi
 from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation
 from core.shot.jobs import TrainJob
 from core.shot.plan import (
@@ -89,13 +90,16 @@ def training_fingerprint(
 ) -> str:
     """What a model trained on the keyframes of `frames` (all when None) at the `working` size
     in `mode` answers: the store's fingerprint when every keyframe is used at the source size in
-    the plain mode, else that, the frames used, the working size and the mode (a model of
-    another working size or mode does not match: a guided mode's network differs)."""
+    the plain mode, else that, the frames used, the working size and region and the mode (a
+    model of another working size, region or mode does not match: a guided mode's network
+    differs)."""
     scaled = working is not None and not working.is_identity
     if (frames is None or list(frames) == store.frames()) and not scaled and mode == "osvos":
         return store.fingerprint()
     used = store.frames() if frames is None else sorted(frames)
     size = f":{working.size}" if scaled else ""
+    if scaled and working.roi is not None:
+        size += f":roi{working.roi}"
     guided = f":{mode}" if mode != "osvos" else ""
     return hashlib.sha1(f"{store.fingerprint()}:{used}{size}{guided}".encode()).hexdigest()
 
@@ -146,7 +150,8 @@ class ShotSession:
     recipes: Preset -> Recipe (tests pass shorter ones); mode: the segmenter
     (core.shot.segmenters.SEGMENTER_MODES); working_long_side: the network's working size
     (core.resolution; 0 = the source size); edges: how mattes return to the plate's size
-    (core.resolution.EDGE_MODES); backend: what runs the frozen backbone
+    (core.resolution.EDGE_MODES); roi: the region of interest the network works in (core.roi;
+    None = the whole frame); backend: what runs the frozen backbone
     (core.model.onnx_backbone.BACKENDS).
     """
 
@@ -161,10 +166,13 @@ class ShotSession:
         mode: str = "osvos",
         working_long_side: int = DEFAULT_WORKING_LONG_SIDE,
         edges: str = "plate",
+        roi: Roi | None = None,
         backend: str = "torch",
     ) -> None:
         self.source = source
-        self.working = WorkingResolution.for_source(source.size, working_long_side, edges)
+        if roi is not None:
+            roi = check_roi(roi, source.size)
+        self.working = WorkingResolution.for_source(source.size, working_long_side, edges, roi)
         self.parent = parent.eval()
         self.model_info = model_info
         self.recipes = recipes
@@ -331,6 +339,7 @@ class ShotSession:
             "quality": model.preset.quality,
             "fingerprint": model.fingerprint,
             "working_size": list(self.working.size),
+            "roi": list(self.working.roi or ()),
         }
         return checkpoint_payload(model.networks[0], extra=extra, members=model.networks[1:])
 
@@ -385,6 +394,16 @@ class ShotSession:
             raise RotoshotError(
                 f"{path} was trained on other keyframes than the project's (its save was "
                 "interrupted or it was copied from elsewhere)"
+            )
+        trained_in = tuple(int(v) for v in extra.get("roi", ())) or None
+        if trained_in != self.working.roi:
+
+            def described(roi: Roi | None) -> str:
+                return "the whole frame" if roi is None else f"the region {list(roi)}"
+
+            raise RotoshotError(
+                f"{path} was trained on {described(trained_in)}, but this clip works on "
+                f"{described(self.working.roi)}: train again"
             )
         # Models saved before working resolutions existed were trained at the source size.
         trained_at = tuple(int(v) for v in extra.get("working_size", self.source.size))
