@@ -25,6 +25,7 @@ from app.document import ShotDocument
 from app.keyframe_tools import flood_fill
 from app.outline_editor import OutlineEditor
 from app.overlay_drawing import draw_edge, draw_onion_outline, draw_strokes
+from app.region_tool import RegionTool
 from core.corrections import Correction
 from core.errors import RotoshotError
 
@@ -38,6 +39,7 @@ class Tool(enum.StrEnum):
     FILL = "fill"
     OUTLINE = "outline"
     BOX = "box"
+    REGION = "region"  # Clip ▸ Region of Interest ▸ Draw Region (app.region_tool)
 
 
 class ViewMode(enum.StrEnum):
@@ -48,7 +50,7 @@ class ViewMode(enum.StrEnum):
     ORIGINAL = "original"
 
 
-BRUSH, ERASER, LASSO, FILL, OUTLINE, BOX = Tool
+BRUSH, ERASER, LASSO, FILL, OUTLINE, BOX, REGION = Tool
 VIEW_OVERLAY, VIEW_MATTE, VIEW_ORIGINAL = ViewMode
 
 
@@ -90,6 +92,8 @@ class CanvasView(QGraphicsView):
         self.setFocusPolicy(Qt.StrongFocus)
         self.outline = OutlineEditor(self.scene(), document)
         self.box = BoxTool(document, self.scene(), self)
+        self.region = RegionTool(document, self.scene(), self)
+        self._drag_tools = {BOX: self.box, REGION: self.region}  # rectangles: press/move/release
         self.tool = BRUSH
         self.brush_size = 24
         self.onion_skin = False  # the previous frame's matte outline over this frame
@@ -306,8 +310,8 @@ class CanvasView(QGraphicsView):
         if self.tool == OUTLINE:
             super().mousePressEvent(event)  # the scene drags the handle under the cursor
             return
-        if self.tool == BOX:
-            self.box.press(self.mapToScene(event.position().toPoint()))
+        if self.tool in self._drag_tools:
+            self._drag_tools[self.tool].press(self.mapToScene(event.position().toPoint()))
             return
         doc = self.document
         x, y = self._image_point(event)
@@ -341,8 +345,8 @@ class CanvasView(QGraphicsView):
         if self.tool == OUTLINE:
             super().mouseMoveEvent(event)
             return
-        if self.tool == BOX:
-            self.box.move(scene_pos)
+        if self.tool in self._drag_tools:
+            self._drag_tools[self.tool].move(scene_pos)
             return
         if self.tool == LASSO and self._lasso:
             pressed = event.buttons() & (Qt.LeftButton | Qt.RightButton)
@@ -368,8 +372,8 @@ class CanvasView(QGraphicsView):
             super().mouseReleaseEvent(event)
             self.outline.commit_if_moved()
             return
-        if self.tool == BOX:
-            self.box.release(self.mapToScene(event.position().toPoint()))
+        if self.tool in self._drag_tools:
+            self._drag_tools[self.tool].release(self.mapToScene(event.position().toPoint()))
             return
         if self._working is None:
             return
@@ -447,6 +451,9 @@ class CanvasView(QGraphicsView):
             return
         if self._lasso and event.key() == Qt.Key_Escape:
             self.cancel_lasso()
+            return
+        if self.tool == REGION and event.key() == Qt.Key_Escape:
+            self.set_tool(BRUSH)  # no region drawn after all
             return
         if event.key() == Qt.Key_BracketLeft:
             self.set_brush_size(int(self.brush_size / 1.25))

@@ -144,7 +144,7 @@ class Engine(QObject):
         with self._focus_lock:
             return self._range is None or self._range[0] <= frame_idx <= self._range[1]
 
-    @Slot(str, int, str, str)
+    @Slot(str, int, str, str, object)
     @_never_raises
     def open_clip(
         self,
@@ -152,9 +152,11 @@ class Engine(QObject):
         working_long_side: int = DEFAULT_WORKING_LONG_SIDE,
         input_space: str = "",
         mode: str = "osvos",
+        roi: tuple[int, int, int, int] | None = None,
     ) -> None:
         """Open the clip on the engine side with an untrained parent network, working at
-        `working_long_side` px (core.resolution); a plate in `input_space` ("" = guessed);
+        `working_long_side` px (core.resolution) in the region `roi` (core.roi; None = the whole
+        frame); a plate in `input_space` ("" = guessed);
         segmenting in `mode` (core.shot.segmenters.MODES; a guided mode takes the guided
         parent, or adds an untrained guidance channel to other weights)."""
         from core.device import resolve_device
@@ -181,14 +183,20 @@ class Engine(QObject):
             self.error.emit(str(exc))
             return
         # Looked up at each run, so a test (or a later settings change) can swap the recipes.
-        self._session = ShotSession(
-            source,
-            parent,
-            info,
-            recipes=lambda p: self.recipes(p),
-            working_long_side=working_long_side,
-            mode=mode,
-        )
+        try:
+            self._session = ShotSession(
+                source,
+                parent,
+                info,
+                recipes=lambda p: self.recipes(p),
+                working_long_side=working_long_side,
+                roi=roi,
+                mode=mode,
+            )
+        except RotoshotError as exc:  # a region that does not fit the clip
+            source.close()
+            self.error.emit(str(exc))
+            return
         self._done = set()
         self._warm_up()
         self.costs_measured.emit(copy.deepcopy(self._session.costs))

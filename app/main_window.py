@@ -33,6 +33,7 @@ from app.canvas import (
     FILL,
     LASSO,
     OUTLINE,
+    REGION,
     VIEW_MATTE,
     VIEW_ORIGINAL,
     VIEW_OVERLAY,
@@ -47,6 +48,7 @@ from app.go_menu import build_go_menu
 from app.keyframe_tools import KeyframeTools
 from app.objects_panel import ObjectListPanel
 from app.project_controller import ProjectController, data_dir
+from app.region_tool import RegionMenu
 from app.timeline import TimelineWidget
 from app.train_controller import TrainController
 from app.train_panel import TrainPanel
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         box.requested.connect(self.engine.box_mask)
         self.engine.box_mask_ready.connect(box.apply)
         box.status_reported.connect(self.statusBar().showMessage)
+        self.canvas.region.status_reported.connect(self.statusBar().showMessage)
         for controller in (self.project_controller, self.keyframe_tools):
             controller.failed.connect(self.show_error)
             controller.status_reported.connect(self.statusBar().showMessage)
@@ -276,6 +279,14 @@ class MainWindow(QMainWindow):
         clip_menu.addMenu(self.working_menu)
         clip_menu.addMenu(self.space_menu)
         clip_menu.addMenu(self.mode_menu)
+        self.region_menu = RegionMenu(
+            self.document,
+            self.canvas.region,
+            (lambda: self.canvas.set_tool(REGION), lambda: self.canvas.set_tool(BRUSH)),
+            reopen,
+            self,
+        )
+        clip_menu.addMenu(self.region_menu)
         build_go_menu(self, menu.addMenu("&Go"))
         for n in range(1, 10):
             self._action(f"Object {n}", lambda _c=False, i=n: self._select_object_number(i), str(n))

@@ -49,7 +49,7 @@ class ProjectController(QObject):
     """Open / save / restore for one document and its engine."""
 
     # path, working long side, input colour space, segmentation mode
-    clip_open_requested = Signal(str, int, str, str)
+    clip_open_requested = Signal(str, int, str, str, object)
     model_restore_requested = Signal(str, object, object, str)  # path, ids, annotations, fp
     failed = Signal(str)  # a message for the artist
     status_reported = Signal(str, int)  # a status-bar message, milliseconds
@@ -155,7 +155,11 @@ class ProjectController(QObject):
         self._pending_model = model if model is not None and model.exists() and matches else None
         settings = project.settings
         self.clip_open_requested.emit(
-            project.source_path, settings.working_long_side, settings.input_space, settings.mode
+            project.source_path,
+            settings.working_long_side,
+            settings.input_space,
+            settings.mode,
+            tuple(settings.roi) or None,
         )
         self.project_loaded.emit()
         return True

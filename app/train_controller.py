@@ -95,9 +95,14 @@ class TrainController(QObject):
         return [f for f in doc.store.frames() if doc.in_range(f)]
 
     def working(self) -> WorkingResolution:
-        """The network's working size for this clip (the project's setting; core.resolution)."""
-        doc = self.document
-        return WorkingResolution.for_source(doc.source.size, doc.project.settings.working_long_side)
+        """The network's working size and region for this clip (the project's settings;
+        core.resolution, core.roi)."""
+        settings = self.document.project.settings
+        return WorkingResolution.for_source(
+            self.document.source.size,
+            settings.working_long_side,
+            roi=tuple(settings.roi) or None,
+        )
 
     def training_fingerprint(self) -> str:
         """What a model trained now would answer (core.shot.session.training_fingerprint)."""

@@ -8,6 +8,13 @@ benchmarks:
         --width 1920 --format jpg
     .venv/bin/python bench/davis_bench.py --data /tmp/davis-1080 --quality 0 --label q0_1080
 
+With `--inset 3840` the frames are not scaled but set, centred, into a mid-grey 3840x2160
+canvas: a small object in a large plate, for the region-of-interest benchmark (the region is
+the inset, printed at the end):
+
+    .venv/bin/python bench/make_plates.py ../shared/data/davis2016-dev /tmp/davis-inset4k \
+        --inset 3840 --format jpg
+
 Frames are upscaled bicubically, masks bilinearly then thresholded at half (smooth edges, as an
 artist's matte of the larger plate would be). Write the copy outside the repository (the data
 never goes into it).
@@ -31,6 +38,17 @@ def _scaled(image: np.ndarray, width: int, interpolation: int) -> np.ndarray:
         return image
     height = round(image.shape[0] * width / image.shape[1])
     return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def _inset(image: np.ndarray, width: int, fill: int) -> np.ndarray:
+    """`image` centred in a `width` x (width * 9 / 16) canvas of `fill` (unscaled)."""
+    if width <= 0:
+        return image
+    height = width * 9 // 16
+    y0, x0 = (height - image.shape[0]) // 2, (width - image.shape[1]) // 2
+    canvas = np.full((height, width, *image.shape[2:]), fill, image.dtype)
+    canvas[y0 : y0 + image.shape[0], x0 : x0 + image.shape[1]] = image
+    return canvas
 
 
 def _write_exr(path: Path, rgb: np.ndarray, to_linear) -> None:
@@ -69,6 +87,9 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=0, help="upscale to this width (0: keep)")
     parser.add_argument("--format", choices=["exr", "dpx", "jpg"], default="exr")
     parser.add_argument("--sequences", help="comma-separated subset (default: all)")
+    parser.add_argument(
+        "--inset", type=int, default=0, help="set frames unscaled into a grey canvas this wide"
+    )
     args = parser.parse_args()
 
     import PyOpenColorIO as ocio
@@ -88,7 +109,9 @@ def main() -> int:
         frames.mkdir(parents=True, exist_ok=True)
         masks.mkdir(parents=True, exist_ok=True)
         for jpeg in sorted(sequence.glob("*.jpg")):
-            rgb = _scaled(read_image_rgb(jpeg), args.width, cv2.INTER_CUBIC)
+            rgb = _inset(
+                _scaled(read_image_rgb(jpeg), args.width, cv2.INTER_CUBIC), args.inset, 128
+            )
             if args.format == "exr":
                 _write_exr(frames / f"{jpeg.stem}.exr", rgb, to_linear)
             elif args.format == "dpx":
@@ -98,9 +121,14 @@ def main() -> int:
                 cv2.imwrite(str(frames / f"{jpeg.stem}.jpg"), bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
         for png in sorted((data / "Annotations" / "480p" / sequence.name).glob("*.png")):
             mask = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
-            mask = _scaled(mask, args.width, cv2.INTER_LINEAR)
+            mask = _inset(_scaled(mask, args.width, cv2.INTER_LINEAR), args.inset, 0)
             cv2.imwrite(str(masks / png.name), np.where(mask > 127, 255, 0).astype(np.uint8))
         print(sequence.name, flush=True)
+    if args.inset:
+        height, width = mask.shape[:2]
+        inset = _scaled(cv2.imread(str(png), cv2.IMREAD_GRAYSCALE), args.width, cv2.INTER_LINEAR)
+        y0, x0 = (height - inset.shape[0]) // 2, (width - inset.shape[1]) // 2
+        print(f"inset region: --roi {x0},{y0},{x0 + inset.shape[1]},{y0 + inset.shape[0]}")
     return 0
 
 
