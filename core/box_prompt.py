@@ -129,8 +129,12 @@ def box_to_mask(
 ) -> tuple[np.ndarray, str]:
     """The first mask of the object in `box` on frame `frame_idx`: (H, W) bool at the source
     size, and how it was made ("network", or "grabcut" when the network found nothing in the
-    box or is not a guided one). `model` is the guided parent (or a guided shot model)."""
+    box or is not a guided one). `model` is the guided parent (or a guided shot model). The box
+    is looked for in the whole frame even when `working` has a region of interest: a box is
+    where the artist says the object is."""
     image = source.read(frame_idx)
+    if working is not None and working.roi is not None:
+        working = WorkingResolution.for_source(source.size, edges=working.edges)
     if not model.guided:
         return grabcut_mask(image, box), "grabcut"
     segmenter = Segmenter(model, source, config=SegmentConfig(temporal_gate_px=0), working=working)

@@ -206,3 +206,26 @@ def test_a_project_keeps_its_region_and_ignores_a_bad_one(tmp_path):
         data["settings"]["roi"] = bad
         (tmp_path / MANIFEST).write_text(json.dumps(data))
         assert load_project(tmp_path, size=(128, 96))[0].settings.roi == []
+
+
+def test_a_box_prompt_looks_in_the_whole_frame_whatever_the_region():
+    from core.box_prompt import box_to_mask
+    from core.guidance import bounding_box
+    from core.model.build import GUIDED_PARENT_WEIGHTS
+
+    if not GUIDED_PARENT_WEIGHTS.exists():
+        pytest.skip("no shipped guided parent")
+    frames, labels = make_clip(num_frames=1, height=288, width=384, seed=7)
+    model, _ = build_model(weights="guided")
+    x0, y0, x1, y1 = bounding_box(labels[0] == 1)
+    box = (x0 - 8, y0 - 8, x1 + 8, y1 + 8)
+    far = (0, 0, 64, 64) if x0 > 100 else (300, 200, 384, 288)  # a region away from the box
+    source = ArraySource(frames)
+    plain, how = box_to_mask(
+        model, source, 0, box, working=WorkingResolution.for_source((384, 288))
+    )
+    regional, how_regional = box_to_mask(
+        model, source, 0, box, working=WorkingResolution.for_source((384, 288), roi=far)
+    )
+    assert how == how_regional == "network" and np.array_equal(plain, regional)
+    assert iou(regional, labels[0] == 1) > 0.7
