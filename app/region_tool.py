@@ -99,14 +99,15 @@ class RegionTool(QObject):
         self.drawn.emit(roi)
 
 
-def object_masks(document: ShotDocument) -> Iterator[np.ndarray]:
+def object_masks(document: ShotDocument, seen: set[int]) -> Iterator[np.ndarray]:
     """Every object's mask ((H, W) bool) on every frame of the work range that has a keyframe or
-    a result: where the objects are, for fitting the region."""
+    a result: where the objects are, for fitting the region. Adds those frames to `seen`."""
     first, last = document.work_range()
     for frame_idx in range(first, last + 1):
         for info in document.project.objects:
             mask = document.display_mask(info.object_id, frame_idx)
             if mask is not None:
+                seen.add(frame_idx)
                 yield mask
 
 
@@ -170,13 +171,22 @@ class RegionMenu(QMenu):
         doc = self.document
         if doc.source is None:
             return
-        roi = fit_roi(object_masks(doc), doc.source.size)
+        seen: set[int] = set()
+        roi = fit_roi(object_masks(doc, seen), doc.source.size)
         if roi is None:
             self.tool.status_reported.emit(
                 "Nothing to fit to: paint the object or let it segment first.", 6000
             )
             return
         self.set_region(roi)
+        first, last = doc.work_range()
+        if len(seen) < last - first + 1:
+            # A moving object may leave a region fitted to a few frames: say so.
+            self.tool.status_reported.emit(
+                f"Region fitted to the {len(seen)} of {last - first + 1} frames that have a "
+                "keyframe or result; fit again (from the whole frame) once the shot is segmented.",
+                10000,
+            )
 
     def set_region(self, roi: Roi | None) -> None:
         """Make `roi` the clip's region (None: the whole frame) and open the clip again in it."""
