@@ -142,6 +142,12 @@ def main() -> int:
         help="keep a stroke robot's correction as the app does (weighted: core.corrections) or "
         "as a plain full mask (full: every pixel taught as truth, as before)",
     )
+    parser.add_argument(
+        "--neighbours",
+        choices=["on", "off"],
+        default="on",
+        help="the frames around a correction learn from it (core.correction_neighbours)",
+    )
     args = parser.parse_args()
     data = Path(args.data)
     image_root, gt_root = data / "JPEGImages" / "480p", data / "Annotations" / "480p"
@@ -158,6 +164,8 @@ def main() -> int:
         source = open_frames(str(image_root / name))
         truths = [read_label_mask(p) > 0 for p in sorted((gt_root / name).glob("*.png"))]
         session = ShotSession(source, parent, info)
+        if args.neighbours == "off":
+            session.correction_neighbours = None
         rounds = list(
             simulate(
                 session,

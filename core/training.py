@@ -66,13 +66,21 @@ class TrainingSample:
     (K, H, W) bool or None: the labelled pixels when an object has hint strokes (unpainted
     pixels carry no loss), None when every annotation is a full mask; or (K, H, W) float32 in
     [0, 1]: each pixel's weight in the loss (a correction's kept pixels count less than the
-    painted ones; 0 = unlabelled)."""
+    painted ones; 0 = unlabelled). views: cached views of this sample (0 = the config's
+    views_per_frame, shared among the samples that ask for it; a correction's neighbours,
+    core.correction_neighbours, ask for a few of their own)."""
 
     image: np.ndarray
     masks: np.ndarray
     valid: np.ndarray
     key: str = ""  # identifies (frame, annotation content) for FeatureCache reuse; "" = no reuse
     known: np.ndarray | None = None
+    views: int = 0
+
+    @property
+    def auxiliary(self) -> bool:
+        """True for a sample derived from a keyframe (a correction's neighbour), not painted."""
+        return self.views > 0
 
     @property
     def weighted(self) -> bool:
@@ -282,9 +290,8 @@ def fine_tune(
     view_frames: list[int] = []  # the sample index of each view
     view_maker = ViewMaker(samples, config)
     if first_trained > 0:
-        views_per_frame = max(
-            1, min(config.views_per_frame, config.max_cached_views // len(samples))
-        )
+        shared = sum(1 for s in samples if not s.views) or 1
+        views_per_frame = max(1, min(config.views_per_frame, config.max_cached_views // shared))
         cache = feature_cache if feature_cache is not None else FeatureCache()
         wanted = set()
         encode = _view_encoder(model, first_trained, config.backend, device)
@@ -295,7 +302,8 @@ def fine_tune(
                 sample_views = cache.get(key)
                 if sample_views and sample_views[0].target.shape[1] != num_objects:
                     sample_views.clear()
-                for v in range(len(sample_views), views_per_frame):
+                sample_count = sample.views or views_per_frame
+                for v in range(len(sample_views), sample_count):
                     cancel.raise_if_cancelled()
                     image, masks, known = view_maker.make(
                         view_rng(config.seed, sample, index, v), index, identity=(v == 0)
@@ -326,8 +334,8 @@ def fine_tune(
                     yield TrainProgress(
                         0, steps_reported, math.nan, elapsed, math.nan, phase="preparing"
                     )
-                views.extend(sample_views[:views_per_frame])
-                view_frames.extend([index] * views_per_frame)
+                views.extend(sample_views[:sample_count])
+                view_frames.extend([index] * sample_count)
         cache.retain(wanted)
         log.info("%d augmented views ready in %.1f s", len(views), time.perf_counter() - started)
 

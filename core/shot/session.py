@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.annotations import AnnotationStore
+from core.correction_neighbours import NeighbourSamples
 from core.errors import RotoshotError
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.model.build import (
@@ -110,12 +111,15 @@ def build_samples(
     object_ids: list[int] | tuple[int, ...],
     frames: list[int] | None = None,
     working: WorkingResolution | None = None,
+    neighbours: NeighbourSamples | None = None,
 ) -> tuple[tuple[TrainingSample, ...], dict[int, FrameAnnotation]]:
     """Training samples and annotation overrides from every annotated frame (or those of them
     in `frames`: the artist's work range), masks in `object_ids` order. Samples are at the
     `working` size (None = the source size), overrides at the source size. Each sample's key
-    identifies its frame, content and size (for FeatureCache reuse). RotoshotError when a
-    frame's size differs from the annotations'."""
+    identifies its frame, content and size (for FeatureCache reuse). With `neighbours` (what
+    they keep between runs), the frames around each correction learn from it too
+    (core.correction_neighbours). RotoshotError
+    when a frame's size differs from the annotations'."""
     ids = list(object_ids)
     working = working or WorkingResolution(source.size, source.size)
     samples, annotations = [], {}
@@ -140,6 +144,8 @@ def build_samples(
             TrainingSample(working.image(image), working.masks(masks), valid, key=key, known=known)
         )
         annotations[frame_idx] = FrameAnnotation(masks, valid, store.frame_known(frame_idx, ids))
+    if neighbours is not None:
+        samples.extend(neighbours.for_store(store, source, ids, working, keep))
     return tuple(samples), annotations
 
 
@@ -182,6 +188,8 @@ class ShotSession:
         self.model: ShotModel | None = None
         self.costs = CostModel(self.working.size)
         self.feature_cache = FeatureCache()
+        # A correction teaches its neighbouring frames too (None: it does not).
+        self.correction_neighbours: NeighbourSamples | None = NeighbourSamples()
         self._version = 0
         self._segmenter: FrameSegmenter | None = None
 
@@ -253,7 +261,9 @@ class ShotSession:
         ids = tuple(store.object_ids())
         if not ids or not store.has_foreground(list(ids)):
             return None
-        samples, annotations = build_samples(store, self.source, ids, working=self.working)
+        samples, annotations = build_samples(
+            store, self.source, ids, working=self.working, neighbours=self.correction_neighbours
+        )
         return TrainJob(samples, ids, annotations, preset, store.fingerprint(), correction, preview)
 
     def train(
