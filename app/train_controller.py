@@ -14,7 +14,6 @@ from app.document import ShotDocument
 from app.engine import Engine
 from app.results import ResultRecord
 from app.train_panel import TrainPanel
-from core.correction_neighbours import NeighbourSamples
 from core.errors import RotoshotError
 from core.jobs import CancelToken
 from core.resolution import WorkingResolution
@@ -49,9 +48,6 @@ class TrainController(QObject):
         self._cancel = CancelToken()
         self.trained_fingerprint = ""
         self._costs: CostModel | None = None  # the engine's step costs on the open clip
-        # Corrections' neighbour samples (core.correction_neighbours), per open clip.
-        self.neighbours = NeighbourSamples()
-        document.clip_loaded.connect(lambda: setattr(self, "neighbours", NeighbourSamples()))
         # False from a clip/project open until the engine has loaded the network and a saved
         # model (if any) was restored: a training request queued before that restore would be
         # overwritten by it (the engine runs requests in order).
@@ -125,7 +121,7 @@ class TrainController(QObject):
         if not ids or not painted:
             return None
         samples, annotations = build_samples(
-            doc.store, doc.source, ids, frames, working=self.working(), neighbours=self.neighbours
+            doc.store, doc.source, ids, frames, working=self.working()
         )
         preset = preset_for(doc.project.settings.quality)
         fingerprint = self.training_fingerprint()

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench.artist_robots import ROBOTS  # noqa: E402
 from core.annotations import AnnotationStore, read_label_mask  # noqa: E402
 from core.confidence import frame_confidence, least_confident, mean_area  # noqa: E402
+from core.correction_neighbours import NeighbourSamples  # noqa: E402
 from core.corrections import Correction  # noqa: E402
 from core.metrics import boundary_f_measure, region_similarity  # noqa: E402
 from core.shot.presets import Preset, preset_for  # noqa: E402
@@ -145,8 +146,9 @@ def main() -> int:
     parser.add_argument(
         "--neighbours",
         choices=["on", "off"],
-        default="on",
-        help="the frames around a correction learn from it (core.correction_neighbours)",
+        default="off",
+        help="the frames around a correction learn from it (core.correction_neighbours; off in "
+        "the app: it did not win)",
     )
     args = parser.parse_args()
     data = Path(args.data)
@@ -164,8 +166,8 @@ def main() -> int:
         source = open_frames(str(image_root / name))
         truths = [read_label_mask(p) > 0 for p in sorted((gt_root / name).glob("*.png"))]
         session = ShotSession(source, parent, info)
-        if args.neighbours == "off":
-            session.correction_neighbours = None
+        if args.neighbours == "on":
+            session.correction_neighbours = NeighbourSamples()
         rounds = list(
             simulate(
                 session,

@@ -7,6 +7,10 @@ where the flow agrees both ways (occlusions and flow errors drop out) and a litt
 edges, and become sparse training targets there: painted object stays object, painted
 background stays background, every other pixel carries no loss. Their weight halves with each
 frame of distance, so the corrected frame itself counts most.
+
+Not on in the app (ShotSession.correction_neighbours is None): at the same training steps it
+did not beat corrections alone on the dev split (docs/BENCHMARKS.md); the simulated-artist
+bench measures it with `--neighbours on`.
 """
 
 from __future__ import annotations

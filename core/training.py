@@ -261,6 +261,7 @@ def fine_tune(
     cancel: CancelToken = NEVER_CANCELLED,
     feature_cache: FeatureCache | None = None,
     focus: Collection[int] = (),
+    prune_cache: bool = True,
 ) -> Iterator[TrainProgress]:
     """Fine-tune `model` in place on `samples`, yielding TrainProgress after each step.
 
@@ -269,7 +270,8 @@ def fine_tune(
 
     The model's object channels are resized to K = samples' object count (new objects start from
     the parent predictors). `feature_cache` keeps encoded views between calls (the app passes one;
-    it must be cleared when the frozen layers' weights change). Raises core.jobs.Cancelled at the next step boundary after
+    it must be cleared when the frozen layers' weights change); with `prune_cache` the views of
+    samples not in `samples` are dropped from it (False when `samples` is part of a shot's). Raises core.jobs.Cancelled at the next step boundary after
     `cancel.cancel()`; the weights are then those of the last completed step.
     """
     num_objects = validate_samples(samples)
@@ -336,7 +338,8 @@ def fine_tune(
                     )
                 views.extend(sample_views[:sample_count])
                 view_frames.extend([index] * sample_count)
-        cache.retain(wanted)
+        if prune_cache:
+            cache.retain(wanted)
         log.info("%d augmented views ready in %.1f s", len(views), time.perf_counter() - started)
 
     param_groups = [

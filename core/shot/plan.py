@@ -299,17 +299,24 @@ def run_plan(
         later = sum(costs.step_seconds(s, len(samples)) for s in steps[n + 1 :])
         started = time.perf_counter()
         cache = feature_cache if step.config.trainable == "head" else None
-        step_samples, step_focus = samples, focus
+        step_samples, step_focus, whole = samples, focus, True
         if step.kind is StepKind.PREVIEW:
             # The quick look trains on the painted frames alone: a correction's neighbours
             # (auxiliary samples) would double its time, and the real update has them.
             painted = [i for i, s in enumerate(samples) if not s.auxiliary]
             step_samples = [samples[i] for i in painted]
             step_focus = [painted.index(i) for i in focus if i in painted]
+            whole = len(painted) == len(samples)
         else:
             step_focus = [i for i in focus if not samples[i].weighted]
         training = fine_tune(
-            work, step_samples, step.config, cancel=cancel, feature_cache=cache, focus=step_focus
+            work,
+            step_samples,
+            step.config,
+            cancel=cancel,
+            feature_cache=cache,
+            focus=step_focus,
+            prune_cache=whole,  # the neighbours' views wait in the cache for the real update
         )
         for progress in training:
             own_eta = progress.eta_s

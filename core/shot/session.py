@@ -188,8 +188,10 @@ class ShotSession:
         self.model: ShotModel | None = None
         self.costs = CostModel(self.working.size)
         self.feature_cache = FeatureCache()
-        # A correction teaches its neighbouring frames too (None: it does not).
-        self.correction_neighbours: NeighbourSamples | None = NeighbourSamples()
+        # NeighbourSamples: a correction teaches its neighbouring frames too. Off (None): at the
+        # same training steps it scored lower (docs/BENCHMARKS.md); bench/simulated_artist.py
+        # --neighbours on measures it again.
+        self.correction_neighbours: NeighbourSamples | None = None
         self._version = 0
         self._segmenter: FrameSegmenter | None = None
 
@@ -221,16 +223,19 @@ class ShotSession:
         return [i for i, f in enumerate(frames) if f not in model.annotations]
 
     def plan_for(self, job: TrainJob) -> tuple[PlanStep, ...]:
-        """The fine-tunes `job` will run."""
+        """The fine-tunes `job` will run: their steps grow with the painted keyframes (a
+        correction's neighbours, auxiliary samples, ride along without adding steps)."""
         correction = job.correction and self._can_update(job.object_ids)
         trained = len(self.model.networks) if correction else 0
+        painted = [i for i, s in enumerate(job.samples) if not s.auxiliary]
+        new = [i for i in self.new_samples(job) if i in painted] if correction else painted
         return plan(
             self.recipe(job.preset),
             models_trained=trained,
             correction=correction,
             preview=job.preview,
-            num_keyframes=len(job.samples),
-            num_new=len(self.new_samples(job)) if correction else len(job.samples),
+            num_keyframes=len(painted),
+            num_new=len(new),
         )
 
     def estimate(
