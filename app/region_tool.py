@@ -191,9 +191,11 @@ class RegionMenu(QMenu):
     def set_region(self, roi: Roi | None) -> None:
         """Make `roi` the clip's region (None: the whole frame) and open the clip again in it."""
         doc = self.document
+        if doc.source is None:
+            return
         if roi is not None and tuple(roi) == (0, 0, *doc.source.size):
             roi = None  # a region of the whole frame is none
-        if doc.project is None or self.tool.region() == (tuple(roi) if roi else None):
+        if self.tool.region() == (tuple(roi) if roi else None):
             return
         doc.project.settings.roi = list(roi) if roi else []
         doc.save_manifest()

@@ -160,7 +160,8 @@ def command_session(
         report("warning: --backend onnx needs the onnx extra (onnx, onnxruntime); using torch")
     if not session.working.is_identity:
         (w, h), (sw, sh) = session.working.size, source.size
-        where = "" if roi is None else " of the region {},{},{},{}".format(*session.working.roi)
+        region = session.working.roi
+        where = "" if region is None else " of the region {},{},{},{}".format(*region)
         report(f"working resolution {w}x{h}{where} (mattes at the plate's {sw}x{sh})")
     return session
 
