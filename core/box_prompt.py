@@ -20,6 +20,7 @@ from core.errors import RotoshotError
 from core.guidance import box_mask
 from core.model.network import OSVOSNet
 from core.resolution import WorkingResolution
+from core.roi import checked_rect
 from core.segmentation import SegmentConfig, Segmenter
 from core.video import FrameSource
 
@@ -36,18 +37,7 @@ _GRABCUT_ITERATIONS = 5
 def check_box(box: Sequence[float], size: tuple[int, int]) -> Box:
     """A box (x0, y0, x1, y1) clipped to a frame of `size` (W, H) as ints. RotoshotError when it
     is empty, inverted, smaller than MIN_BOX_PX or entirely outside the frame."""
-    if len(box) != 4:
-        raise RotoshotError("a box is four numbers: x0,y0,x1,y1")
-    x0, y0, x1, y1 = (int(round(float(v))) for v in box)
-    width, height = size
-    if x1 <= x0 or y1 <= y0:
-        raise RotoshotError(f"box {x0},{y0},{x1},{y1} is empty: x1 must exceed x0, y1 y0")
-    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-        raise RotoshotError(f"box {x0},{y0},{x1},{y1} is outside the {width}x{height} frame")
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
-    if x1 - x0 < MIN_BOX_PX or y1 - y0 < MIN_BOX_PX:
-        raise RotoshotError(f"box {x0},{y0},{x1},{y1} is smaller than {MIN_BOX_PX} px")
-    return x0, y0, x1, y1
+    return checked_rect(box, size, MIN_BOX_PX, "box")
 
 
 def parse_box_spec(spec: str, size: tuple[int, int]) -> tuple[int, int, Box]:

@@ -27,24 +27,31 @@ FIT_MARGIN = 0.1
 FIT_MARGIN_MIN_PX = 16
 
 
+def checked_rect(rect: Sequence[float], size: tuple[int, int], min_px: int, name: str) -> Roi:
+    """A rectangle (x0, y0, x1, y1) clipped to a frame of `size` (W, H), as ints. RotoshotError
+    (one line, calling it `name`) when it is not four numbers, empty, entirely outside the frame
+    or under `min_px` on a side once clipped."""
+    if len(rect) != 4:
+        raise RotoshotError(f"a {name} is four numbers: x0,y0,x1,y1")
+    try:
+        x0, y0, x1, y1 = (int(round(float(v))) for v in rect)
+    except (TypeError, ValueError, OverflowError):
+        raise RotoshotError(f"{name} {list(rect)} is not four numbers") from None
+    width, height = size
+    if x1 <= x0 or y1 <= y0:
+        raise RotoshotError(f"{name} {x0},{y0},{x1},{y1} is empty: x1 must exceed x0, y1 y0")
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise RotoshotError(f"{name} {x0},{y0},{x1},{y1} is outside the {width}x{height} frame")
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
+    if x1 - x0 < min_px or y1 - y0 < min_px:
+        raise RotoshotError(f"{name} {x0},{y0},{x1},{y1} is smaller than {min_px} px on a side")
+    return x0, y0, x1, y1
+
+
 def check_roi(roi: Sequence[float], size: tuple[int, int]) -> Roi:
     """A region (x0, y0, x1, y1) clipped to a frame of `size` (W, H), as ints. RotoshotError
     (one line) when it is not four numbers, empty, outside the frame or under MIN_ROI_PX."""
-    if len(roi) != 4:
-        raise RotoshotError("a region of interest is four numbers: x0,y0,x1,y1")
-    try:
-        x0, y0, x1, y1 = (int(round(float(v))) for v in roi)
-    except (TypeError, ValueError, OverflowError):
-        raise RotoshotError(f"region of interest {list(roi)} is not four numbers") from None
-    width, height = size
-    if x1 <= x0 or y1 <= y0:
-        raise RotoshotError(f"region {x0},{y0},{x1},{y1} is empty: x1 must exceed x0, y1 y0")
-    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-        raise RotoshotError(f"region {x0},{y0},{x1},{y1} is outside the {width}x{height} frame")
-    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
-    if x1 - x0 < MIN_ROI_PX or y1 - y0 < MIN_ROI_PX:
-        raise RotoshotError(f"region {x0},{y0},{x1},{y1} is smaller than {MIN_ROI_PX} px on a side")
-    return x0, y0, x1, y1
+    return checked_rect(roi, size, MIN_ROI_PX, "region")
 
 
 def parse_roi(text: str, size: tuple[int, int]) -> Roi | None:
