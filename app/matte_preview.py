@@ -85,12 +85,6 @@ class EdgeMattePreviews(QObject):
             self._cache.popitem(last=False)
         self.matte_ready.emit(key[0], key[1])
 
-    def wait(self) -> None:
-        """Block until the queued mattes are computed (tests, benchmarks)."""
-        for future in list(self._pending.values()):
-            if not future.cancelled():
-                future.exception()
-
     def close(self) -> None:
         """Drop pending requests and end the worker (the window is closing)."""
         self._closed = True
