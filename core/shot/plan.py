@@ -47,8 +47,13 @@ CORRECTION_PREVIEW_STEPS = 30
 # spread over more keyframes' views teaches each of them less.
 KEYFRAME_STEP_SHARE = 0.5
 MAX_KEYFRAME_SCALE = 3.0
-# A correction's update runs the recipe's steps once per new keyframe (at least
-# MIN_UPDATE_STEPS, at most a full run's), half of them on the new keyframes' views.
+# A correction's update runs UPDATE_STEP_SCALE times the recipe's head steps (and
+# UPDATE_REFINE_SCALE times its edge steps) per new keyframe, for at most MAX_KEYFRAME_SCALE new
+# ones, half of them on the new keyframes' views. More than a first run's: the frame it learns
+# is the one the model got most wrong, and it must be learnt without losing the others; one
+# recipe's worth left corrections undertrained (docs/BENCHMARKS.md, "Correction updates").
+UPDATE_STEP_SCALE = 3
+UPDATE_REFINE_SCALE = 2.5
 MIN_UPDATE_STEPS = 40
 UPDATE_FOCUS_SHARE = 0.5
 # A whole-network model's update runs a third of its recipe (its steps cost ten head steps).
@@ -111,22 +116,20 @@ def correction_preview_config(config: FineTuneConfig) -> FineTuneConfig:
     )
 
 
-def update_config(
-    config: FineTuneConfig, num_new: int = 1, num_keyframes: int = 1
-) -> FineTuneConfig:
-    """A correction's recipe, from the current weights: head mode runs the recipe's steps per
-    new keyframe (at least MIN_UPDATE_STEPS, at most a full run's on `num_keyframes`), half of
-    them on the new keyframes' views; a whole-network model a third of its steps."""
+def update_config(config: FineTuneConfig, num_new: int = 1) -> FineTuneConfig:
+    """A correction's recipe, from the current weights: head mode runs UPDATE_STEP_SCALE times
+    the recipe's steps per new keyframe (for at most MAX_KEYFRAME_SCALE of them; at least
+    MIN_UPDATE_STEPS), half of them on the new keyframes' views; a whole-network model a third
+    of its steps."""
     if config.trainable != "head":
         return dataclasses.replace(
             config, steps=max(MIN_UPDATE_STEPS, config.steps // WHOLE_NETWORK_UPDATE_SHARE)
         )
-    full = keyframe_scaled(config, num_keyframes)
-    per_new = max(1, num_new)
+    per_new = min(max(1, num_new), MAX_KEYFRAME_SCALE)
     return dataclasses.replace(
         config,
-        steps=min(full.steps, max(MIN_UPDATE_STEPS, config.steps * per_new)),
-        refine_steps=min(full.refine_steps, config.refine_steps * per_new // 2),
+        steps=max(MIN_UPDATE_STEPS, round(config.steps * UPDATE_STEP_SCALE * per_new)),
+        refine_steps=round(config.refine_steps * UPDATE_REFINE_SCALE * per_new),
         focus_share=UPDATE_FOCUS_SHARE,
     )
 
@@ -154,7 +157,7 @@ def plan(
             if member == 0 and preview and config.trainable == "head":
                 quick = correction_preview_config(config)
                 steps.append(PlanStep(StepKind.PREVIEW, 0, quick, continues=True))
-            update = update_config(config, num_new, num_keyframes)
+            update = update_config(config, num_new)
             steps.append(PlanStep(StepKind.UPDATE, member, update, continues=True))
             continue
         if member == 0 and preview:

@@ -10,7 +10,7 @@ from core.annotations import AnnotationStore
 from core.jobs import Cancelled, CancelToken, TrainProgress
 from core.model.build import build_model
 from core.shot.jobs import ExportJob, SegmentJob, TrainJob
-from core.shot.plan import MAX_KEYFRAME_SCALE, CostModel, StepKind, plan
+from core.shot.plan import MAX_KEYFRAME_SCALE, UPDATE_STEP_SCALE, CostModel, StepKind, plan
 from core.shot.presets import (
     BALANCED_FROM,
     BEST_FROM,
@@ -79,7 +79,8 @@ def test_a_plan_previews_trains_and_updates():
     update = plan(best, models_trained=2, correction=True, preview=False)
     assert [s.kind for s in update] == [StepKind.UPDATE] * 2
     assert all(s.continues for s in update)
-    assert update[0].config.steps == best.members[0].steps  # one new keyframe: the recipe's steps
+    # one new keyframe: UPDATE_STEP_SCALE times the recipe's head steps
+    assert update[0].config.steps == UPDATE_STEP_SCALE * best.members[0].steps
     assert update[0].config.focus_share > 0  # mostly on the new keyframe
     assert update[1].config.steps == best.members[1].steps // 3  # whole network: a third
     fast = recipe_for(Preset.FAST)
@@ -103,7 +104,9 @@ def test_head_training_grows_with_the_keyframes():
     assert whole.config == best.members[1]  # whole-network steps are not scaled
     two_new = plan(fast, models_trained=1, correction=True, num_keyframes=4, num_new=2)
     assert [s.kind for s in two_new] == [StepKind.PREVIEW, StepKind.UPDATE]
-    assert two_new[1].config.steps == 2 * one.steps
+    assert two_new[1].config.steps == 2 * UPDATE_STEP_SCALE * one.steps
+    many_new = plan(fast, models_trained=1, correction=True, num_keyframes=60, num_new=50)[1]
+    assert many_new.config.steps == round(MAX_KEYFRAME_SCALE * UPDATE_STEP_SCALE * one.steps)
     assert two_new[0].continues and two_new[0].config.steps < two_new[1].config.steps
 
 
