@@ -477,13 +477,15 @@ def test_best_keeps_two_models_saved_and_restored_together(
     with qtbot.waitSignal(engine.training_finished, timeout=TIMEOUT_MS):
         assert window.train_controller.train(correction=True)
     # a correction shows a quick update first, then updates both models from their weights
-    # (the head the recipe's steps for the one new keyframe and half its edge steps, the whole
-    # network a third of its steps, at least 40)
-    from core.shot.plan import CORRECTION_PREVIEW_STEPS
+    # (the head UPDATE_STEP_SCALE times the recipe's steps for the one new keyframe, at least
+    # 40, and UPDATE_REFINE_SCALE times its edge steps; the whole network a third of its
+    # steps, at least 40)
+    from core.shot.plan import CORRECTION_PREVIEW_STEPS, UPDATE_REFINE_SCALE, UPDATE_STEP_SCALE
 
     head, _ = short(Preset.BEST).members
+    head_update = max(40, UPDATE_STEP_SCALE * head.steps)
     assert {p.total_steps for p in correction} == {
-        CORRECTION_PREVIEW_STEPS + 40 + head.refine_steps // 2 + 40
+        CORRECTION_PREVIEW_STEPS + head_update + round(UPDATE_REFINE_SCALE * head.refine_steps) + 40
     }
     trained = [p for p in correction if p.phase == "training"]
     assert {p.model for p in trained} == {0, 1}
