@@ -159,7 +159,7 @@ class ProjectController(QObject):
             settings.working_long_side,
             settings.input_space,
             settings.mode,
-            tuple(settings.roi) or None,
+            settings.region,
         )
         self.project_loaded.emit()
         return True

@@ -49,8 +49,7 @@ class RegionTool(QObject):
 
     def region(self) -> Roi | None:
         """The clip's region of interest, None for the whole frame."""
-        roi = self.document.project.settings.roi
-        return tuple(roi) if roi else None
+        return self.document.project.settings.region
 
     def show_region(self) -> None:
         """Outline the clip's region and dim the plate outside it (nothing without one)."""

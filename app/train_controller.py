@@ -101,7 +101,7 @@ class TrainController(QObject):
         return WorkingResolution.for_source(
             self.document.source.size,
             settings.working_long_side,
-            roi=tuple(settings.roi) or None,
+            roi=settings.region,
         )
 
     def training_fingerprint(self) -> str:

@@ -20,7 +20,6 @@ from core.annotations import AnnotationStore, read_label_mask, read_strokes
 from core.errors import RotoshotError
 from core.model.build import load_checkpoint
 from core.resolution import DEFAULT_WORKING_LONG_SIDE
-from core.roi import check_roi
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import recipe_for
 from core.shot.segmenters import GUIDED_MODES, parent_weights_for
@@ -272,9 +271,9 @@ def run_export(args) -> int:
     object_ids = tuple(int(i) for i in saved_ids)
     if not object_ids:
         raise RotoshotError(f"{weights} does not say which objects it was trained on")
-    roi = check_roi(project.settings.roi, source.size) if project.settings.roi else None
+    settings = project.settings
     session = command_session(
-        source, args, working_long_side=project.settings.working_long_side, roi=roi
+        source, args, working_long_side=settings.working_long_side, roi=settings.region
     )
     annotations = annotation_overrides(store, object_ids)
     session.restore_model(weights, object_ids=object_ids, annotations=annotations, fingerprint=None)

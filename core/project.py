@@ -82,6 +82,12 @@ class ProjectSettings:
     mode: str = "osvos"  # the segmenter (core.shot.segmenters.MODES)
     roi: list[int] = field(default_factory=list)  # core.roi: [x0, y0, x1, y1]; [] = whole frame
 
+    @property
+    def region(self) -> tuple[int, int, int, int] | None:
+        """`roi` as core.roi's region (checked against the clip when the project was loaded
+        with its size), None for the whole frame."""
+        return tuple(self.roi) or None
+
 
 @dataclass
 class Project:

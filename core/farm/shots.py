@@ -22,7 +22,7 @@ from core.farm.render import (
 )
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, MIN_WORKING_LONG_SIDE
-from core.roi import Roi, check_roi, parse_roi
+from core.roi import Roi, parse_roi
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import preset_for
 from core.shot.segmenters import MODES
@@ -110,9 +110,7 @@ def prepare_shot(spec: ShotSpec) -> PreparedShot:
         if not ids or not store.has_foreground(list(ids)):
             raise RotoshotError(f"{Path(spec.project).name} has no painted keyframe to learn from")
         names = {o.object_id: o.name for o in project.objects}
-        roi = parse_roi(spec.roi, source.size)
-        if roi is None and project.settings.roi:
-            roi = check_roi(project.settings.roi, source.size)
+        roi = parse_roi(spec.roi, source.size) or project.settings.region
         return PreparedShot(
             spec,
             source,
