@@ -118,8 +118,8 @@ def build_samples(
     `working` size (None = the source size), overrides at the source size. Each sample's key
     identifies its frame, content and size (for FeatureCache reuse). With `neighbours` (what
     they keep between runs), the frames around each correction learn from it too
-    (core.correction_neighbours). RotoshotError
-    when a frame's size differs from the annotations'."""
+    (core.correction_neighbours). RotoshotError when a frame's size differs from the
+    annotations', or when all that is painted lies outside the working region."""
     ids = list(object_ids)
     working = working or WorkingResolution(source.size, source.size)
     samples, annotations = [], {}
@@ -144,6 +144,12 @@ def build_samples(
             TrainingSample(working.image(image), working.masks(masks), valid, key=key, known=known)
         )
         annotations[frame_idx] = FrameAnnotation(masks, valid, store.frame_known(frame_idx, ids))
+    if working.roi is not None and not any(s.masks[s.valid].any() for s in samples):
+        if any(a.masks[a.valid].any() for a in annotations.values()):
+            raise RotoshotError(
+                "everything painted lies outside the region of interest: draw the region "
+                "around the object (Clip ▸ Region of Interest, --roi) or use the whole frame"
+            )
     if neighbours is not None:
         samples.extend(neighbours.for_store(store, source, ids, working, keep))
     return tuple(samples), annotations

@@ -229,3 +229,17 @@ def test_a_box_prompt_looks_in_the_whole_frame_whatever_the_region():
     )
     assert how == how_regional == "network" and np.array_equal(plain, regional)
     assert iou(regional, labels[0] == 1) > 0.7
+
+
+def test_an_object_painted_only_outside_the_region_says_so():
+    from core.shot.session import build_samples
+
+    frames, labels = make_clip(num_frames=2, height=96, width=128, seed=5)
+    store = AnnotationStore((128, 96))
+    mask = np.zeros((96, 128), bool)
+    mask[70:90, 100:120] = True  # bottom right, outside the region below
+    store.set(1, 0, mask)
+    working = WorkingResolution.for_source((128, 96), roi=(0, 0, 80, 64))
+    with pytest.raises(RotoshotError, match="outside the region of interest"):
+        build_samples(store, ArraySource(frames), [1], working=working)
+    build_samples(store, ArraySource(frames), [1])  # the whole frame: fine
