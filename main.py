@@ -253,6 +253,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tp.add_argument("--stills", help="folder of still images with masks to mix in (static-masks)")
     tp.add_argument(
+        "--still-share",
+        type=float,
+        default=0.5,
+        help="share of the samples taken from --stills (0..1, default 0.5)",
+    )
+    tp.add_argument(
         "--init", help='start from these weights ("parent" or a checkpoint) instead of ImageNet'
     )
     tp.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")

@@ -226,10 +226,13 @@ def run_train_parent(args) -> int:
     from core.parent_training import ParentTrainConfig, train_parent
 
     snapshots = tuple(float(m) for m in args.snapshots.split(",") if m.strip())
+    if not 0.0 <= args.still_share <= 1.0:
+        raise RotoshotError(f"--still-share must be between 0 and 1, not {args.still_share}")
     config = ParentTrainConfig(
         minutes=args.minutes,
         snapshot_minutes=snapshots,
         guided=args.guided,
+        still_share=args.still_share,
         max_steps=args.max_steps,
     )
     progress = train_parent(

@@ -129,3 +129,15 @@ def test_the_shipped_parent_check_fails_closed(monkeypatch, tmp_path, checksum):
 def test_the_shipped_parent_with_its_checksum_loads():
     _, info = build_model()
     assert info.source == "parent" and not info.warning
+
+
+@pytest.mark.parametrize("share", ["1.5", "-0.1"])
+def test_a_still_share_outside_0_to_1_is_one_clear_line(davis_dir, tmp_path, capsys, share):
+    from tests.helpers import run_cli
+
+    args = ["train-parent", "--data", str(davis_dir), "--out", str(tmp_path / "p.pt")]
+    code, _, err = run_cli([*args, "--still-share", share, "--max-steps", "1"], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--still-share must be between 0 and 1" in lines[0], err
+    assert not (tmp_path / "p.pt").exists()
