@@ -77,6 +77,7 @@ class Engine(QObject):
     model_updated = Signal(int, str, bool)  # model version, fingerprint, final (not a preview)
     model_restored = Signal(int, str)  # model version, fingerprint of a model read from disk
     training_finished = Signal(int, str)  # model version, fingerprint
+    online_finished = Signal(int, str)  # the same, after online rounds (learn_online)
     training_cancelled = Signal()
     training_failed = Signal(str)
     costs_measured = Signal(object)  # core.shot.plan.CostModel (a copy): estimates for the panel
@@ -258,11 +259,28 @@ class Engine(QObject):
         if self._session is None:
             self.training_failed.emit("no clip is open")
             return
+        self._run_training(self._session.train(job, cancel=cancel), self.training_finished)
+
+    @Slot(object, int, object)
+    def learn_online(self, job: TrainJob, rounds: int, cancel: CancelToken) -> None:
+        """Iterative online fine-tuning (core.shot.online) on the current model, which learnt
+        `job`: `rounds` rounds, each publishing an updated model; `online_finished` at the end.
+        Cancelled like training (a correction cancels it: the artist's paint wins)."""
+        from core.shot.online import OnlineConfig, online_rounds
+
+        if self._session is None or self._session.model is None:
+            return
+        events = online_rounds(self._session, job, OnlineConfig(rounds=rounds), cancel=cancel)
+        self._run_training(events, self.online_finished)
+
+    def _run_training(self, events, finished: Signal) -> None:
+        """Publish the models and progress a training generator yields; `finished` (version,
+        fingerprint) when it ends, then segmentation restarts."""
         self._fit_threads_to_load()
         self.training_started.emit()
         streaming, last_frame = False, 0.0
         try:
-            for event in self._session.train(job, cancel=cancel):
+            for event in events:
                 if isinstance(event, ShotModel):
                     self._model_published(event)
                     # a complete model while another trains: keep its results coming
@@ -287,7 +305,7 @@ class Engine(QObject):
         finally:
             self.costs_measured.emit(copy.deepcopy(self._session.costs))
         model = self._session.model
-        self.training_finished.emit(model.version, model.fingerprint)
+        finished.emit(model.version, model.fingerprint)
         self.start_segmentation()
 
     def _fit_threads_to_load(self) -> None:

@@ -25,6 +25,7 @@ from core.shot.session import build_samples, training_fingerprint
 log = logging.getLogger(__name__)
 
 AUTO_TRAIN_DELAY_MS = 400  # wait for the artist to pause between strokes
+ONLINE_ROUNDS = 2  # core.shot.online's rounds when the artist turns online learning on
 
 
 class TrainController(QObject):
@@ -32,6 +33,7 @@ class TrainController(QObject):
 
     # Queued into the engine thread.
     train_requested = Signal(object, object)  # TrainJob, CancelToken
+    online_requested = Signal(object, int, object)  # TrainJob, rounds, CancelToken
     segmentation_requested = Signal()
     results_restored = Signal(object, int)  # frames whose results came back from disk, version
     weights_save_requested = Signal(str)
@@ -47,6 +49,10 @@ class TrainController(QObject):
         self.current_job: TrainJob | None = None
         self._cancel = CancelToken()
         self.trained_fingerprint = ""
+        # The fingerprint whose model has had (or is having) its online rounds; the app runs
+        # them once per trained model, after its first full pass.
+        self.online_fingerprint = ""
+        self._segmentation_idle = False
         self._costs: CostModel | None = None  # the engine's step costs on the open clip
         # False from a clip/project open until the engine has loaded the network and a saved
         # model (if any) was restored: a training request queued before that restore would be
@@ -58,6 +64,7 @@ class TrainController(QObject):
         self._auto_timer.timeout.connect(self._on_auto_timer_timeout)
 
         self.train_requested.connect(engine.train)
+        self.online_requested.connect(engine.learn_online)
         self.segmentation_requested.connect(engine.start_segmentation)
         self.weights_save_requested.connect(engine.save_weights)
         self.results_restored.connect(engine.mark_done)
@@ -65,12 +72,14 @@ class TrainController(QObject):
         panel.stop_clicked.connect(self.stop)
         panel.quality_changed.connect(self._on_panel_quality_changed)
         panel.auto_train_toggled.connect(self._on_panel_auto_train_toggled)
+        panel.online_toggled.connect(self._on_panel_online_toggled)
         engine.training_started.connect(panel.show_started)
         engine.training_progress.connect(panel.show_progress)
         engine.model_updated.connect(self._on_engine_model_updated)
         engine.model_restored.connect(self._on_engine_model_restored)
         engine.costs_measured.connect(self._on_engine_costs_measured)
         engine.training_finished.connect(self._on_engine_training_finished)
+        engine.online_finished.connect(self._on_engine_online_finished)
         engine.training_cancelled.connect(self._on_engine_training_cancelled)
         engine.training_failed.connect(self._on_engine_training_failed)
         engine.frame_segmented.connect(self._on_engine_frame_segmented)
@@ -159,8 +168,46 @@ class TrainController(QObject):
         self._cancel = CancelToken()
         self.current_job = job
         self.engine.set_focus(self.document.current_frame)
+        self.panel.set_activity("")
+        self.online_fingerprint = ""  # a new model: its own online rounds after its pass
+        self.document.project.online_fingerprint = ""
         self.model_state_changed.emit("training")
         self.train_requested.emit(job, self._cancel)
+        return True
+
+    def learn_online(self) -> bool:
+        """Start the online rounds (core.shot.online) on the current model when the project asks
+        for them and the model has not had them: after a model's first full pass. A correction
+        (`train`) cancels them, and its keyframes are never replaced by what they learnt.
+        False when nothing was started."""
+        doc = self.document
+        rounds = doc.project.settings.online_rounds if doc.project is not None else 0
+        fingerprint = self.trained_fingerprint
+        if (
+            rounds <= 0
+            or self.training
+            or not self.engine_ready
+            or not self._segmentation_idle
+            or not fingerprint
+            or fingerprint == self.online_fingerprint
+            or fingerprint != self.training_fingerprint()  # the keyframes changed since
+        ):
+            return False
+        try:
+            job = self.build_job(correction=True)
+        except RotoshotError as exc:
+            self.panel.show_stopped(str(exc))
+            return False
+        if job is None:
+            return False
+        self._cancel.cancel()
+        self._cancel = CancelToken()
+        self.current_job = job
+        self.online_fingerprint = fingerprint
+        self.engine.set_focus(doc.current_frame)
+        self.panel.set_activity("Learning from the shot")
+        self.model_state_changed.emit("learning from the shot")
+        self.online_requested.emit(job, rounds, self._cancel)
         return True
 
     def stop(self) -> None:
@@ -195,6 +242,10 @@ class TrainController(QObject):
         self.current_job = None
         self._costs = None
         self.trained_fingerprint = ""
+        self.online_fingerprint = ""
+        self._segmentation_idle = False
+        self.panel.set_activity("")
+        self.panel.set_online(self.document.project.settings.online_rounds > 0)
         self.model_state_changed.emit("loading")
         self.panel.show_stopped("Paint the object on a frame, then train.")
 
@@ -225,6 +276,14 @@ class TrainController(QObject):
         )
         self.panel.show_estimate(estimate, doc.num_frames)
 
+    def _on_panel_online_toggled(self, enabled: bool) -> None:
+        self.document.project.settings.online_rounds = ONLINE_ROUNDS if enabled else 0
+        self.document.save_manifest()
+        if enabled:
+            self.learn_online()
+        elif self.current_job is not None and self.online_fingerprint == self.trained_fingerprint:
+            self.stop()  # switched off while its rounds run
+
     def _on_panel_auto_train_toggled(self, enabled: bool) -> None:
         self.document.project.settings.auto_train = enabled
         self.document.save_manifest()
@@ -235,6 +294,7 @@ class TrainController(QObject):
         """A preview or final model: results so far become stale and stream in again."""
         job = self.current_job
         ids = job.object_ids if job is not None else tuple(self.document.store.object_ids())
+        self._segmentation_idle = False
         self.document.start_model_version(version, fingerprint if final else "", ids)
         if not final:
             self.model_state_changed.emit("in use, still training")
@@ -252,6 +312,9 @@ class TrainController(QObject):
         doc = self.document
         doc.model_version = version
         self.trained_fingerprint = fingerprint
+        self._segmentation_idle = False
+        if doc.project.online_fingerprint == fingerprint:
+            self.online_fingerprint = fingerprint  # the saved model had its online rounds
         doc.restore_results(tuple(doc.store.object_ids()), version, fingerprint)
         self.results_restored.emit(doc.cached_frames(), version)
         self.engine.set_focus(doc.current_frame)
@@ -264,6 +327,20 @@ class TrainController(QObject):
         self.panel.show_stopped("Trained. Segmenting, visible frame first…")
         self.model_state_changed.emit("trained")
 
+    def _on_engine_online_finished(self, _version: int, fingerprint: str) -> None:
+        if self.current_job is not None and self.current_job.fingerprint == fingerprint:
+            self.current_job = None
+        doc = self.document
+        doc.project.online_fingerprint = fingerprint
+        doc.save_manifest()
+        self.panel.set_activity("")
+        rounds = doc.project.settings.online_rounds
+        self.panel.show_stopped(
+            f"Learnt from the shot's confident frames ({rounds} round{'s' * (rounds != 1)}). "
+            "Segmenting again…"
+        )
+        self.model_state_changed.emit("trained")
+
     def _on_engine_training_cancelled(self) -> None:
         # A restart cancels the previous run: only report a stop the artist asked for.
         if self.current_job is not None and self._cancel.cancelled:
@@ -273,6 +350,7 @@ class TrainController(QObject):
 
     def _on_engine_training_failed(self, message: str) -> None:
         self.current_job = None
+        self.panel.set_activity("")
         self.panel.show_stopped(message)
         self.model_state_changed.emit("trained" if self.document.model_version else "untrained")
 
@@ -282,5 +360,8 @@ class TrainController(QObject):
         self.document.set_result(frame_idx, ResultRecord(probs, tuple(object_ids), version))
 
     def _on_engine_segmentation_idle(self) -> None:
-        if not self.training:
+        if self.training:
+            return
+        self._segmentation_idle = True
+        if not self.learn_online():
             self.panel.show_stopped("All frames segmented.")

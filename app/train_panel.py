@@ -28,6 +28,7 @@ class TrainPanel(QWidget):
     stop_clicked = Signal()
     quality_changed = Signal(float)
     auto_train_toggled = Signal(bool)
+    online_toggled = Signal(bool)
 
     def __init__(self, quality: float = 0.0, auto_train: bool = True, parent=None) -> None:
         super().__init__(parent)
@@ -47,6 +48,14 @@ class TrainPanel(QWidget):
         self.stop_button.setEnabled(False)
         self.auto_train = QCheckBox("Train automatically when I paint")
         self.auto_train.setChecked(auto_train)
+        self.online = QCheckBox("Keep learning from the shot after each pass")
+        self.online.setToolTip(
+            "After every frame is segmented, the model also learns from the confident parts of\n"
+            "its own results on frames near your keyframes (two short rounds), then segments\n"
+            "again. Painting stops it at once, and your paint always wins. Costs extra time;\n"
+            "helps most where the object turns or changes size. Off by default."
+        )
+        self._activity = ""  # what show_progress names the run ("" = training)
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.status = QLabel("Paint the object on a frame, then train.")
@@ -94,6 +103,7 @@ class TrainPanel(QWidget):
         layout.addWidget(self.estimate_label)
         layout.addLayout(buttons)
         layout.addWidget(self.auto_train)
+        layout.addWidget(self.online)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.plot, 1)
@@ -104,6 +114,17 @@ class TrainPanel(QWidget):
         self.slider.valueChanged.connect(self._show_preset)
         self._show_preset(self.slider.value())
         self.auto_train.toggled.connect(self.auto_train_toggled)
+        self.online.toggled.connect(self.online_toggled)
+
+    def set_online(self, enabled: bool) -> None:
+        """Show the project's online-learning setting without emitting `online_toggled`."""
+        self.online.blockSignals(True)
+        self.online.setChecked(enabled)
+        self.online.blockSignals(False)
+
+    def set_activity(self, activity: str) -> None:
+        """What the coming run's progress is called ("" = the usual training stages)."""
+        self._activity = activity
 
     def _show_preset(self, value: int) -> None:
         """Name the preset the slider position selects (core.shot.presets)."""
@@ -135,11 +156,16 @@ class TrainPanel(QWidget):
         self.train_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.progress.setValue(0)
-        self.status.setText("Preparing…")
+        self.status.setText(f"{self._activity}: preparing…" if self._activity else "Preparing…")
 
     def show_progress(self, progress: TrainProgress) -> None:
         if progress.phase == "preparing":
-            self.status.setText(f"Encoding annotated frames… {progress.elapsed_s:.1f} s")
+            what = (
+                f"{self._activity}: encoding frames"
+                if self._activity
+                else "Encoding annotated frames"
+            )
+            self.status.setText(f"{what}… {progress.elapsed_s:.1f} s")
             return
         if progress.model > 0:
             if self.legend.getLabel(self.second_curve) is None:
@@ -165,6 +191,8 @@ class TrainPanel(QWidget):
         what = {"edges": "Refining edges", "preview": "Quick preview"}.get(
             progress.stage, "Training"
         )
+        if self._activity:
+            what = f"{self._activity} ({what.lower()})"
         if progress.model_count > 1:
             what = f"Model {progress.model + 1} of {progress.model_count}: {what.lower()}"
         self.status.setText(

@@ -62,8 +62,9 @@ class ProjectSettings:
     overlay opacity in [0, 1], the last export's folder, range (inclusive frame indices) and
     options (matte format, cutouts, premultiplied, preview movie), the work range that
     training, segmentation, playback and export keep to, the long side of the network's
-    working resolution (core.resolution), an EXR/DPX plate's input colour space and the
-    segmentation mode and region of interest."""
+    working resolution (core.resolution), an EXR/DPX plate's input colour space, the
+    segmentation mode, the online rounds the app runs after each full pass, and the region of
+    interest."""
 
     quality: float = 0.0
     auto_train: bool = True
@@ -80,6 +81,7 @@ class ProjectSettings:
     working_long_side: int = 1024  # core.resolution: the network's working size; 0 = source
     input_space: str = ""  # a plate's colour space (core.plates.INPUT_SPACES); "" = guessed
     mode: str = "osvos"  # the segmenter (core.shot.segmenters.MODES)
+    online_rounds: int = 0  # core.shot.online rounds after each full pass in the app; 0 = off
     roi: list[int] = field(default_factory=list)  # core.roi: [x0, y0, x1, y1]; [] = whole frame
 
     @property
@@ -98,6 +100,7 @@ class Project:
     settings: ProjectSettings = field(default_factory=ProjectSettings)
     model_fingerprint: str = ""  # annotation fingerprint the saved model was trained on
     approved_frames: list[int] = field(default_factory=list)  # the artist checked these
+    online_fingerprint: str = ""  # the saved model has had its online rounds for this one
 
     def next_object(self, name: str | None = None) -> ObjectInfo:
         """A new object with the next free id and palette colour (not yet added)."""
@@ -257,7 +260,7 @@ _RANGES = {
     "grow_px": (-200, 200), "feather_px": (0.0, 200.0), "fill_holes_px": (0, 10**8),
     "remove_specks_px": (0, 10**8), "temporal_radius": (0, 10), "working_long_side": (0, 16384),
     "range_first": (0, 10**7), "range_last": (-1, 10**7), "export_first": (0, 10**7),
-    "export_last": (-1, 10**7),
+    "export_last": (-1, 10**7), "online_rounds": (0, 10),
 }  # fmt: skip
 
 
@@ -364,6 +367,7 @@ def load_project(
             settings,
             str(data.get("model_fingerprint", "")),
             _frame_list(data.get("approved_frames", [])),
+            str(data.get("online_fingerprint", "")),
         )
     except RotoshotError:
         raise

@@ -21,7 +21,9 @@ class TrainJob:
     annotations: frame_idx -> FrameAnnotation, overriding results on those frames; preset: the
     slider setting; fingerprint: hash of the annotations the job answers; correction: update the
     models the shot has (shorter) instead of training them again from the parent; preview: show a
-    quick model first (the app; the CLI has nobody to show it to)."""
+    quick model first (the app; the CLI has nobody to show it to); online: the update of an
+    online round (core.shot.online): its new samples are the model's own confident results,
+    learnt briefly (core.shot.plan.ONLINE_STEP_SCALE)."""
 
     samples: tuple[TrainingSample, ...]
     object_ids: tuple[int, ...]
@@ -30,6 +32,7 @@ class TrainJob:
     fingerprint: str
     correction: bool = False
     preview: bool = True
+    online: bool = False
 
 
 @dataclass(frozen=True)

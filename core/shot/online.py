@@ -130,5 +130,6 @@ def online_rounds(
             job.fingerprint,
             correction=True,
             preview=False,
+            online=True,
         )
         yield from session.train(update, cancel=cancel)

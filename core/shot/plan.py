@@ -54,6 +54,11 @@ MAX_KEYFRAME_SCALE = 3.0
 # recipe's worth left corrections undertrained (docs/BENCHMARKS.md, "Correction updates").
 UPDATE_STEP_SCALE = 3
 UPDATE_REFINE_SCALE = 2.5
+# An online round's update (core.shot.online) runs one recipe's head and edge steps per new
+# frame, as measured: its targets are the model's own confident pixels, which confirm what it
+# does rather than fix its worst frame, so they get no correction's extra steps.
+ONLINE_STEP_SCALE = 1.0
+ONLINE_REFINE_SCALE = 1.0
 MIN_UPDATE_STEPS = 40
 UPDATE_FOCUS_SHARE = 0.5
 # A whole-network model's update runs a third of its recipe (its steps cost ten head steps).
@@ -116,20 +121,24 @@ def correction_preview_config(config: FineTuneConfig) -> FineTuneConfig:
     )
 
 
-def update_config(config: FineTuneConfig, num_new: int = 1) -> FineTuneConfig:
+def update_config(
+    config: FineTuneConfig, num_new: int = 1, *, online: bool = False
+) -> FineTuneConfig:
     """A correction's recipe, from the current weights: head mode runs UPDATE_STEP_SCALE times
-    the recipe's steps per new keyframe (for at most MAX_KEYFRAME_SCALE of them; at least
-    MIN_UPDATE_STEPS), half of them on the new keyframes' views; a whole-network model a third
-    of its steps."""
+    the recipe's steps per new keyframe (ONLINE_STEP_SCALE for an online round's frames; for at
+    most MAX_KEYFRAME_SCALE of them; at least MIN_UPDATE_STEPS), half of them on the new
+    keyframes' views; a whole-network model a third of its steps."""
     if config.trainable != "head":
         return dataclasses.replace(
             config, steps=max(MIN_UPDATE_STEPS, config.steps // WHOLE_NETWORK_UPDATE_SHARE)
         )
     per_new = min(max(1, num_new), MAX_KEYFRAME_SCALE)
+    scale = ONLINE_STEP_SCALE if online else UPDATE_STEP_SCALE
+    refine_scale = ONLINE_REFINE_SCALE if online else UPDATE_REFINE_SCALE
     return dataclasses.replace(
         config,
-        steps=max(MIN_UPDATE_STEPS, round(config.steps * UPDATE_STEP_SCALE * per_new)),
-        refine_steps=round(config.refine_steps * UPDATE_REFINE_SCALE * per_new),
+        steps=max(MIN_UPDATE_STEPS, round(config.steps * scale * per_new)),
+        refine_steps=round(config.refine_steps * refine_scale * per_new),
         focus_share=UPDATE_FOCUS_SHARE,
     )
 
@@ -142,6 +151,7 @@ def plan(
     preview: bool = True,
     num_keyframes: int = 1,
     num_new: int = 1,
+    online: bool = False,
 ) -> tuple[PlanStep, ...]:
     """The fine-tunes of a run, in order.
 
@@ -149,7 +159,8 @@ def plan(
     those (from their weights) instead of training them again from the parent; a model the shot
     lacks always gets its full recipe. preview: start with a preview step (the app; the CLI has
     nobody to show it to). num_keyframes: annotated frames the run trains on; num_new: how many
-    of them the shot's model has not learnt yet (a correction's).
+    of them the shot's model has not learnt yet (a correction's); online: the update of an
+    online round (core.shot.online), whose new frames are its own confident results.
     """
     steps = []
     for member, config in enumerate(recipe.members):
@@ -157,7 +168,7 @@ def plan(
             if member == 0 and preview and config.trainable == "head":
                 quick = correction_preview_config(config)
                 steps.append(PlanStep(StepKind.PREVIEW, 0, quick, continues=True))
-            update = update_config(config, num_new)
+            update = update_config(config, num_new, online=online)
             steps.append(PlanStep(StepKind.UPDATE, member, update, continues=True))
             continue
         if member == 0 and preview:

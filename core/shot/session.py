@@ -242,6 +242,7 @@ class ShotSession:
             preview=job.preview,
             num_keyframes=len(painted),
             num_new=len(new),
+            online=job.online,
         )
 
     def estimate(

@@ -10,7 +10,14 @@ from core.annotations import AnnotationStore
 from core.jobs import Cancelled, CancelToken, TrainProgress
 from core.model.build import build_model
 from core.shot.jobs import ExportJob, SegmentJob, TrainJob
-from core.shot.plan import MAX_KEYFRAME_SCALE, UPDATE_STEP_SCALE, CostModel, StepKind, plan
+from core.shot.plan import (
+    MAX_KEYFRAME_SCALE,
+    ONLINE_STEP_SCALE,
+    UPDATE_STEP_SCALE,
+    CostModel,
+    StepKind,
+    plan,
+)
 from core.shot.presets import (
     BALANCED_FROM,
     BEST_FROM,
@@ -108,6 +115,10 @@ def test_head_training_grows_with_the_keyframes():
     many_new = plan(fast, models_trained=1, correction=True, num_keyframes=60, num_new=50)[1]
     assert many_new.config.steps == round(MAX_KEYFRAME_SCALE * UPDATE_STEP_SCALE * one.steps)
     assert two_new[0].continues and two_new[0].config.steps < two_new[1].config.steps
+    # an online round's frames, the model's own confident results, are learnt briefly
+    online = plan(fast, models_trained=1, correction=True, preview=False, num_new=8, online=True)
+    assert online[0].config.steps == round(MAX_KEYFRAME_SCALE * ONLINE_STEP_SCALE * one.steps)
+    assert online[0].config.steps < many_new.config.steps
 
 
 def test_a_run_reports_one_whole_run_eta_and_publishes_complete_models(clip):

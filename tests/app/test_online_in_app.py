@@ -1,0 +1,98 @@
+"""Issue #12, part 3 in the app: with "Keep learning from the shot" on, the online rounds
+(core.shot.online) run after a model's first full pass, never block painting (a correction
+cancels them and trains), run once per trained model, and are remembered with the project."""
+
+from core.project import load_project
+from tests.qt_helpers import TIMEOUT_MS, new_window, paint_object
+
+
+def _train_and_finish_pass(qtbot, win):
+    with qtbot.waitSignal(win.engine.training_finished, timeout=TIMEOUT_MS):
+        assert win.train_controller.train()
+
+
+def test_online_rounds_follow_the_first_full_pass_once(qtbot, window, clip_folder, settings):
+    _, labels = clip_folder
+    win, doc, controller = window, window.document, window.train_controller
+    win.train_panel.auto_train.setChecked(False)
+    win.train_panel.online.setChecked(True)
+    assert load_project(doc.folder)[0].settings.online_rounds == 2  # saved with the project
+    paint_object(qtbot, win, labels, 0)
+
+    published = []
+    win.engine.model_updated.connect(lambda v, f, final: published.append((v, final)))
+    with qtbot.waitSignal(controller.online_requested, timeout=TIMEOUT_MS) as asked:
+        _train_and_finish_pass(qtbot, win)
+    trained = controller.trained_fingerprint
+    assert asked.args[0].fingerprint == trained
+    # the rounds started only once every frame had its result from the trained model
+    assert all(doc.result(f) is not None for f in range(doc.num_frames))
+    version_before = doc.model_version
+
+    with qtbot.waitSignal(win.engine.online_finished, timeout=TIMEOUT_MS):
+        pass
+    assert doc.model_version > version_before  # the rounds published an updated model
+    assert any(final and v > version_before for v, final in published)
+    assert "Learnt from the shot" in win.train_panel.status.text()
+    assert load_project(doc.folder)[0].online_fingerprint == trained
+
+    with qtbot.waitSignal(win.engine.segmentation_idle, timeout=TIMEOUT_MS):
+        pass
+    assert all(doc.result(f).version == doc.model_version for f in range(doc.num_frames))
+    assert not controller.training  # once per model: the second full pass starts nothing
+    assert not controller.learn_online()
+
+    # Reopened, the project restores the model that learnt online and does not run it again.
+    folder = doc.folder
+    win.close()
+    again = new_window(qtbot, settings)
+    with qtbot.waitSignal(again.engine.model_restored, timeout=TIMEOUT_MS):
+        assert again.open_path(str(folder))
+    assert again.train_panel.online.isChecked()
+    status = again.train_panel.status
+    qtbot.waitUntil(lambda: status.text() == "All frames segmented.", timeout=TIMEOUT_MS)
+    assert not again.train_controller.training
+    assert again.train_controller.online_fingerprint == trained
+    again.close()
+
+
+def test_painting_cancels_the_rounds_and_the_correction_wins(
+    qtbot, window, clip_folder, monkeypatch
+):
+    import threading
+
+    from core.shot import online
+
+    # The rounds wait at their start until the artist has painted, so they are surely running.
+    painting = threading.Event()
+    real_rounds = online.online_rounds
+
+    def rounds_after_painting(*args, **kwargs):
+        painting.wait(TIMEOUT_MS / 1000)
+        yield from real_rounds(*args, **kwargs)
+
+    monkeypatch.setattr(online, "online_rounds", rounds_after_painting)
+    _, labels = clip_folder
+    win, doc, controller = window, window.document, window.train_controller
+    win.train_panel.auto_train.setChecked(False)
+    win.train_panel.online.setChecked(True)
+    paint_object(qtbot, win, labels, 0)
+    with qtbot.waitSignal(controller.online_requested, timeout=TIMEOUT_MS):
+        _train_and_finish_pass(qtbot, win)
+    first = controller.trained_fingerprint
+
+    finished = []
+    win.engine.online_finished.connect(lambda v, f: finished.append(f))
+    win.train_panel.auto_train.setChecked(True)
+    paint_object(qtbot, win, labels, 6)  # a correction while the rounds run
+    painted = doc.store.get(1, 6).copy()
+    qtbot.waitUntil(lambda: controller.current_job.fingerprint != first, timeout=TIMEOUT_MS)
+    painting.set()
+    qtbot.waitUntil(lambda: controller.trained_fingerprint not in ("", first), timeout=TIMEOUT_MS)
+    assert first not in finished  # the rounds on the old model were cancelled
+    assert controller.trained_fingerprint == controller.training_fingerprint()
+    assert doc.store.frames() == [0, 6]
+    # the corrected model gets its own rounds after its pass, and the keyframe stays the artist's
+    qtbot.waitUntil(lambda: controller.trained_fingerprint in finished, timeout=TIMEOUT_MS)
+    assert (doc.store.get(1, 6) == painted).all()
+    assert doc.store.frames() == [0, 6]
