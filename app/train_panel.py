@@ -56,6 +56,8 @@ class TrainPanel(QWidget):
             "helps most where the object turns or changes size. Off by default."
         )
         self._activity = ""  # what show_progress names the run ("" = training)
+        self._part = 1  # the part of a run in parts (each restarts its steps) being shown
+        self._last_step = -1
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.status = QLabel("Paint the object on a frame, then train.")
@@ -146,6 +148,15 @@ class TrainPanel(QWidget):
         return self.slider.value() / 100.0
 
     def show_started(self) -> None:
+        self._clear_curves()
+        self._part = 1
+        self.train_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.progress.setValue(0)
+        self.status.setText(f"{self._activity}: preparing…" if self._activity else "Preparing…")
+
+    def _clear_curves(self) -> None:
+        self._last_step = -1
         self._steps, self._losses = [], []
         self._edge_steps, self._edge_losses = [], []
         self._second_steps, self._second_losses = [], []
@@ -153,10 +164,6 @@ class TrainPanel(QWidget):
         for curve in (self.curve, self.edges_curve, self.second_curve, self.preview_curve):
             curve.setData([], [])
         self.legend.removeItem(self.second_curve)
-        self.train_button.setEnabled(False)
-        self.stop_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.status.setText(f"{self._activity}: preparing…" if self._activity else "Preparing…")
 
     def show_progress(self, progress: TrainProgress) -> None:
         if progress.phase == "preparing":
@@ -167,6 +174,10 @@ class TrainPanel(QWidget):
             )
             self.status.setText(f"{what}… {progress.elapsed_s:.1f} s")
             return
+        if progress.step < self._last_step:  # the next part of a run in parts (online rounds)
+            self._clear_curves()
+            self._part += 1
+        self._last_step = progress.step
         if progress.model > 0:
             if self.legend.getLabel(self.second_curve) is None:
                 self.legend.addItem(self.second_curve, "2nd model")
@@ -192,7 +203,8 @@ class TrainPanel(QWidget):
             progress.stage, "Training"
         )
         if self._activity:
-            what = f"{self._activity} ({what.lower()})"
+            activity = f"{self._activity}, round {self._part}"
+            what = activity if what == "Training" else f"{activity}: {what.lower()}"
         if progress.model_count > 1:
             what = f"Model {progress.model + 1} of {progress.model_count}: {what.lower()}"
         self.status.setText(

@@ -96,3 +96,22 @@ def test_painting_cancels_the_rounds_and_the_correction_wins(
     qtbot.waitUntil(lambda: controller.trained_fingerprint in finished, timeout=TIMEOUT_MS)
     assert (doc.store.get(1, 6) == painted).all()
     assert doc.store.frames() == [0, 6]
+
+
+def test_the_panel_starts_a_fresh_curve_for_each_round(qtbot):
+    from app.train_panel import TrainPanel
+    from core.jobs import TrainProgress
+
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    panel.set_activity("Learning from the shot")
+    panel.show_started()
+    for step in range(1, 6):
+        panel.show_progress(TrainProgress(step, 6, 0.1, 1.0, 1.0))
+    panel.show_progress(TrainProgress(6, 6, 0.2, 1.0, 0.0, stage="edges"))
+    assert "round 1" in panel.status.text()
+    # the second round's steps start again from 1: its own curve, not a line back to the start
+    panel.show_progress(TrainProgress(1, 6, 0.1, 1.0, 1.0))
+    assert list(panel.curve.getData()[0]) == [1]
+    assert panel.edges_curve.getData()[0] is None or len(panel.edges_curve.getData()[0]) == 0
+    assert panel.status.text().startswith("Learning from the shot, round 2: step 1/6")
