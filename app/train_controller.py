@@ -228,6 +228,8 @@ class TrainController(QObject):
             self.stop()  # every stroke undone: nothing left to train on
         elif self.document.project.settings.auto_train:
             self._auto_timer.start()
+        elif not self.training:  # not a stale "paint the object first" beside painted frames
+            self.panel.show_stopped("Painted. Press Train (Ctrl+Return) to learn it.")
 
     def _on_document_range_changed(self, first: int, last: int) -> None:
         """Segmentation keeps to the new range at once; training follows the keyframes in it."""

@@ -233,3 +233,16 @@ def test_a_project_with_a_damaged_keyframe_opens_and_says_which(
     assert window.open_project(project)
     assert window.document.store.keys() == [(1, 0)]  # the other keyframe is there
     assert len(messages) == 1 and "1/000003.strokes.png" in messages[0]
+
+
+def test_painting_with_auto_train_off_says_how_to_train(qtbot, window, clip_folder):
+    """Auto-train's first try on an empty clip said "Paint the object…"; that line stayed beside
+    a painted frame once auto-train was off (found looking at the app)."""
+    _, labels = clip_folder
+    win = window
+    win.train_panel.auto_train.setChecked(False)
+    assert not win.train_controller.train()
+    assert win.train_panel.status.text().startswith("Paint the object")
+    paint_object(qtbot, win, labels, 0)
+    assert win.train_panel.status.text() == "Painted. Press Train (Ctrl+Return) to learn it."
+    assert win.train_panel.train_button.isEnabled()
