@@ -164,16 +164,21 @@ class TrainController(QObject):
                 + (" (inside the in/out range)." if self.document.store.frames() else ".")
             )
             return False
-        self._cancel.cancel()  # a run in progress: the engine starts this one right after it
+        self.online_fingerprint = ""  # a new model: its own online rounds after its pass
+        self.document.project.online_fingerprint = ""
+        self.train_requested.emit(job, self._start(job, "", "training"))
+        return True
+
+    def _start(self, job: TrainJob, activity: str, state: str) -> CancelToken:
+        """Make `job` the current run (a run in progress is cancelled: the engine starts this
+        one right after it); its new cancel token."""
+        self._cancel.cancel()
         self._cancel = CancelToken()
         self.current_job = job
         self.engine.set_focus(self.document.current_frame)
-        self.panel.set_activity("")
-        self.online_fingerprint = ""  # a new model: its own online rounds after its pass
-        self.document.project.online_fingerprint = ""
-        self.model_state_changed.emit("training")
-        self.train_requested.emit(job, self._cancel)
-        return True
+        self.panel.set_activity(activity)
+        self.model_state_changed.emit(state)
+        return self._cancel
 
     def learn_online(self) -> bool:
         """Start the online rounds (core.shot.online) on the current model when the project asks
@@ -200,14 +205,9 @@ class TrainController(QObject):
             return False
         if job is None:
             return False
-        self._cancel.cancel()
-        self._cancel = CancelToken()
-        self.current_job = job
         self.online_fingerprint = fingerprint
-        self.engine.set_focus(doc.current_frame)
-        self.panel.set_activity("Learning from the shot")
-        self.model_state_changed.emit("learning from the shot")
-        self.online_requested.emit(job, rounds, self._cancel)
+        cancel = self._start(job, "Learning from the shot", "learning from the shot")
+        self.online_requested.emit(job, rounds, cancel)
         return True
 
     def stop(self) -> None:
