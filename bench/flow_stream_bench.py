@@ -1,7 +1,8 @@
 """Does a second stream on optical-flow magnitude help? (issue #12, MaskTrack+Flow; a script,
 not a test.)
 
-    .venv/bin/python bench/flow_stream_bench.py [--quality 0] [--sequences blackswan,goat]
+    .venv/bin/python bench/flow_stream_bench.py [--quality 0] [--motion raw|relative]
+        [--sequences blackswan,goat]
 
 On each DAVIS-2016 dev sequence, with the first frame's ground-truth mask, two models are
 fine-tuned from the shipped parent as `main.py segment` would: one on the RGB frames, one on
@@ -54,6 +55,12 @@ def main() -> int:
     parser.add_argument("--data", default=str(DEV))
     parser.add_argument("--quality", type=float, default=0.0)
     parser.add_argument("--sequences", default="", help="comma-separated; default: all")
+    parser.add_argument(
+        "--motion",
+        choices=["raw", "relative"],
+        default="raw",
+        help="flow magnitude as it is (MaskTrack) or after the camera's motion is taken out",
+    )
     args = parser.parse_args()
     image_root = Path(args.data) / "JPEGImages" / "480p"
     gt_root = Path(args.data) / "Annotations" / "480p"
@@ -69,7 +76,8 @@ def main() -> int:
         source = open_frames(str(image_root / name))
         truths = [read_label_mask(p) > 0 for p in sorted((gt_root / name).glob("*.png"))]
         rgb, t_rgb = trained_session(source, parent, info, truths[0], preset)
-        flow, t_flow = trained_session(FlowImageSource(source), parent, info, truths[0], preset)
+        flow_images = FlowImageSource(source, relative=args.motion == "relative")
+        flow, t_flow = trained_session(flow_images, parent, info, truths[0], preset)
         seconds["rgb train"] += t_rgb
         seconds["flow train"] += t_flow
         model = rgb.model
@@ -92,7 +100,9 @@ def main() -> int:
             line.append(f"{way} {score.JF * 100:5.1f}")
         frames_total += len(truths)
         print(f"{name:<20} J&F " + "  ".join(line), flush=True)
-    print(f"\n{len(names)} sequences, {frames_total} frames, {preset.value}\n")
+    print(
+        f"\n{len(names)} sequences, {frames_total} frames, {preset.value}, {args.motion} motion\n"
+    )
     print("| stream | J | F | J&F |")
     print("|---|---|---|---|")
     for way in WAYS:

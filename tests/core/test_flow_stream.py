@@ -68,3 +68,17 @@ def test_the_two_stream_segmenter_averages_the_streams():
     expected = (rgb.raw_probs(1) + flow.raw_probs(1)) / 2
     assert np.allclose(both.raw_probs(1), expected, atol=2e-3)  # float16-cached probabilities
     assert both.segment_frame(1).probs.shape == (1, 96, 128)
+
+
+def test_camera_motion_is_taken_out_so_a_followed_object_is_what_moves():
+    from core.flow_stream import camera_motion
+
+    # The camera pans 5 px right after an object that stays put in the frame: raw flow is the
+    # background moving, the object still.
+    flow = np.zeros((96, 128, 2), np.float32)
+    flow[..., 0] = 5.0
+    flow[30:60, 40:80] = 0.0
+    residual = np.hypot(*np.moveaxis(flow - camera_motion(flow), 2, 0))
+    assert residual[30:60, 40:80].mean() > 4.5  # the followed object now moves
+    assert np.median(residual[:20]) < 0.5  # the background does not
+    assert not camera_motion(np.zeros((20, 20, 2), np.float32)).any()
