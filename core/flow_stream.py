@@ -8,6 +8,9 @@ scaling). A frame's flow image is the magnitude of the flow to the next frame (t
 to the previous one), per frame divided by its 99th percentile, as (H, W, 3) uint8 grey;
 optionally the motion relative to the camera's (a similarity transform fitted by RANSAC), so a
 camera that follows the object does not paint the background as the thing that moves.
+
+Nothing in the app, CLI or farm uses it: averaged with the RGB stream it lost on the dev split
+(docs/BENCHMARKS.md, "optical-flow magnitude"); bench/flow_stream_bench.py measures it again.
 """
 
 from __future__ import annotations
