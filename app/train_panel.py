@@ -56,8 +56,7 @@ class TrainPanel(QWidget):
             "helps most where the object turns or changes size. Off by default."
         )
         self._activity = ""  # what show_progress names the run ("" = training)
-        self._part = 1  # the part of a run in parts (each restarts its steps) being shown
-        self._last_step = -1
+        self._round = 0  # the round (core.jobs.TrainProgress.round) the curves show
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.status = QLabel("Paint the object on a frame, then train.")
@@ -149,14 +148,13 @@ class TrainPanel(QWidget):
 
     def show_started(self) -> None:
         self._clear_curves()
-        self._part = 1
+        self._round = 0
         self.train_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.progress.setValue(0)
         self.status.setText(f"{self._activity}: preparing…" if self._activity else "Preparing…")
 
     def _clear_curves(self) -> None:
-        self._last_step = -1
         self._steps, self._losses = [], []
         self._edge_steps, self._edge_losses = [], []
         self._second_steps, self._second_losses = [], []
@@ -174,10 +172,9 @@ class TrainPanel(QWidget):
             )
             self.status.setText(f"{what}… {progress.elapsed_s:.1f} s")
             return
-        if progress.step < self._last_step:  # the next part of a run in parts (online rounds)
+        if progress.round != self._round:  # each round counts its own steps: its own curves
             self._clear_curves()
-            self._part += 1
-        self._last_step = progress.step
+            self._round = progress.round
         if progress.model > 0:
             if self.legend.getLabel(self.second_curve) is None:
                 self.legend.addItem(self.second_curve, "2nd model")
@@ -203,7 +200,7 @@ class TrainPanel(QWidget):
             progress.stage, "Training"
         )
         if self._activity:
-            activity = f"{self._activity}, round {self._part}"
+            activity = f"{self._activity}, round {self._round + 1}"
             what = activity if what == "Training" else f"{activity}: {what.lower()}"
         if progress.model_count > 1:
             what = f"Model {progress.model + 1} of {progress.model_count}: {what.lower()}"

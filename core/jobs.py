@@ -53,7 +53,9 @@ class TrainProgress:
     (its loss is measured at a finer resolution, so it is plotted as its own curve);
     model / model_count: which of the shot's models trains, 0-based, and how many the run trains
     (the Best setting trains two; core.shot.presets). A run of several fine-tunes
-    (core.shot.plan.run_plan) counts step, total_steps and eta_s over the whole run.
+    (core.shot.plan.run_plan) counts step, total_steps and eta_s over the whole run; round:
+    which round of a run in rounds (core.shot.online) it belongs to, 0-based, each round
+    counting its own steps.
     """
 
     step: int
@@ -65,3 +67,4 @@ class TrainProgress:
     stage: TrainStage = ""
     model: int = 0
     model_count: int = 1
+    round: int = 0

@@ -16,6 +16,7 @@ Probabilities and masks are at the session's working size: (K, h, w).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -98,7 +99,7 @@ def online_rounds(
     """Run `cfg.rounds` rounds on a ShotSession whose model learnt `job`: each segments the
     round's frames with the current model, adds their confident targets to the samples and
     updates the model (a correction-sized run from its weights, no quick preview). Yields what
-    `ShotSession.train` yields."""
+    `ShotSession.train` yields, each TrainProgress with its `round`."""
     keyframes = sorted(job.annotations)
     extra: list[TrainingSample] = []
     previous: dict[int, np.ndarray] = {}
@@ -132,4 +133,7 @@ def online_rounds(
             preview=False,
             online=True,
         )
-        yield from session.train(update, cancel=cancel)
+        for event in session.train(update, cancel=cancel):
+            if isinstance(event, TrainProgress):
+                event = dataclasses.replace(event, round=round_idx)
+            yield event

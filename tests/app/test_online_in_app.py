@@ -111,7 +111,8 @@ def test_the_panel_starts_a_fresh_curve_for_each_round(qtbot):
     panel.show_progress(TrainProgress(6, 6, 0.2, 1.0, 0.0, stage="edges"))
     assert "round 1" in panel.status.text()
     # the second round's steps start again from 1: its own curve, not a line back to the start
-    panel.show_progress(TrainProgress(1, 6, 0.1, 1.0, 1.0))
+    panel.show_progress(TrainProgress(1, 6, 0.1, 1.0, 1.0, round=1))
     assert list(panel.curve.getData()[0]) == [1]
     assert panel.edges_curve.getData()[0] is None or len(panel.edges_curve.getData()[0]) == 0
     assert panel.status.text().startswith("Learning from the shot, round 2: step 1/6")
+

@@ -4,6 +4,7 @@ object, outward from the keyframes, and a session's model updated on them."""
 import numpy as np
 
 from core.annotations import AnnotationStore
+from core.jobs import TrainProgress
 from core.model.build import build_model
 from core.shot.online import OnlineConfig, confident_target, online_rounds, outward_frames
 from core.shot.presets import Preset, recipe_for
@@ -52,8 +53,12 @@ def test_online_rounds_update_the_model_on_confident_frames():
     list(session.train(job))
     before = session.model.version
     cfg = OnlineConfig(rounds=2, frames_per_round=2, stride=2)
-    models = [e for e in online_rounds(session, job, cfg) if isinstance(e, ShotModel)]
+    events = list(online_rounds(session, job, cfg))
+    models = [e for e in events if isinstance(e, ShotModel)]
     assert len(models) == 2 and session.model.version > before
+    # each round counts its own steps, and says which round it is
+    rounds = [e.round for e in events if isinstance(e, TrainProgress) and e.step > 0]
+    assert rounds == sorted(rounds) and set(rounds) == {0, 1}
     keys = session.model.sample_keys
     online = sorted(int(k.split(":")[1]) for k in keys if k.startswith("online:"))
     assert online == [2, 4, 6, 8]  # two rounds of two frames, outward from frame 0
