@@ -269,6 +269,7 @@ class Engine(QObject):
         from core.shot.online import OnlineConfig, online_rounds
 
         if self._session is None or self._session.model is None:
+            self.training_failed.emit("train a model before it learns from the shot")
             return
         events = online_rounds(self._session, job, OnlineConfig(rounds=rounds), cancel=cancel)
         self._run_training(events, self.online_finished)

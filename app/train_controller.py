@@ -52,6 +52,7 @@ class TrainController(QObject):
         # The fingerprint whose model has had (or is having) its online rounds; the app runs
         # them once per trained model, after its first full pass.
         self.online_fingerprint = ""
+        self._online_run = False  # the current run (current_job) is online rounds
         self._segmentation_idle = False
         self._costs: CostModel | None = None  # the engine's step costs on the open clip
         # False from a clip/project open until the engine has loaded the network and a saved
@@ -166,18 +167,19 @@ class TrainController(QObject):
             return False
         self.online_fingerprint = ""  # a new model: its own online rounds after its pass
         self.document.project.online_fingerprint = ""
-        self.train_requested.emit(job, self._start(job, "", "training"))
+        self.train_requested.emit(job, self._start(job, online=False))
         return True
 
-    def _start(self, job: TrainJob, activity: str, state: str) -> CancelToken:
-        """Make `job` the current run (a run in progress is cancelled: the engine starts this
-        one right after it); its new cancel token."""
+    def _start(self, job: TrainJob, *, online: bool) -> CancelToken:
+        """Make `job` the current run, a training or online rounds (a run in progress is
+        cancelled: the engine starts this one right after it); its new cancel token."""
         self._cancel.cancel()
         self._cancel = CancelToken()
         self.current_job = job
+        self._online_run = online
         self.engine.set_focus(self.document.current_frame)
-        self.panel.set_activity(activity)
-        self.model_state_changed.emit(state)
+        self.panel.set_activity("Learning from the shot" if online else "")
+        self.model_state_changed.emit("learning from the shot" if online else "training")
         return self._cancel
 
     def learn_online(self) -> bool:
@@ -185,8 +187,7 @@ class TrainController(QObject):
         for them and the model has not had them: after a model's first full pass. A correction
         (`train`) cancels them, and its keyframes are never replaced by what they learnt.
         False when nothing was started."""
-        doc = self.document
-        rounds = doc.project.settings.online_rounds if doc.project is not None else 0
+        rounds = self.document.project.settings.online_rounds
         fingerprint = self.trained_fingerprint
         if (
             rounds <= 0
@@ -206,8 +207,7 @@ class TrainController(QObject):
         if job is None:
             return False
         self.online_fingerprint = fingerprint
-        cancel = self._start(job, "Learning from the shot", "learning from the shot")
-        self.online_requested.emit(job, rounds, cancel)
+        self.online_requested.emit(job, rounds, self._start(job, online=True))
         return True
 
     def stop(self) -> None:
@@ -283,7 +283,7 @@ class TrainController(QObject):
         self.document.save_manifest()
         if enabled:
             self.learn_online()
-        elif self.current_job is not None and self.online_fingerprint == self.trained_fingerprint:
+        elif self.current_job is not None and self._online_run:
             self.stop()  # switched off while its rounds run
 
     def _on_panel_auto_train_toggled(self, enabled: bool) -> None:

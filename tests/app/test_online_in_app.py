@@ -116,3 +116,18 @@ def test_the_panel_starts_a_fresh_curve_for_each_round(qtbot):
     assert panel.edges_curve.getData()[0] is None or len(panel.edges_curve.getData()[0]) == 0
     assert panel.status.text().startswith("Learning from the shot, round 2: step 1/6")
 
+
+def test_switching_online_learning_off_leaves_a_training_run_alone(qtbot, window, clip_folder):
+    """Off stops online rounds only: the first training (no model yet, nothing learnt online)
+    once matched "the rounds of the trained model" and was cancelled."""
+    _, labels = clip_folder
+    win = window
+    win.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, win, labels, 0)
+    cancelled = []
+    win.engine.training_cancelled.connect(lambda: cancelled.append(True))
+    with qtbot.waitSignal(win.engine.training_finished, timeout=TIMEOUT_MS):
+        assert win.train_controller.train()
+        win.train_panel.online.setChecked(True)
+        win.train_panel.online.setChecked(False)
+    assert not cancelled
