@@ -32,6 +32,9 @@ MIN_BOX_PX = 4
 # may clip the object a little, but nothing far outside it is what the box meant).
 _BOX_MARGIN = 0.1
 _GRABCUT_ITERATIONS = 5
+# A box is answered once, so the first mask averages the frame and its mirror image: the
+# network's errors on the two differ, and the second pass costs one more inference.
+_BOX_MIRROR = True
 
 
 def check_box(box: Sequence[float], size: tuple[int, int]) -> Box:
@@ -127,7 +130,8 @@ def box_to_mask(
         working = WorkingResolution.for_source(source.size, edges=working.edges)
     if not model.guided:
         return grabcut_mask(image, box), "grabcut"
-    segmenter = Segmenter(model, source, config=SegmentConfig(temporal_gate_px=0), working=working)
+    config = SegmentConfig(temporal_gate_px=0, flip=_BOX_MIRROR)
+    segmenter = Segmenter(model, source, config=config, working=working)
     work = segmenter.working
     guidance = box_mask(box, image.shape[:2])
     if not work.is_identity:
