@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsRectItem, QGraphicsSce
 
 from app.document import ShotDocument
 from core.errors import RotoshotError
-from core.roi import Roi, check_roi, fit_roi
+from core.roi import Roi, check_roi, fit_roi, mask_extent
 
 REGION_COLOUR = QColor(80, 200, 255)
 
@@ -98,16 +98,36 @@ class RegionTool(QObject):
         self.drawn.emit(roi)
 
 
-def object_masks(document: ShotDocument, seen: set[int]) -> Iterator[np.ndarray]:
-    """Every object's mask ((H, W) bool) on every frame of the work range that has a keyframe or
-    a result: where the objects are, for fitting the region. Adds those frames to `seen`."""
+def object_extent(document: ShotDocument, object_id: int, frame_idx: int) -> Roi | None:
+    """The box (x0, y0, x1, y1) around what the viewer shows of an object on a frame (as
+    ShotDocument.display_mask), from boxes kept as results arrive: no result's pixels are read,
+    where a 4K shot's would mostly come from disk. A hint-stroke frame gets the result's box
+    joined with the strokes painted as object (a stroke that removes pixels may leave it a
+    little large). None when the frame shows nothing of the object."""
+    annotation = document.store.get(object_id, frame_idx)
+    known = document.store.known(object_id, frame_idx)
+    if annotation is not None and known is None:
+        return mask_extent(annotation)
+    boxes = [document.results.extent(frame_idx, object_id)]
+    if known is not None:
+        boxes.append(mask_extent(annotation & known))
+    boxes = [box for box in boxes if box is not None]
+    if not boxes:
+        return None
+    x0s, y0s, x1s, y1s = zip(*boxes, strict=True)
+    return min(x0s), min(y0s), max(x1s), max(y1s)
+
+
+def object_extents(document: ShotDocument, seen: set[int]) -> Iterator[Roi]:
+    """Every object's box on every frame of the work range that has a keyframe or a result:
+    where the objects are, for fitting the region. Adds those frames to `seen`."""
     first, last = document.work_range()
     for frame_idx in range(first, last + 1):
         for info in document.project.objects:
-            mask = document.display_mask(info.object_id, frame_idx)
-            if mask is not None:
+            box = object_extent(document, info.object_id, frame_idx)
+            if box is not None:
                 seen.add(frame_idx)
-                yield mask
+                yield box
 
 
 class RegionMenu(QMenu):
@@ -171,7 +191,7 @@ class RegionMenu(QMenu):
         if doc.source is None:
             return
         seen: set[int] = set()
-        roi = fit_roi(object_masks(doc, seen), doc.source.size)
+        roi = fit_roi(object_extents(doc, seen), doc.source.size)
         if roi is None:
             self.tool.status_reported.emit(
                 "Nothing to fit to: paint the object or let it segment first.", 6000

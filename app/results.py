@@ -17,6 +17,7 @@ import numpy as np
 
 from core.confidence import frame_confidence
 from core.project import clear_results, load_result, save_result, tag_results
+from core.roi import Roi, mask_extent
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,14 @@ class ResultRecord:
         if object_id not in self.object_ids:
             return None
         k = self.object_ids.index(object_id)
+        if len(self.object_ids) == 1:
+            return self.probs[0] > 127
         best = self.probs.argmax(axis=0)
         return (best == k) & (self.probs[k] > 127)
+
+    def extents(self) -> dict[int, Roi | None]:
+        """Per object, the bounding box (x0, y0, x1, y1) of its mask(), None when empty."""
+        return {object_id: mask_extent(self.mask(object_id)) for object_id in self.object_ids}
 
 
 class ResultWriter:
@@ -103,6 +110,9 @@ class ResultCache:
         self._bytes = 0
         self._versions: dict[int, int] = {}
         self._confidence: dict[int, float] = {}  # core.confidence of the latest result, all frames
+        # Each object's box in the latest result, all frames: fitting a region to the objects
+        # then reads no pixels (a 4K shot's results are mostly on disk).
+        self._extents: dict[int, dict[int, Roi | None]] = {}
         self._folder: Path | None = None
         self._height = 0
         self.object_ids: tuple[int, ...] = ()  # channel order of results read back from disk
@@ -114,6 +124,7 @@ class ResultCache:
         self._memory.clear()
         self._versions.clear()
         self._confidence.clear()
+        self._extents.clear()
         self._bytes = 0
         self._folder, self._height = folder, height
 
@@ -144,6 +155,10 @@ class ResultCache:
             return None
         return self._confidence.get(frame_idx)
 
+    def extent(self, frame_idx: int, object_id: int) -> Roi | None:
+        """The object's box in the frame's latest result (any version); None when it has none."""
+        return self._extents.get(frame_idx, {}).get(object_id)
+
     def put(self, frame_idx: int, result: ResultRecord, *, write: bool = True) -> None:
         """Keep a result (and queue its disk cache write unless it came from there)."""
         self._drop(frame_idx)
@@ -152,6 +167,7 @@ class ResultCache:
         self._versions[frame_idx] = result.version
         reference = self.reference_areas(result.object_ids) if self.reference_areas else None
         self._confidence[frame_idx] = frame_confidence(result.probs, reference)
+        self._extents[frame_idx] = result.extents()
         if write and self._folder is not None:
             self._writer.write(self._folder, frame_idx, result.probs)
         while self._bytes > self.max_bytes and len(self._memory) > 1:
@@ -172,6 +188,7 @@ class ResultCache:
         probs = load_result(self._folder, frame_idx, self._height)
         if probs is None or probs.shape[0] != len(self.object_ids):
             del self._versions[frame_idx]
+            self._extents.pop(frame_idx, None)
             return None
         result = ResultRecord(probs, self.object_ids, version)
         self.put(frame_idx, result, write=False)

@@ -82,13 +82,13 @@ def mask_extent(mask: np.ndarray) -> Roi | None:
 
 
 def fit_roi(
-    masks: Iterable[np.ndarray], size: tuple[int, int], margin: float = FIT_MARGIN
+    boxes: Iterable[Roi | None], size: tuple[int, int], margin: float = FIT_MARGIN
 ) -> Roi | None:
-    """The region around everything `masks` ((H, W) bool each: the object on every frame, from
-    keyframes and results) cover, grown by `margin` of its long side (at least
-    FIT_MARGIN_MIN_PX) and by as much as MIN_ROI_PX needs, inside a frame of `size` (W, H).
-    None when no mask has a pixel."""
-    extents = [e for e in (mask_extent(m) for m in masks) if e is not None]
+    """The region around all `boxes` ((x0, y0, x1, y1) each, as mask_extent gives: the object
+    on every frame, from keyframes and results; None for an empty one), grown by `margin` of its
+    long side (at least FIT_MARGIN_MIN_PX) and by as much as MIN_ROI_PX needs, inside a frame
+    of `size` (W, H). None when there is no box."""
+    extents = [e for e in boxes if e is not None]
     if not extents:
         return None
     x0, y0 = min(e[0] for e in extents), min(e[1] for e in extents)

@@ -58,3 +58,36 @@ def test_draw_fit_and_clear_the_region(qtbot, window, clip_folder):
     _reopened(qtbot, win, menu.whole.trigger)
     assert doc.project.settings.roi == [] and win.engine._session.working.roi is None
     assert not canvas.region.outline.isVisible()
+
+
+def test_fitting_reads_no_result_from_disk(qtbot, window, clip_folder, monkeypatch):
+    """Fit to Objects uses the boxes kept as results arrive: with only one result left in memory
+    (a 4K shot's are mostly on disk) it reads none back, and still covers every frame's."""
+    import numpy as np
+
+    import app.results
+    from app.region_tool import object_extents
+    from app.results import ResultRecord
+    from core.roi import mask_extent
+
+    _, labels = clip_folder
+    win, doc = window, window.document
+    win.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, win, labels, 0)
+    doc.results.max_bytes = 1  # every result but the newest is dropped from memory
+    for frame_idx in range(1, len(labels)):
+        probs = ((labels[frame_idx] == 1) * 255).astype(np.uint8)[None]
+        doc.set_result(frame_idx, ResultRecord(probs, (1,), doc.model_version))
+    doc.result_writer.flush()
+    reads = []
+    original = app.results.load_result
+    monkeypatch.setattr(
+        app.results, "load_result", lambda *args: reads.append(args[1]) or original(*args)
+    )
+
+    seen = set()
+    boxes = list(object_extents(doc, seen))
+    assert reads == [] and seen == set(range(len(labels)))
+    assert boxes[0] == mask_extent(doc.store.get(1, 0))  # the keyframe's own box
+    truth = [mask_extent(labels[f] == 1) for f in range(1, len(labels))]
+    assert boxes[1:] == truth

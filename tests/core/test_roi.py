@@ -72,13 +72,14 @@ def test_fitting_covers_every_mask_with_a_margin_inside_the_frame():
     first[100:140, 50:150] = True
     second[120:200, 250:300] = True
     assert mask_extent(first) == (50, 100, 150, 140)
-    x0, y0, x1, y1 = fit_roi([first, second, np.zeros_like(first)], (400, 300))
+    boxes = [mask_extent(m) for m in (first, second, np.zeros_like(first))]
+    x0, y0, x1, y1 = fit_roi(boxes, (400, 300))
     assert (x0, y0, x1, y1) == (50 - 25, 100 - 25, 300 + 25, 200 + 25)  # 10 % of 250 px
     edge = np.zeros((300, 400), bool)
     edge[0:5, 395:400] = True  # a speck in the corner: grown to the smallest region, inside
-    x0, y0, x1, y1 = fit_roi([edge], (400, 300))
+    x0, y0, x1, y1 = fit_roi([mask_extent(edge)], (400, 300))
     assert x1 == 400 and y0 == 0 and x1 - x0 >= MIN_ROI_PX and y1 - y0 >= MIN_ROI_PX
-    assert fit_roi([np.zeros((300, 400), bool)], (400, 300)) is None
+    assert fit_roi([mask_extent(np.zeros((300, 400), bool))], (400, 300)) is None
 
 
 def _short(preset):
