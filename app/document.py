@@ -9,24 +9,23 @@ the project folder at once (atomic PNG), so a crash never loses a stroke.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from app.matte_preview import EdgeMattePreviews, matte_key
+from app.matte_preview import EdgeMattePreviews, finished_alpha
 from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 from core.annotations import AnnotationStore
 from core.confidence import least_confident, mean_area
 from core.corrections import Correction
-from core.export_job import object_soft_matte
-from core.matte import FinishSettings, finish_matte
+from core.matte import FinishSettings
 from core.project import (
     ObjectInfo,
     Project,
     cached_result_frames,
-    load_result,
     results_tag,
     save_annotation,
     save_annotations,
@@ -34,7 +33,6 @@ from core.project import (
     save_result,
     tag_results,
 )
-from core.segmentation import labels_from_probs
 from core.video import FrameSource
 
 log = logging.getLogger(__name__)
@@ -88,6 +86,8 @@ class ShotDocument(QObject):
     finish_changed = Signal(int)  # object_id
     range_changed = Signal(int, int)  # first, last frame index of the work range (inclusive)
     approval_changed = Signal(int)  # frame_idx the artist marked or unmarked as approved
+    results_lost = Signal(object, int)  # restored frames not readable after all, model version
+    _summary_read = Signal(int, int, object)  # version, frame_idx, (score, boxes) or None
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +104,7 @@ class ShotDocument(QObject):
         self.results = ResultCache(self.result_writer)
         self.results.reference_areas = self.keyframe_areas
         self.edge_mattes = EdgeMattePreviews(self)
+        self._summary_read.connect(self._keep_summary)
         self._areas_cache: tuple[tuple, list[float | None]] = ((), [])
 
     # --- clip and project -------------------------------------------------------------------
@@ -134,23 +135,29 @@ class ShotDocument(QObject):
     def restore_results(
         self, object_ids: tuple[int, ...], version: int, fingerprint: str | None = None
     ) -> None:
-        """Load cached results from the project folder as results of model `version`, when the
-        cache is tagged as holding results of that model (`fingerprint`, `object_ids`)."""
+        """Take the cached results in the project folder as results of model `version`, when the
+        cache is tagged as holding results of that model (`fingerprint`, `object_ids`). They are
+        read when shown; their scores and boxes arrive from the results thread."""
         if not object_ids or self.source is None:
             return
         self.result_writer.flush()
         if fingerprint is not None and results_tag(self.folder) != (fingerprint, object_ids):
             return  # results of another model (a crash between two saves): computed again
         self.results_fingerprint = fingerprint or ""
-        self.results.object_ids = tuple(object_ids)
-        for frame_idx in cached_result_frames(self.folder):
-            if frame_idx < self.num_frames:
-                probs = load_result(self.folder, frame_idx, self.source.height)
-                if probs is not None and probs.shape[0] == len(object_ids):
-                    self.results.put(
-                        frame_idx, ResultRecord(probs, object_ids, version), write=False
-                    )
+        self.results.object_ids = object_ids = tuple(object_ids)
+        frames = [f for f in cached_result_frames(self.folder) if f < self.num_frames]
+        self.results.restore(frames, version)
+        reference = self.keyframe_areas(object_ids)
+        read = partial(self._summary_read.emit, version)  # queued to the UI thread
+        height = self.source.height
+        self.result_writer.read_summaries(self.folder, frames, height, object_ids, reference, read)
         self.results_invalidated.emit()
+
+    def _keep_summary(self, version: int, frame_idx: int, summary: tuple | None) -> None:
+        if self.results.summarised(frame_idx, version, summary):
+            self.result_changed.emit(frame_idx)
+            if summary is None:
+                self.results_lost.emit([frame_idx], version)
 
     def cached_frames(self) -> list[int]:
         """Frames whose result of the current model the document has (memory or disk)."""
@@ -264,35 +271,8 @@ class ShotDocument(QObject):
             self.finish_changed.emit(object_id)
 
     def finished_alpha(self, object_id: int, frame_idx: int) -> np.ndarray | None:
-        """The object's matte as exported (finishing applied, temporal smoothing aside):
-        (H, W) float32 in [0, 1], or None when the frame has neither annotation nor result.
-        With edge matting on, the matted edge once edge_mattes has computed it."""
-        info = self.object(object_id)
-        annotation = self.store.get(object_id, frame_idx)
-        known = self.store.known(object_id, frame_idx)
-        if annotation is not None and known is None:
-            soft = annotation.astype(np.float32)
-        else:
-            result = self.result(frame_idx)
-            if result is None or object_id not in result.object_ids:
-                soft = None
-            else:
-                k = result.object_ids.index(object_id)
-                labels = labels_from_probs(result.probs.astype(np.float32) / 255.0)
-                soft = object_soft_matte(result.probs.astype(np.float32) / 255.0, labels, k)
-            if known is not None:
-                # Hint strokes: the model's matte where the artist did not paint.
-                soft = np.zeros(known.shape, np.float32) if soft is None else soft.copy()
-                soft[known] = annotation[known]
-            if soft is None:
-                return None
-        settings = info.finish if info is not None else FinishSettings()
-        if settings.edge_matting_px > 0:  # previewed as exported to a soft format
-            key = matte_key(object_id, frame_idx, soft, settings)
-            matted = self.edge_mattes.get(key, soft, settings, self.source.read(frame_idx))
-            # Until the worker's matte arrives (edge_mattes.matte_ready), the network's own edge.
-            return finish_matte(soft, settings, soft=True) if matted is None else matted
-        return finish_matte(soft, settings)
+        """The object's matte as exported (app.matte_preview.finished_alpha): (H, W) float32."""
+        return finished_alpha(self, object_id, frame_idx)
 
     def set_active_object(self, object_id: int) -> None:
         if self.object(object_id) is not None and object_id != self.active_object_id:

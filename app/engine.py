@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QMetaObject, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QThread, Signal, Slot
 
 from core.cpu_load import OtherProcessesLoad, threads_for
 from core.errors import RotoshotError
@@ -345,9 +345,19 @@ class Engine(QObject):
     @Slot(object, int)
     def mark_done(self, frames, version: int) -> None:
         """Frames whose results of model `version` the UI already has (restored from disk)."""
-        model = self._session.model if self._session is not None else None
-        if model is not None and model.version == version:
+        if self._model_version() == version:
             self._done.update(int(f) for f in frames)
+
+    @Slot(object, int)
+    def mark_lost(self, frames, version: int) -> None:
+        """Restored frames whose results could not be read back after all: segmented again."""
+        if self._model_version() == version:
+            self._done.difference_update(int(f) for f in frames)
+            self.start_segmentation()
+
+    def _model_version(self) -> int | None:
+        model = self._session.model if self._session is not None else None
+        return None if model is None else model.version
 
     def _next_frame(self) -> int | None:
         """The first frame not yet done in the segmenter's order from the focus frame."""
@@ -451,47 +461,3 @@ class Engine(QObject):
         QCoreApplication.removePostedEvents(self)
         self.moveToThread(QCoreApplication.instance().thread())
         QThread.currentThread().quit()
-
-
-def collect_garbage_in_ui_thread() -> None:
-    """Switch Python's automatic cyclic garbage collection to a timer of the UI thread (once per
-    application; pyqtgraph's GarbageCollector). Otherwise a collection can start in the engine
-    thread and free a Qt object of the UI thread there: Qt cannot unregister that object's
-    timers from another thread, and the UI thread then crashes (SIGSEGV in
-    QTimerInfoList::activateTimers, seen in the test suite)."""
-    from pyqtgraph.util.garbage_collector import GarbageCollector
-
-    app = QCoreApplication.instance()
-    if app is not None and getattr(app, "_rotoshot_collector", None) is None:
-        app._rotoshot_collector = GarbageCollector(interval=1.0)
-
-
-class EngineThread(QObject):
-    """Starts the Engine in its own QThread and stops it cleanly."""
-
-    _live: list[QThread] = []  # started and not yet stopped (tests check none leak)
-
-    @classmethod
-    def live_threads(cls) -> list[QThread]:
-        return list(cls._live)
-
-    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        collect_garbage_in_ui_thread()
-        self.engine = engine
-        self.thread = QThread()
-        EngineThread._live.append(self.thread)
-        self.thread.setObjectName("rotoshot-engine")
-        engine.moveToThread(self.thread)
-        self.thread.start()
-
-    def stop(self) -> None:
-        """Retire the engine in its thread (`Engine.retire`, queued after the current job) and
-        wait for the thread to end."""
-        if self.thread.isRunning():
-            QMetaObject.invokeMethod(self.engine, "retire", Qt.QueuedConnection)
-            if not self.thread.wait(30_000):
-                self.thread.quit()
-                self.thread.wait(5_000)
-        if self.thread in EngineThread._live and not self.thread.isRunning():
-            EngineThread._live.remove(self.thread)

@@ -41,7 +41,8 @@ from app.canvas import (
 )
 from app.clip_menu import InputSpaceMenu, ModeMenu, WorkingResolutionMenu
 from app.document import ShotDocument
-from app.engine import Engine, EngineThread
+from app.engine import Engine
+from app.engine_thread import EngineThread
 from app.export_dialog import ExportController
 from app.finish_panel import FinishPanel
 from app.go_menu import build_go_menu

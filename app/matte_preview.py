@@ -14,11 +14,17 @@ import hashlib
 import logging
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from core.export_job import object_soft_matte
 from core.matte import FinishSettings, finish_matte
+from core.segmentation import labels_from_probs
+
+if TYPE_CHECKING:
+    from app.document import ShotDocument
 
 log = logging.getLogger(__name__)
 
@@ -91,3 +97,35 @@ class EdgeMattePreviews(QObject):
         for future in self._pending.values():
             future.cancel()
         self._pool.shutdown(wait=True)
+
+
+def finished_alpha(doc: ShotDocument, object_id: int, frame_idx: int) -> np.ndarray | None:
+    """The object's matte as exported (finishing applied, temporal smoothing aside):
+    (H, W) float32 in [0, 1], or None when the frame has neither annotation nor result.
+    With edge matting on, the matted edge once edge_mattes has computed it."""
+    info = doc.object(object_id)
+    annotation = doc.store.get(object_id, frame_idx)
+    known = doc.store.known(object_id, frame_idx)
+    if annotation is not None and known is None:
+        soft = annotation.astype(np.float32)
+    else:
+        result = doc.result(frame_idx)
+        if result is None or object_id not in result.object_ids:
+            soft = None
+        else:
+            k = result.object_ids.index(object_id)
+            labels = labels_from_probs(result.probs.astype(np.float32) / 255.0)
+            soft = object_soft_matte(result.probs.astype(np.float32) / 255.0, labels, k)
+        if known is not None:
+            # Hint strokes: the model's matte where the artist did not paint.
+            soft = np.zeros(known.shape, np.float32) if soft is None else soft.copy()
+            soft[known] = annotation[known]
+        if soft is None:
+            return None
+    settings = info.finish if info is not None else FinishSettings()
+    if settings.edge_matting_px > 0:  # previewed as exported to a soft format
+        key = matte_key(object_id, frame_idx, soft, settings)
+        matted = doc.edge_mattes.get(key, soft, settings, doc.source.read(frame_idx))
+        # Until the worker's matte arrives (edge_mattes.matte_ready), the network's own edge.
+        return finish_matte(soft, settings, soft=True) if matted is None else matted
+    return finish_matte(soft, settings)

@@ -78,6 +78,26 @@ class ResultWriter:
         self._submit(clear_results, folder)
         self._submit(tag_results, folder, fingerprint, object_ids)
 
+    def read_summaries(
+        self,
+        folder: Path,
+        frames: list[int],
+        height: int,
+        object_ids: tuple[int, ...],
+        reference: list[float | None],
+        deliver: Callable[[int, tuple | None], None],
+    ) -> None:
+        """Queue reading the cached results of `frames` for their confidence scores and boxes
+        (after the writes queued before): deliver(frame_idx, (score, boxes) or None when the
+        file is unreadable or of other objects) runs on the worker thread, once per frame.
+        reference: the objects' keyframe area shares (core.confidence)."""
+        for frame_idx in frames:
+            if self._closed:
+                return
+            self._pool.submit(
+                _summary, folder, frame_idx, height, object_ids, reference, deliver, self
+            )
+
     def _submit(self, fn, *args) -> None:
         if self._closed:  # a result still queued to the closing window: nothing to keep it for
             return
@@ -155,6 +175,27 @@ class ResultCache:
             return None
         return self._confidence.get(frame_idx)
 
+    def restore(self, frames: list[int], version: int) -> None:
+        """`frames` have a result of model `version` in the results cache on disk. Nothing is
+        read here (a 4K shot's hundreds of results took seconds on the UI thread): results are
+        read when shown, their scores and boxes arrive through `summarised`."""
+        for frame_idx in frames:
+            self._versions[frame_idx] = version
+
+    def summarised(self, frame_idx: int, version: int, summary: tuple | None) -> bool:
+        """Keep a restored frame's (score, boxes) from ResultWriter.read_summaries; None drops
+        the frame's result (unreadable: it is segmented again). False when the frame's result
+        is not that one any more (a newer model's arrived meanwhile)."""
+        if self._versions.get(frame_idx) != version or frame_idx in self._memory:
+            return False
+        if summary is None:
+            del self._versions[frame_idx]
+            self._confidence.pop(frame_idx, None)
+            self._extents.pop(frame_idx, None)
+        else:
+            self._confidence[frame_idx], self._extents[frame_idx] = summary
+        return True
+
     def extent(self, frame_idx: int, object_id: int) -> Roi | None:
         """The object's box in the frame's latest result (any version); None when it has none."""
         return self._extents.get(frame_idx, {}).get(object_id)
@@ -198,6 +239,21 @@ class ResultCache:
         old = self._memory.pop(frame_idx, None)
         if old is not None:
             self._bytes -= old.probs.nbytes
+
+
+def _summary(folder, frame_idx, height, object_ids, reference, deliver, writer) -> None:
+    """ResultWriter's worker: one cached result's (confidence, boxes), or None, to `deliver`."""
+    if writer._closed:
+        return  # the window is closing: nothing waits for the rest
+    summary = None
+    try:
+        probs = load_result(folder, frame_idx, height)
+        if probs is not None and probs.shape[0] == len(object_ids):
+            result = ResultRecord(probs, object_ids, 0)
+            summary = (frame_confidence(probs, reference), result.extents())
+    except Exception as exc:  # noqa: BLE001 - a cache is re-computable; the frame is segmented
+        log.warning("could not read the result cache of frame %d: %s", frame_idx, exc)
+    deliver(frame_idx, summary)
 
 
 def _logging_failure(fn, *args) -> None:

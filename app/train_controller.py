@@ -69,6 +69,7 @@ class TrainController(QObject):
         self.segmentation_requested.connect(engine.start_segmentation)
         self.weights_save_requested.connect(engine.save_weights)
         self.results_restored.connect(engine.mark_done)
+        document.results_lost.connect(engine.mark_lost)
         panel.train_clicked.connect(self.train)
         panel.stop_clicked.connect(self.stop)
         panel.quality_changed.connect(self._on_panel_quality_changed)

@@ -13,7 +13,7 @@ QStandardPaths.setTestModeEnabled(True)  # autosave/demo folders go to a test lo
 def no_leaked_threads(qapp):
     """Fail any test that leaves a QThread running (an engine not stopped)."""
     yield
-    from app.engine import EngineThread
+    from app.engine_thread import EngineThread
 
     leaked = [t for t in EngineThread.live_threads() if t.isRunning()]
     for thread in leaked:

@@ -189,8 +189,12 @@ def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp
     doc = window.document
     results_before = {f: doc.result(f).probs.copy() for f in doc.cached_frames()}
     window.close()
+    damaged = sorted(results_before)[3]  # a cache file that no longer reads: segmented again
+    (project_dir / "results" / f"{damaged:06d}.png").write_bytes(b"not a png")
 
     reopened = new_window(qtbot, settings)
+    lost = []
+    reopened.document.results_lost.connect(lambda frames, _version: lost.extend(frames))
     with qtbot.waitSignal(reopened.engine.model_restored, timeout=TIMEOUT_MS):
         assert reopened.open_project(project_dir)
     doc = reopened.document
@@ -205,9 +209,12 @@ def test_project_round_trip_and_reopen(qtbot, window, settings, clip_folder, tmp
     assert sorted(before) == doc.store.keys()
     for key, mask in before.items():
         assert np.array_equal(doc.store.get(*key), mask)  # byte-identical annotations
+    qtbot.waitUntil(lambda: lost == [damaged], timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: damaged in doc.cached_frames(), timeout=TIMEOUT_MS)
     assert doc.model_version == 1 and set(doc.cached_frames()) == set(results_before)
     for f, probs in results_before.items():
-        assert np.array_equal(doc.result(f).probs, probs)
+        if f != damaged:
+            assert np.array_equal(doc.result(f).probs, probs)
     assert str(project_dir) in settings.value("recent_projects", [], type=list)
     reopened.close()
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 from PySide6.QtCore import QObject, Signal
 
-from app.engine import Engine, EngineThread
+from app.engine import Engine
+from app.engine_thread import EngineThread
 from core.annotations import AnnotationStore
 from core.jobs import CancelToken
 from core.shot.jobs import TrainJob

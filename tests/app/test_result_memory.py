@@ -40,3 +40,38 @@ def test_stale_results_are_drawn_as_stale_until_recomputed(tmp_path, qapp):
     doc.set_result(0, result(0, version=2))
     assert doc.result_state(0) == COMPUTED and doc.result_state(9) == NOT_COMPUTED
     doc.result_writer.close()
+
+
+def test_a_reopened_projects_results_are_read_off_the_ui_thread(tmp_path, qtbot):
+    """Restoring marks the cached frames at once and reads none on the UI thread (hundreds of
+    4K results took seconds there); their scores and boxes arrive from the results thread, and
+    an unreadable file gives its frame back to be segmented again."""
+    from app.document import ShotDocument
+    from core.confidence import frame_confidence
+    from core.project import save_result
+    from core.roi import mask_extent
+    from tests.helpers import ArraySource
+
+    doc = ShotDocument()
+    doc.source = ArraySource(np.zeros((6, 40, 50, 3), np.uint8))
+    doc.folder = tmp_path
+    doc.results.reset(tmp_path, 40)
+    probs = {}
+    for f in range(5):
+        probs[f] = np.zeros((1, 40, 50), np.uint8)
+        probs[f][0, 5 + f : 20 + f, 10:30] = 230
+        save_result(tmp_path, f, probs[f])
+    (tmp_path / "results" / "000003.png").write_bytes(b"not a png")  # a damaged cache file
+    lost = []
+    doc.results_lost.connect(lambda frames, version: lost.append((frames, version)))
+
+    doc.model_version = 4  # as the train controller sets it for a restored model
+    doc.restore_results((1,), version=4)
+    assert doc.cached_frames() == [0, 1, 2, 3, 4] and doc.results.memory_bytes == 0
+    qtbot.waitUntil(lambda: bool(lost) and all(doc.confidence(f) is not None for f in (0, 1, 2, 4)))
+    assert lost == [([3], 4)] and doc.cached_frames() == [0, 1, 2, 4]
+    for f in (0, 1, 2, 4):
+        assert doc.confidence(f) == frame_confidence(probs[f], [None])
+        assert doc.results.extent(f, 1) == mask_extent(probs[f][0] > 127)
+    assert np.array_equal(doc.result(2).probs, probs[2])  # read when shown
+    doc.result_writer.close()
