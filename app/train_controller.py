@@ -250,7 +250,10 @@ class TrainController(QObject):
         self.panel.set_activity("")
         self.panel.set_online(self.document.project.settings.online_rounds > 0)
         self.model_state_changed.emit("loading")
-        self.panel.show_stopped("Paint the object on a frame, then train.")
+        if self.document.store.object_ids():  # a reopened project, or the clip in a new region
+            self.panel.show_stopped("Press Train (Ctrl+Return) to learn the painted frames.")
+        else:
+            self.panel.show_stopped("Paint the object on a frame, then train.")
 
     def _on_panel_quality_changed(self, quality: float) -> None:
         self.document.project.settings.quality = quality

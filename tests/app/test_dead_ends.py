@@ -246,3 +246,16 @@ def test_painting_with_auto_train_off_says_how_to_train(qtbot, window, clip_fold
     paint_object(qtbot, win, labels, 0)
     assert win.train_panel.status.text() == "Painted. Press Train (Ctrl+Return) to learn it."
     assert win.train_panel.train_button.isEnabled()
+
+
+def test_a_clip_reopened_with_painted_frames_says_how_to_train(qtbot, window, clip_folder):
+    """Fitting the region reopened the clip with its keyframes and said "Paint the object on a
+    frame, then train" beside them (found looking at the app)."""
+    _, labels = clip_folder
+    win = window
+    win.train_panel.auto_train.setChecked(False)
+    paint_object(qtbot, win, labels, 0)
+    with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
+        win.region_menu.fit_to_objects()
+    assert win.document.store.keys() == [(1, 0)]
+    assert win.train_panel.status.text() == "Press Train (Ctrl+Return) to learn the painted frames."
