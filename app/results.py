@@ -95,8 +95,12 @@ class ResultWriter:
             if self._closed:
                 return
             self._pool.submit(
-                _summary, folder, frame_idx, height, object_ids, reference, deliver, self
+                _summary, folder, frame_idx, height, object_ids, reference, deliver, self.closed
             )
+
+    def closed(self) -> bool:
+        """True once the window closing has ended the writer."""
+        return self._closed
 
     def _submit(self, fn, *args) -> None:
         if self._closed:  # a result still queued to the closing window: nothing to keep it for
@@ -241,9 +245,9 @@ class ResultCache:
             self._bytes -= old.probs.nbytes
 
 
-def _summary(folder, frame_idx, height, object_ids, reference, deliver, writer) -> None:
+def _summary(folder, frame_idx, height, object_ids, reference, deliver, closed) -> None:
     """ResultWriter's worker: one cached result's (confidence, boxes), or None, to `deliver`."""
-    if writer._closed:
+    if closed():
         return  # the window is closing: nothing waits for the rest
     summary = None
     try:
