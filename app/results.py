@@ -53,6 +53,11 @@ class ResultRecord:
         """Per object, the bounding box (x0, y0, x1, y1) of its mask(), None when empty."""
         return {object_id: mask_extent(self.mask(object_id)) for object_id in self.object_ids}
 
+    def summary(self, reference: list[float | None] | None) -> tuple[float, dict]:
+        """What the cache keeps of every frame's result, in memory or not: (core.confidence
+        score with the objects' keyframe area shares `reference`, extents())."""
+        return frame_confidence(self.probs, reference), self.extents()
+
 
 class ResultWriter:
     """Writes result caches to the project folder on one background thread, in order.
@@ -193,9 +198,7 @@ class ResultCache:
         if self._versions.get(frame_idx) != version or frame_idx in self._memory:
             return False
         if summary is None:
-            del self._versions[frame_idx]
-            self._confidence.pop(frame_idx, None)
-            self._extents.pop(frame_idx, None)
+            self._forget(frame_idx)
         else:
             self._confidence[frame_idx], self._extents[frame_idx] = summary
         return True
@@ -211,8 +214,7 @@ class ResultCache:
         self._bytes += result.probs.nbytes
         self._versions[frame_idx] = result.version
         reference = self.reference_areas(result.object_ids) if self.reference_areas else None
-        self._confidence[frame_idx] = frame_confidence(result.probs, reference)
-        self._extents[frame_idx] = result.extents()
+        self._confidence[frame_idx], self._extents[frame_idx] = result.summary(reference)
         if write and self._folder is not None:
             self._writer.write(self._folder, frame_idx, result.probs)
         while self._bytes > self.max_bytes and len(self._memory) > 1:
@@ -232,12 +234,17 @@ class ResultCache:
         self._writer.flush()  # the write may still be queued
         probs = load_result(self._folder, frame_idx, self._height)
         if probs is None or probs.shape[0] != len(self.object_ids):
-            del self._versions[frame_idx]
-            self._extents.pop(frame_idx, None)
+            self._forget(frame_idx)
             return None
         result = ResultRecord(probs, self.object_ids, version)
         self.put(frame_idx, result, write=False)
         return result
+
+    def _forget(self, frame_idx: int) -> None:
+        """The frame has no result any more (its cache file did not read back)."""
+        del self._versions[frame_idx]
+        self._confidence.pop(frame_idx, None)
+        self._extents.pop(frame_idx, None)
 
     def _drop(self, frame_idx: int) -> None:
         old = self._memory.pop(frame_idx, None)
@@ -253,8 +260,7 @@ def _summary(folder, frame_idx, height, object_ids, reference, deliver, closed) 
     try:
         probs = load_result(folder, frame_idx, height)
         if probs is not None and probs.shape[0] == len(object_ids):
-            result = ResultRecord(probs, object_ids, 0)
-            summary = (frame_confidence(probs, reference), result.extents())
+            summary = ResultRecord(probs, object_ids, version=0).summary(reference)
     except Exception as exc:  # noqa: BLE001 - a cache is re-computable; the frame is segmented
         log.warning("could not read the result cache of frame %d: %s", frame_idx, exc)
     deliver(frame_idx, summary)
