@@ -9,7 +9,11 @@ What keeps it from learning its own mistakes (a naive version here lost 1.7 J&F)
   the previous frame's result (towards the keyframe), grown by `reach_px`, count as object; a
   confident blob elsewhere (a look-alike) teaches nothing either way;
 - keyframes win: frames the artist painted are never replaced, and a frame's online target is
-  dropped as soon as the artist paints it (the session's job is rebuilt from the store).
+  dropped as soon as the artist paints it (the session's job is rebuilt from the store);
+- the result averages the model before the rounds with the one after them: ignoring the
+  uncertain band leaves an online frame's edge untaught, so the rounds' model grows the object
+  (it finds parts the first model lost, and takes in some surroundings), and the two models'
+  errors partly cancel (docs/BENCHMARKS.md, "Online rounds").
 
 Probabilities and masks are at the session's working size: (K, h, w).
 """
@@ -98,9 +102,12 @@ def online_rounds(
 ) -> Iterator[TrainProgress | object]:
     """Run `cfg.rounds` rounds on a ShotSession whose model learnt `job`: each segments the
     round's frames with the current model, adds their confident targets to the samples and
-    updates the model (a correction-sized run from its weights, no quick preview). Yields what
-    `ShotSession.train` yields, each TrainProgress with its `round`."""
+    updates the model (a correction-sized run from its weights, no quick preview); after the
+    last round the session's model averages the rounds' networks with those before them.
+    Yields what `ShotSession.train` yields, each TrainProgress with its `round`, and the
+    averaged ShotModel last. Cancelled, the session keeps the last complete round's model."""
     keyframes = sorted(job.annotations)
+    first_model = session.model.networks
     extra: list[TrainingSample] = []
     previous: dict[int, np.ndarray] = {}
     threshold = session.recipe(job.preset).segment.threshold
@@ -137,3 +144,5 @@ def online_rounds(
             if isinstance(event, TrainProgress):
                 event = dataclasses.replace(event, round=round_idx)
             yield event
+    if session.model.networks is not first_model:
+        yield session.average_with(first_model)

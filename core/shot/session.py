@@ -326,6 +326,16 @@ class ShotSession:
         self._segmenter = None
         return self.model
 
+    def average_with(self, networks: tuple[OSVOSNet, ...]) -> ShotModel:
+        """Publish the current model with `networks` (same objects, same channels) added to
+        the networks it averages, as a new version. Their own updates replace them: a later
+        update continues from the current model's members only (core.shot.plan)."""
+        if self.model is None:
+            raise RotoshotError("no model to average with")
+        return self._publish(
+            dataclasses.replace(self.model, networks=self.model.networks + tuple(networks))
+        )
+
     def untrained_model(self, object_ids: tuple[int, ...], preset: Preset) -> ShotModel:
         """The parent network alone for `object_ids` (no fine-tuning; the CLI's --steps 0)."""
         network = copy.deepcopy(self.parent)

@@ -52,10 +52,15 @@ def test_online_rounds_update_the_model_on_confident_frames():
     job = session.train_job(store, Preset.FAST, preview=False)
     list(session.train(job))
     before = session.model.version
+    (first,) = session.model.networks
     cfg = OnlineConfig(rounds=2, frames_per_round=2, stride=2)
     events = list(online_rounds(session, job, cfg))
     models = [e for e in events if isinstance(e, ShotModel)]
-    assert len(models) == 2 and session.model.version > before
+    assert len(models) == 3 and session.model.version > before
+    # the last model averages the rounds' network with the one from before the rounds
+    assert models[-1] is session.model
+    assert session.model.networks == (models[1].networks[0], first)
+    assert models[1].networks[0] is not first
     # each round counts its own steps, and says which round it is
     rounds = [e.round for e in events if isinstance(e, TrainProgress) and e.step > 0]
     assert rounds == sorted(rounds) and set(rounds) == {0, 1}
@@ -64,3 +69,27 @@ def test_online_rounds_update_the_model_on_confident_frames():
     assert online == [2, 4, 6, 8]  # two rounds of two frames, outward from frame 0
     assert set(session.model.annotations) == {0}  # the keyframe still overrides its frame
     assert session.model.fingerprint == job.fingerprint
+
+
+def test_a_correction_after_the_rounds_continues_from_the_rounds_network():
+    frames, labels = make_clip(num_frames=10, height=96, width=128, seed=3)
+    parent, info = build_model(weights="parent")
+
+    def short(preset):
+        return recipe_for(preset).with_overrides(steps=10, views_per_frame=2)
+
+    session = ShotSession(ArraySource(frames), parent, info, recipes=short)
+    store = AnnotationStore((128, 96))
+    store.set(1, 0, labels[0] == 1)
+    job = session.train_job(store, Preset.FAST, preview=False)
+    list(session.train(job))
+    cfg = OnlineConfig(rounds=1, frames_per_round=2, stride=2)
+    list(online_rounds(session, job, cfg))
+    assert len(session.model.networks) == 2
+    store.set(1, 6, labels[6] == 1)
+    correction = session.train_job(store, Preset.FAST, correction=True, preview=False)
+    steps = session.plan_for(correction)
+    # one update, from the current model's first member: the rounds' network
+    assert [(s.member, s.continues) for s in steps] == [(0, True)]
+    list(session.train(correction))
+    assert len(session.model.networks) == 1  # the snapshot from before the rounds is dropped
