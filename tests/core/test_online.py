@@ -39,18 +39,25 @@ def test_outward_frames_skip_keyframes_and_grow_each_round():
     assert not set(first) & {0, 10}
 
 
-def test_online_rounds_update_the_model_on_confident_frames():
+def _trained_session(steps: int):
+    """A session on a 10-frame synthetic clip whose model learnt frame 0 in `steps` head
+    steps -> (session, job, labels, store)."""
     frames, labels = make_clip(num_frames=10, height=96, width=128, seed=3)
     parent, info = build_model(weights="parent")
 
     def short(preset):
-        return recipe_for(preset).with_overrides(steps=20, views_per_frame=2)
+        return recipe_for(preset).with_overrides(steps=steps, views_per_frame=2)
 
     session = ShotSession(ArraySource(frames), parent, info, recipes=short)
     store = AnnotationStore((128, 96))
     store.set(1, 0, labels[0] == 1)
     job = session.train_job(store, Preset.FAST, preview=False)
     list(session.train(job))
+    return session, job, labels, store
+
+
+def test_online_rounds_update_the_model_on_confident_frames():
+    session, job, _, _ = _trained_session(steps=20)
     before = session.model.version
     (first,) = session.model.networks
     cfg = OnlineConfig(rounds=2, frames_per_round=2, stride=2)
@@ -72,17 +79,7 @@ def test_online_rounds_update_the_model_on_confident_frames():
 
 
 def test_a_correction_after_the_rounds_continues_from_the_rounds_network():
-    frames, labels = make_clip(num_frames=10, height=96, width=128, seed=3)
-    parent, info = build_model(weights="parent")
-
-    def short(preset):
-        return recipe_for(preset).with_overrides(steps=10, views_per_frame=2)
-
-    session = ShotSession(ArraySource(frames), parent, info, recipes=short)
-    store = AnnotationStore((128, 96))
-    store.set(1, 0, labels[0] == 1)
-    job = session.train_job(store, Preset.FAST, preview=False)
-    list(session.train(job))
+    session, job, labels, store = _trained_session(steps=10)
     cfg = OnlineConfig(rounds=1, frames_per_round=2, stride=2)
     list(online_rounds(session, job, cfg))
     assert len(session.model.networks) == 2
