@@ -1,6 +1,6 @@
 """Where prediction folders go wrong: per sequence, the pixels marked object that are not
 (false positives) and the object pixels missed, each as a share of the true object's area,
-summed over the frames the DAVIS score counts (first and last left out). Tells a mask that
+summed over the frames the DAVIS score counts (core.metrics.counted_pairs). Tells a mask that
 grew (false positives up, misses down) from one that lost parts, which J&F alone does not.
 
     .venv/bin/python bench/error_shares.py --data ../shared/data/davis2016-dev \
@@ -22,16 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.davis_split import davis_sequences  # noqa: E402
-from core.annotations import read_label_mask  # noqa: E402
+from core.metrics import counted_pairs, read_pair  # noqa: E402
 
 
 def error_shares(predicted: Path, truth: Path) -> tuple[float, float]:
     """(false-positive share, missed share) of a sequence's prediction folder against its
     ground-truth folder, both shares of the true object area in [0, inf)."""
     false_pos = missed = area = 0
-    for gt_path in sorted(truth.glob("*.png"))[1:-1]:
-        gt = read_label_mask(gt_path) > 0
-        pred = read_label_mask(predicted / gt_path.name) > 0
+    for pred, gt in counted_pairs(*read_pair(predicted, truth, truth.name)):
         false_pos += int(np.count_nonzero(pred & ~gt))
         missed += int(np.count_nonzero(gt & ~pred))
         area += int(np.count_nonzero(gt))

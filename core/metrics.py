@@ -109,14 +109,19 @@ def evaluate_sequence(name: str, preds: list[np.ndarray], gts: list[np.ndarray])
     """Score aligned lists of (H, W) bool masks, excluding the first and last frame."""
     if len(preds) != len(gts):
         raise RotoshotError(f"{name}: {len(preds)} predictions for {len(gts)} ground-truth frames")
-    pairs = (
-        list(zip(preds, gts, strict=True))[1:-1]
-        if len(gts) > 2
-        else list(zip(preds, gts, strict=True))
-    )
+    pairs = counted_pairs(preds, gts)
     j = [region_similarity(p, g) for p, g in pairs]
     f = [boundary_f_measure(p, g) for p, g in pairs]
     return SequenceScore(name, len(pairs), statistics(j), statistics(f))
+
+
+def counted_pairs(
+    preds: list[np.ndarray], gts: list[np.ndarray]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The aligned (prediction, ground truth) pairs the DAVIS score counts: all but the first
+    and last frame (all of them for a clip of two frames or fewer)."""
+    pairs = list(zip(preds, gts, strict=True))
+    return pairs[1:-1] if len(gts) > 2 else pairs
 
 
 def _mask_files(folder: Path) -> dict[str, Path]:
@@ -125,6 +130,13 @@ def _mask_files(folder: Path) -> dict[str, Path]:
 
 def evaluate_pair(pred_dir: Path, gt_dir: Path, name: str) -> SequenceScore:
     """Score one sequence: every ground-truth PNG must have a prediction of the same name."""
+    return evaluate_sequence(name, *read_pair(pred_dir, gt_dir, name))
+
+
+def read_pair(pred_dir: Path, gt_dir: Path, name: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """A sequence's predictions and ground truth as aligned lists of (H, W) bool masks, in
+    frame order. RotoshotError when a ground-truth PNG has no prediction of the same name and
+    size."""
     gt_files = _mask_files(gt_dir)
     pred_files = _mask_files(pred_dir)
     if not gt_files:
@@ -144,7 +156,7 @@ def evaluate_pair(pred_dir: Path, gt_dir: Path, name: str) -> SequenceScore:
             )
         preds.append(pred)
         gts.append(gt)
-    return evaluate_sequence(name, preds, gts)
+    return preds, gts
 
 
 def evaluate_folder(pred_dir: str | Path, gt_dir: str | Path) -> list[SequenceScore]:
