@@ -19,7 +19,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from app.matte_preview import EdgeMattePreviews, finished_alpha
 from app.results import COMPUTED, NOT_COMPUTED, STALE, ResultCache, ResultRecord, ResultWriter
 from core.annotations import AnnotationStore
-from core.confidence import least_confident, mean_area
+from core.confidence import KeyframeAreas, least_confident
 from core.corrections import Correction
 from core.matte import FinishSettings
 from core.project import (
@@ -105,7 +105,7 @@ class ShotDocument(QObject):
         self.results.reference_areas = self.keyframe_areas
         self.edge_mattes = EdgeMattePreviews(self)
         self._summary_read.connect(self._keep_summary)
-        self._areas_cache: tuple[tuple, list[float | None]] = ((), [])
+        self._areas_cache: tuple[tuple, KeyframeAreas] = ((), KeyframeAreas())
 
     # --- clip and project -------------------------------------------------------------------
     @property
@@ -402,19 +402,21 @@ class ShotDocument(QObject):
         the frame has a result of the current model."""
         return self.results.confidence(frame_idx, self.model_version)
 
-    def keyframe_areas(self, object_ids: tuple[int, ...]) -> list[float | None]:
-        """Per object the mean area share of its full-mask keyframes (None without one): what
-        core.confidence compares a result's area with."""
+    def keyframe_areas(self, object_ids: tuple[int, ...]) -> KeyframeAreas:
+        """Per object its full-mask keyframes' area shares by frame: what core.confidence
+        compares a result's area with."""
         key = (object_ids, tuple((k, self.store.digest(*k)) for k in self.store.keys()))
         if self._areas_cache[0] != key:
-            areas = [
-                mean_area(
-                    self.store.get(o, f)
-                    for f in self.store.frames()
-                    if self.store.get(o, f) is not None and not self.store.is_hint(o, f)
-                )
-                for o in object_ids
-            ]
+            areas = KeyframeAreas.of(
+                [
+                    [
+                        (f, self.store.get(o, f))
+                        for f in self.store.frames()
+                        if self.store.get(o, f) is not None and not self.store.is_hint(o, f)
+                    ]
+                    for o in object_ids
+                ]
+            )
             self._areas_cache = (key, areas)
         return self._areas_cache[1]
 

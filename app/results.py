@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.confidence import frame_confidence
+from core.confidence import KeyframeAreas, frame_confidence
 from core.project import clear_results, load_result, save_result, tag_results
 from core.roi import Roi, mask_extent
 
@@ -55,7 +55,8 @@ class ResultRecord:
 
     def summary(self, reference: list[float | None] | None) -> tuple[float, dict]:
         """What the cache keeps of every frame's result, in memory or not: (core.confidence
-        score with the objects' keyframe area shares `reference`, extents())."""
+        score with the area shares the objects' keyframes expect at this frame `reference`,
+        extents())."""
         return frame_confidence(self.probs, reference), self.extents()
 
 
@@ -89,18 +90,25 @@ class ResultWriter:
         frames: list[int],
         height: int,
         object_ids: tuple[int, ...],
-        reference: list[float | None],
+        reference: KeyframeAreas,
         deliver: Callable[[int, tuple | None], None],
     ) -> None:
         """Queue reading the cached results of `frames` for their confidence scores and boxes
         (after the writes queued before): deliver(frame_idx, (score, boxes) or None when the
         file is unreadable or of other objects) runs on the worker thread, once per frame.
-        reference: the objects' keyframe area shares (core.confidence)."""
+        reference: the objects' keyframes' area shares by frame (core.confidence)."""
         for frame_idx in frames:
             if self._closed:
                 return
             self._pool.submit(
-                _summary, folder, frame_idx, height, object_ids, reference, deliver, self.closed
+                _summary,
+                folder,
+                frame_idx,
+                height,
+                object_ids,
+                reference.at(frame_idx),
+                deliver,
+                self.closed,
             )
 
     def closed(self) -> bool:
@@ -145,8 +153,8 @@ class ResultCache:
         self._folder: Path | None = None
         self._height = 0
         self.object_ids: tuple[int, ...] = ()  # channel order of results read back from disk
-        # object ids -> their keyframes' mean area shares (core.confidence), set by the document
-        self.reference_areas: Callable[[tuple[int, ...]], list[float | None]] | None = None
+        # object ids -> their keyframes' area shares by frame (core.confidence), set by the document
+        self.reference_areas: Callable[[tuple[int, ...]], KeyframeAreas] | None = None
 
     def reset(self, folder: Path | None, height: int) -> None:
         """Forget everything (a new clip or project)."""
@@ -213,7 +221,9 @@ class ResultCache:
         self._memory[frame_idx] = result
         self._bytes += result.probs.nbytes
         self._versions[frame_idx] = result.version
-        reference = self.reference_areas(result.object_ids) if self.reference_areas else None
+        reference = (
+            self.reference_areas(result.object_ids).at(frame_idx) if self.reference_areas else None
+        )
         self._confidence[frame_idx], self._extents[frame_idx] = result.summary(reference)
         if write and self._folder is not None:
             self._writer.write(self._folder, frame_idx, result.probs)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.artist_robots import ROBOTS  # noqa: E402
 from core.annotations import AnnotationStore, read_label_mask  # noqa: E402
-from core.confidence import frame_confidence, least_confident, mean_area  # noqa: E402
+from core.confidence import KeyframeAreas, frame_confidence, least_confident  # noqa: E402
 from core.correction_neighbours import NeighbourSamples  # noqa: E402
 from core.corrections import Correction  # noqa: E402
 from core.metrics import boundary_f_measure, region_similarity  # noqa: E402
@@ -102,8 +102,8 @@ def simulate(
         if chooser == "oracle":
             scores = j
         else:
-            reference = [mean_area(store.get(OBJECT, f) for f in store.frames())]
-            scores = {f: frame_confidence(r.probs, reference) for f, r in results.items()}
+            areas = KeyframeAreas.of([[(f, store.get(OBJECT, f)) for f in store.frames()]])
+            scores = {f: frame_confidence(r.probs, areas.at(f)) for f, r in results.items()}
         chosen = least_confident(scores, skip=store.frames()) if round_idx < rounds else None
         yield Round(
             len(store.frames()),

@@ -8,15 +8,18 @@ neighbouring frame needed, so frames can be scored in any order). Per object:
 
 The first factor is how blurred the object's edge and body are; the second flags an object
 that vanished, split into look-alikes or swallowed its surroundings, which a crisp but wrong
-mask would hide from the first. The keyframe area is the mean area of the object's full-mask
-keyframes (without one, only the first factor counts). A frame scores as its least confident
-object. Chosen on the DAVIS-2016 dev split at Fast against five other candidates
+mask would hide from the first. The keyframe area is what the object's full-mask keyframes say
+its area is at that frame: interpolated in time between the keyframes before and after it, the
+nearest one's beyond them (without one, only the first factor counts). Not their mean over the
+shot: an object that shrinks, once keyframed large and small, would make every frame that
+matches either keyframe look wrong. A frame scores as its least confident object. Chosen on the DAVIS-2016 dev split at Fast against five other candidates
 (docs/BENCHMARKS.md "Confidence").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,7 +34,7 @@ def object_confidences(
 ) -> list[tuple[float, float]]:
     """(confidence in [0, 1], area share in [0, 1]) per object of probabilities (K, H, W):
     float in [0, 1], or uint8 in 0..255 (the app's results). reference_areas: per object the
-    keyframes' mean area share, or None where unknown."""
+    area share its keyframes expect at this frame (KeyframeAreas.at), or None where unknown."""
     scale = 255.0 if probs.dtype == np.uint8 else 1.0
     low, high = UNCERTAIN_BAND[0] * scale, UNCERTAIN_BAND[1] * scale
     scores = []
@@ -56,10 +59,34 @@ def frame_confidence(
     return min((s for s, _ in object_confidences(probs, reference_areas)), default=1.0)
 
 
-def mean_area(masks: Iterable[np.ndarray]) -> float | None:
-    """Mean area share of full masks (H, W) bool, or None when there is none."""
-    areas = [float(np.count_nonzero(m)) / m.size for m in masks]
-    return float(np.mean(areas)) if areas else None
+@dataclass(frozen=True)
+class KeyframeAreas:
+    """Per object, the area shares of its full-mask keyframes by frame: ((frame_idx, share in
+    [0, 1]), ...) sorted by frame, empty for an object without one."""
+
+    per_object: tuple[tuple[tuple[int, float], ...], ...] = ()
+
+    @classmethod
+    def of(cls, keyframes: Sequence[Iterable[tuple[int, np.ndarray]]]) -> KeyframeAreas:
+        """From per object its keyframes' (frame_idx, full mask (H, W) bool)."""
+        return cls(
+            tuple(
+                tuple(sorted((f, float(np.count_nonzero(m)) / m.size) for f, m in frames))
+                for frames in keyframes
+            )
+        )
+
+    def at(self, frame_idx: int) -> list[float | None]:
+        """Per object the area share its keyframes expect at `frame_idx` (None without one):
+        linear in time between the keyframes around the frame, the nearest one's outside."""
+        expected: list[float | None] = []
+        for keys in self.per_object:
+            if not keys:
+                expected.append(None)
+                continue
+            frames, areas = zip(*keys, strict=True)
+            expected.append(float(np.interp(frame_idx, frames, areas)))
+        return expected
 
 
 def least_confident(scores: dict[int, float], skip: Iterable[int] = ()) -> int | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_bytes_atomic
-from core.confidence import mean_area, object_confidences
+from core.confidence import KeyframeAreas, object_confidences
 from core.errors import RotoshotError
 from core.export import write_png_atomic
 from core.farm.model_file import ShotInfo, annotations_of, check_payload
@@ -134,10 +134,12 @@ class ShotRenderer:
         )
         self.segmenter = session.segmenter()
         annotations = session.model.annotations
-        self.reference_areas = [
-            mean_area(a.masks[k] for a in annotations.values() if a.is_full(k))
-            for k in range(len(info.object_ids))
-        ]
+        self.keyframe_areas = KeyframeAreas.of(
+            [
+                [(f, a.masks[k]) for f, a in annotations.items() if a.is_full(k)]
+                for k in range(len(info.object_ids))
+            ]
+        )
 
     def render(self, frames: tuple[int, ...], cancel: CancelToken = NEVER_CANCELLED) -> list:
         """Segment and write `frames` (indices); their ScoreRows."""
@@ -149,7 +151,7 @@ class ShotRenderer:
             write_frame_mattes(self.out, self.source.stems[frame_idx], result, self.info.object_ids)
             for object_id, (score, area) in zip(
                 self.info.object_ids,
-                object_confidences(result.probs, self.reference_areas),
+                object_confidences(result.probs, self.keyframe_areas.at(frame_idx)),
                 strict=True,
             ):
                 rows.append(

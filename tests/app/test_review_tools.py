@@ -114,3 +114,26 @@ def test_n_finds_the_least_sure_frame_and_a_approves_it(qtbot, window, clip_fold
     second = min((f for f in scores if f != worst), key=scores.get)
     assert doc.current_frame == second  # the approved frame is skipped now
     assert np.isclose(doc.confidence(second), scores[second])
+
+
+def test_the_score_expects_the_area_the_keyframes_around_a_frame_have(qtbot):
+    """An object keyframed large on frame 0 and small on frame 8: the document expects each
+    frame's area from the keyframes around it (hint strokes do not count), so frames that
+    match their neighbouring keyframe are not flagged for their size."""
+    from app.document import ShotDocument
+    from core.annotations import AnnotationStore
+
+    doc = ShotDocument()
+    doc.store = AnnotationStore((20, 20))
+    large, small, hint = (np.zeros((20, 20), bool) for _ in range(3))
+    large[:10, :10] = True
+    small[:5, :4] = True
+    hint[:1, :1] = True
+    doc.store.set(1, 0, large)
+    doc.store.set(1, 8, small)
+    doc.store.set(1, 4, hint, known=hint)
+    areas = doc.keyframe_areas((1, 2))
+    assert areas.at(0) == [0.25, None]
+    assert areas.at(4)[0] == (0.25 + 0.05) / 2
+    assert areas.at(9)[0] == 0.05
+    doc.result_writer.close()

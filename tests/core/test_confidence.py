@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.confidence import frame_confidence, object_confidences
+from core.confidence import KeyframeAreas, frame_confidence, object_confidences
 from core.farm.render import RenderTarget, ShotRenderer
 from core.farm.shots import ShotSpec, prepare_shot, train_shot
 from tests.synthetic import make_clip, write_image_folder, write_mask
@@ -19,6 +19,28 @@ def test_the_score_reads_the_probabilities_band_and_area():
     assert frame_confidence(np.zeros_like(crisp), [0.25]) == 0.0  # the object is gone
     as_uint8 = (crisp * 255).astype(np.uint8)
     assert object_confidences(as_uint8) == object_confidences(crisp)
+
+
+def square(side: int, size: int = 40) -> np.ndarray:
+    """(size, size) bool with a side x side object."""
+    mask = np.zeros((size, size), bool)
+    mask[:side, :side] = True
+    return mask
+
+
+def test_keyframe_areas_follow_the_object_through_time():
+    # A shrinking object keyframed large on frame 0 and small on frame 20; a second object
+    # has no full-mask keyframe.
+    areas = KeyframeAreas.of([[(20, square(10)), (0, square(20))], []])
+    assert areas.at(0) == [0.25, None]
+    assert areas.at(10)[0] == (0.25 + 0.0625) / 2  # halfway between the two keyframes
+    assert areas.at(20)[0] == areas.at(35)[0] == 0.0625  # the nearest keyframe beyond them
+    assert KeyframeAreas().at(3) == []
+    # A frame beside the large keyframe with the large object's area is not flagged: against
+    # the keyframes' mean area it would be, and a frame matching neither would look as sure.
+    large = square(20)[None].astype(np.float32)
+    assert frame_confidence(large, areas.at(1)[:1]) > 0.99
+    assert frame_confidence(large, [(0.25 + 0.0625) / 2]) < 0.9
 
 
 def test_a_hidden_or_doubled_object_scores_lower_than_a_normal_frame(tmp_path):
@@ -38,7 +60,7 @@ def test_a_hidden_or_doubled_object_scores_lower_than_a_normal_frame(tmp_path):
 
     def score(frame_idx: int) -> float:
         probs = renderer.segmenter.segment_frame(frame_idx).probs
-        return frame_confidence(probs, renderer.reference_areas)
+        return frame_confidence(probs, renderer.keyframe_areas.at(frame_idx))
 
     normal = score(3)
     assert normal > 0.6
