@@ -90,6 +90,14 @@ def test_n_finds_the_least_sure_frame_and_a_approves_it(qtbot, window, clip_fold
 
     _, labels = clip_folder
     doc = window.document
+
+    def strip_colour(frame_idx: int):
+        """The timeline's confidence strip over the frame, as painted."""
+        timeline = window.timeline
+        x = int((frame_idx + 0.5) * timeline.width() / doc.num_frames)
+        return timeline.grab().toImage().pixelColor(x, timeline.height() - 21)
+
+    empty = strip_colour(5)  # no result yet: the strip shows nothing
     qtbot.keyClick(window.canvas, Qt.Key_N)
     assert doc.current_frame == 0 and "No frame to fix" in window.statusBar().currentMessage()
 
@@ -102,6 +110,12 @@ def test_n_finds_the_least_sure_frame_and_a_approves_it(qtbot, window, clip_fold
     )
     scores = {f: doc.confidence(f) for f in range(1, 10)}
     worst = min(scores, key=scores.get)
+    expected = confidence_colour(scores[worst], False)  # drawn over the timeline's background
+    assert expected is not None and expected.alpha() > 0  # the clip's worst frame is doubtful
+    a = expected.alphaF()
+    colour, background = np.array(expected.getRgb()[:3]), np.array(empty.getRgb()[:3])
+    blended = a * colour + (1 - a) * background
+    assert np.allclose(strip_colour(worst).getRgb()[:3], blended, atol=2)  # redrawn with results
 
     qtbot.keyClick(window.canvas, Qt.Key_N)
     assert doc.current_frame == worst  # never frame 0: it is the keyframe
