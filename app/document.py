@@ -407,15 +407,9 @@ class ShotDocument(QObject):
         compares a result's area with."""
         key = (object_ids, tuple((k, self.store.digest(*k)) for k in self.store.keys()))
         if self._areas_cache[0] != key:
+            full = [(o, f) for o, f in self.store.keys() if not self.store.is_hint(o, f)]
             areas = KeyframeAreas.of(
-                [
-                    [
-                        (f, self.store.get(o, f))
-                        for f in self.store.frames()
-                        if self.store.get(o, f) is not None and not self.store.is_hint(o, f)
-                    ]
-                    for o in object_ids
-                ]
+                [[(f, self.store.get(o, f)) for o2, f in full if o2 == o] for o in object_ids]
             )
             self._areas_cache = (key, areas)
         return self._areas_cache[1]

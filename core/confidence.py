@@ -12,8 +12,9 @@ mask would hide from the first. The keyframe area is what the object's full-mask
 its area is at that frame: interpolated in time between the keyframes before and after it, the
 nearest one's beyond them (without one, only the first factor counts). Not their mean over the
 shot: an object that shrinks, once keyframed large and small, would make every frame that
-matches either keyframe look wrong. A frame scores as its least confident object. Chosen on the DAVIS-2016 dev split at Fast against five other candidates
-(docs/BENCHMARKS.md "Confidence").
+matches either keyframe look wrong. A frame scores as its least confident object. Chosen on
+the DAVIS-2016 dev split at Fast against five other candidates (docs/BENCHMARKS.md
+"Confidence").
 """
 
 from __future__ import annotations
