@@ -261,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument(
         "--init", help='start from these weights ("parent" or a checkpoint) instead of ImageNet'
     )
+    tp.add_argument(
+        "--backbone",
+        choices=["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"],
+        help="ImageNet backbone of a parent trained from ImageNet (default efficientnet-lite0); "
+        "--init weights bring their own",
+    )
     tp.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     tp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return parser

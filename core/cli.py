@@ -228,12 +228,15 @@ def run_train_parent(args) -> int:
     snapshots = tuple(float(m) for m in args.snapshots.split(",") if m.strip())
     if not 0.0 <= args.still_share <= 1.0:
         raise RotoshotError(f"--still-share must be between 0 and 1, not {args.still_share}")
+    if args.backbone and args.init:
+        raise RotoshotError("give --backbone or --init, not both: --init weights bring their own")
     config = ParentTrainConfig(
         minutes=args.minutes,
         snapshot_minutes=snapshots,
         guided=args.guided,
         still_share=args.still_share,
         max_steps=args.max_steps,
+        backbone_name=args.backbone or "efficientnet-lite0",
     )
     progress = train_parent(
         args.data,

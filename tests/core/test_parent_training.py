@@ -141,3 +141,26 @@ def test_a_still_share_outside_0_to_1_is_one_clear_line(davis_dir, tmp_path, cap
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "--still-share must be between 0 and 1" in lines[0], err
     assert not (tmp_path / "p.pt").exists()
+
+
+def test_a_parent_on_another_backbone_from_the_cli(davis_dir, tmp_path, capsys):
+    from tests.helpers import run_cli
+
+    out = tmp_path / "p.pt"
+    args = ["train-parent", "--data", str(davis_dir), "--out", str(out), "--max-steps", "1"]
+    code, _, err = run_cli([*args, "--backbone", "efficientnet-lite2"], capsys)
+    assert code == 0, err
+    model, info = build_model(weights=out)
+    assert info.source == "parent" and model.backbone_name == "efficientnet-lite2"
+
+
+def test_backbone_and_init_together_are_one_clear_line(davis_dir, tmp_path, capsys):
+    from tests.helpers import run_cli
+
+    args = ["train-parent", "--data", str(davis_dir), "--out", str(tmp_path / "p.pt")]
+    args += ["--backbone", "efficientnet-lite1", "--init", "parent", "--max-steps", "1"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--backbone or --init" in lines[0], err
+    assert not (tmp_path / "p.pt").exists()
