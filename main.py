@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument(
         "--init", help='start from these weights ("parent" or a checkpoint) instead of ImageNet'
     )
+    # Spelled out (core.model.network.STAGE_ENDS is the registry) so parsing imports no torch.
     tp.add_argument(
         "--backbone",
         choices=["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"],

@@ -236,7 +236,7 @@ def run_train_parent(args) -> int:
         guided=args.guided,
         still_share=args.still_share,
         max_steps=args.max_steps,
-        backbone_name=args.backbone or "efficientnet-lite0",
+        backbone_name=args.backbone or ParentTrainConfig.backbone_name,
     )
     progress = train_parent(
         args.data,
