@@ -268,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="ImageNet backbone of a parent trained from ImageNet (default efficientnet-lite0); "
         "--init weights bring their own",
     )
+    tp.add_argument(
+        "--hold-out",
+        default="",
+        help="comma-separated sequences of --data to leave out (a validation set to choose "
+        "--minutes on)",
+    )
     tp.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     tp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return parser

@@ -50,7 +50,9 @@ class ParentTrainConfig:
     """minutes: wall-clock budget (total, resumed runs included); batch_size; crop: square crop
     side in px; scale: frame rescale range before cropping; paste_prob: chance of a copy-paste
     composite; lr / backbone_lr: Adam rates; checkpoint_minutes: how often to save the resumable
-    state; snapshot_minutes: also keep fp16 copies of the weights at these elapsed minutes."""
+    state; snapshot_minutes: also keep fp16 copies of the weights at these elapsed minutes;
+    hold_out: names of the data folder's sequences left out of training, kept to choose the
+    training length on (never the benchmark's split)."""
 
     minutes: float = 60.0
     batch_size: int = 4
@@ -66,6 +68,7 @@ class ParentTrainConfig:
     seed: int = 0
     backbone_name: str = "efficientnet-lite0"
     max_steps: int | None = None  # stop after this many steps in total (tests, smoke runs)
+    hold_out: tuple[str, ...] = ()
 
 
 @dataclass
@@ -119,8 +122,12 @@ def mixed_clips(davis: list[Clip], stills: list[StillImage], still_share: float)
     return out
 
 
-def load_davis_folder(root: str | Path, *, resolution: str = "480p") -> list[Clip]:
-    """Every sequence of a DAVIS-layout folder whose frames have masks."""
+def load_davis_folder(
+    root: str | Path, *, resolution: str = "480p", exclude: tuple[str, ...] = ()
+) -> list[Clip]:
+    """Every sequence of a DAVIS-layout folder whose frames have masks, but those named in
+    `exclude` (each must be one of the folder's sequences: a misspelt name would otherwise train
+    on the sequence it meant to hold out)."""
     root = Path(root)
     image_root = root / "JPEGImages" / resolution
     mask_root = root / "Annotations" / resolution
@@ -128,8 +135,12 @@ def load_davis_folder(root: str | Path, *, resolution: str = "480p") -> list[Cli
         raise RotoshotError(
             f"{root} is not a DAVIS-layout folder (JPEGImages/{resolution}, Annotations/{resolution})"
         )
+    seq_dirs = sorted(p for p in image_root.iterdir() if p.is_dir())
+    unknown = sorted(set(exclude) - {p.name for p in seq_dirs})
+    if unknown:
+        raise RotoshotError(f"no sequence {', '.join(unknown)} under {image_root} to hold out")
     clips = []
-    for seq_dir in sorted(p for p in image_root.iterdir() if p.is_dir()):
+    for seq_dir in (p for p in seq_dirs if p.name not in exclude):
         frames, masks = [], []
         for image_path in sorted(seq_dir.glob("*.jpg")) + sorted(seq_dir.glob("*.png")):
             mask_path = mask_root / seq_dir.name / (image_path.stem + ".png")
@@ -320,8 +331,10 @@ def train_parent(
     out_path = Path(out_path)
     state_path = out_path.with_name(out_path.name + ".ckpt")
     device = torch.device(device)
-    clips = load_davis_folder(data_dir)
+    clips = load_davis_folder(data_dir, exclude=config.hold_out)
     log.info("parent data: %d sequences, %d frames", len(clips), sum(len(c.frames) for c in clips))
+    if config.hold_out:
+        log.info("held out: %s", ", ".join(config.hold_out))
     if still_dir is not None:
         stills = load_still_folder(still_dir, guided=config.guided)
         log.info("still images: %d", len(stills))

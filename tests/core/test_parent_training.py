@@ -164,3 +164,33 @@ def test_backbone_and_init_together_are_one_clear_line(davis_dir, tmp_path, caps
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "--backbone or --init" in lines[0], err
     assert not (tmp_path / "p.pt").exists()
+
+
+def test_held_out_sequences_are_left_out_of_the_training_data(davis_dir):
+    from core.parent_training import load_davis_folder
+
+    assert [c.name for c in load_davis_folder(davis_dir)] == ["alpha", "beta"]
+    assert [c.name for c in load_davis_folder(davis_dir, exclude=("alpha",))] == ["beta"]
+
+
+def test_a_parent_with_a_held_out_sequence_from_the_cli(davis_dir, tmp_path, capsys, caplog):
+    from tests.helpers import run_cli
+
+    out = tmp_path / "p.pt"
+    args = ["train-parent", "--data", str(davis_dir), "--out", str(out), "--max-steps", "1"]
+    with caplog.at_level("INFO", logger="core.parent_training"):
+        code, _, err = run_cli([*args, "--hold-out", "beta"], capsys)
+    assert code == 0, err
+    assert "parent data: 1 sequences, 4 frames" in caplog.text and "held out: beta" in caplog.text
+    assert build_model(weights=out)[1].source == "parent"
+
+
+def test_a_misspelt_held_out_sequence_is_one_clear_line(davis_dir, tmp_path, capsys):
+    from tests.helpers import run_cli
+
+    args = ["train-parent", "--data", str(davis_dir), "--out", str(tmp_path / "p.pt")]
+    code, _, err = run_cli([*args, "--hold-out", "beta,gamma", "--max-steps", "1"], capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "no sequence gamma" in lines[0], err
+    assert not (tmp_path / "p.pt").exists()
