@@ -274,6 +274,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated sequences of --data to leave out (a validation set to choose "
         "--minutes on)",
     )
+    tp.add_argument(
+        "--seed",
+        type=ranged_int(0),
+        default=0,
+        help="seed of the drawn samples and the new layers' first weights (default 0)",
+    )
     tp.add_argument("--max-steps", type=int, help="stop after this many steps (smoke runs)")
     tp.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     return parser

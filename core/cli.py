@@ -238,6 +238,7 @@ def run_train_parent(args) -> int:
         max_steps=args.max_steps,
         backbone_name=args.backbone or ParentTrainConfig.backbone_name,
         hold_out=tuple(name.strip() for name in args.hold_out.split(",") if name.strip()),
+        seed=args.seed,
     )
     progress = train_parent(
         args.data,

@@ -52,7 +52,8 @@ class ParentTrainConfig:
     composite; lr / backbone_lr: Adam rates; checkpoint_minutes: how often to save the resumable
     state; snapshot_minutes: also keep fp16 copies of the weights at these elapsed minutes;
     hold_out: names of the data folder's sequences left out of training, kept to choose the
-    training length on (never the benchmark's split)."""
+    training length on (never the benchmark's split); seed: the samples drawn and the new
+    layers' initial weights (another seed, an independently trained parent)."""
 
     minutes: float = 60.0
     batch_size: int = 4
@@ -332,19 +333,23 @@ def train_parent(
     state_path = out_path.with_name(out_path.name + ".ckpt")
     device = torch.device(device)
     clips = load_davis_folder(data_dir, exclude=config.hold_out)
-    log.info("parent data: %d sequences, %d frames", len(clips), sum(len(c.frames) for c in clips))
+    frames = sum(len(c.frames) for c in clips)
+    log.info("parent data: %d sequences, %d frames, seed %d", len(clips), frames, config.seed)
     if config.hold_out:
         log.info("held out: %s", ", ".join(config.hold_out))
     if still_dir is not None:
         stills = load_still_folder(still_dir, guided=config.guided)
         log.info("still images: %d", len(stills))
         clips = mixed_clips(clips, stills, config.still_share)
-    if init_weights is not None:
-        model, _ = build_model(weights=init_weights, backbone_name=config.backbone_name)
-    else:
-        model = build_network(backbone_name=config.backbone_name)
-    if config.guided:
-        model.make_guided()
+    with torch.random.fork_rng(devices=[]):
+        # The new layers' initial weights follow the seed too, so a seed names one run.
+        torch.manual_seed(config.seed)
+        if init_weights is not None:
+            model, _ = build_model(weights=init_weights, backbone_name=config.backbone_name)
+        else:
+            model = build_network(backbone_name=config.backbone_name)
+        if config.guided:
+            model.make_guided()
     model = model.to(device)
     optimizer = torch.optim.Adam(_param_groups(model, config))
     step, elapsed_before = 0, 0.0
