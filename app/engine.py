@@ -33,7 +33,7 @@ from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.shot.jobs import TrainJob
 from core.shot.plan import StepKind
 from core.shot.presets import Preset, Recipe, recipe_for
-from core.shot.segmenters import GUIDED_MODES, MODES, CachedResults, parent_weights_for
+from core.shot.segmenters import GUIDED_MODES, MODES, CachedResults, load_parents
 from core.shot.session import ShotModel, ShotSession
 from core.video import open_frames
 
@@ -161,7 +161,6 @@ class Engine(QObject):
         segmenting in `mode` (core.shot.segmenters.MODES; a guided mode takes the guided
         parent, or adds an untrained guidance channel to other weights)."""
         from core.device import resolve_device
-        from core.model.build import build_model
 
         self._segmenting = False
         if self._session is not None:
@@ -176,10 +175,12 @@ class Engine(QObject):
             if mode not in MODES:  # a hand-edited project: open it, in the plain mode
                 self.error.emit(f"unknown segmentation mode {mode!r}; using {MODES[0]}")
                 mode = MODES[0]
-            parent, info = build_model(weights=parent_weights_for(mode, self._weights))
+            parent, info, parents = load_parents(mode, self._weights)
             if mode in GUIDED_MODES:
                 parent.make_guided()  # a no-op for the guided parent
             parent.to(device)
+            for network in parents.values():
+                network.to(device)
         except RotoshotError as exc:
             self.error.emit(str(exc))
             return
@@ -193,6 +194,7 @@ class Engine(QObject):
                 working_long_side=working_long_side,
                 roi=roi,
                 mode=mode,
+                parents=parents,
             )
         except RotoshotError as exc:  # a region that does not fit the clip
             source.close()

@@ -1,13 +1,16 @@
 """Unit costs behind the presets' cost estimate (core.shot.presets.UnitCosts), measured here.
 
     .venv/bin/python bench/step_costs.py [--data ../shared/data/davis2016-dev --sequence blackswan]
+        [--weights parent|parent-large|PATH]
 
 Runs each preset's plan through core.shot.session.ShotSession on the first frame of one DAVIS
 sequence (854x480, first-frame mask) with the steps capped (per-step cost does not depend on the
 count), reads the seconds of each kind of work from the progress the run reports, and times one
 inference pass and the temporal gate. Prints a JSON line of UnitCosts fields to paste into
 core/shot/presets.py (`DEV_MACHINE_COSTS`) and docs/BENCHMARKS.md, and the estimate against the
-measured time of an uncapped Fast run.
+measured time of an uncapped Fast run. Every recipe runs on the one network `--weights` names
+(the larger parent's costs: `--weights parent-large`; core.shot.presets.LARGE_PARENT_COST_RATIOS
+are its units over the standard parent's, measured one run after the other).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=str(ROOT.parent / "shared/data/davis2016-dev"))
     parser.add_argument("--sequence", default="blackswan")
+    parser.add_argument("--weights", default="parent", help="parent, parent-large or a path")
     args = parser.parse_args()
 
     import main as entry
@@ -49,7 +53,7 @@ def main() -> int:
     mask = read_label_mask(Path(args.data) / "Annotations/480p" / args.sequence / "00000.png") > 0
     store = AnnotationStore(source.size)
     store.set(1, 0, mask)
-    parent, info = build_model()
+    parent, info = build_model(weights=args.weights)
 
     def run(preset, cap):
         def recipes(p):

@@ -22,7 +22,7 @@ from core.model.build import load_checkpoint
 from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import recipe_for
-from core.shot.segmenters import GUIDED_MODES, parent_weights_for
+from core.shot.segmenters import GUIDED_MODES, load_parents, parent_weights_for
 from core.shot.session import ShotSession, annotation_overrides
 from core.video import FrameSource, open_frames
 
@@ -128,16 +128,18 @@ def command_session(
     """The shot session of a CLI command: the network `--weights` names, on `--device`,
     working at `working_long_side` px (core.resolution) in the region `roi` (core.roi)."""
     from core.device import resolve_device
-    from core.model.build import build_model
     from core.model.onnx_backbone import onnx_available
 
     device = resolve_device(args.device)
     mode = getattr(args, "mode", "osvos")
-    weights = parent_weights_for(mode, getattr(args, "weights", "parent"))
-    parent, info = build_model(weights=weights)
+    named = getattr(args, "weights", "parent")
+    parent, info, parents = load_parents(mode, named)
     if mode in GUIDED_MODES and not parent.guided:
+        weights = parent_weights_for(mode, named)
         raise RotoshotError(f"--mode {mode} needs mask-guided weights; {weights} are not")
     parent.to(device)
+    for network in parents.values():
+        network.to(device)
     log.info("model: %s weights, %s, on %s", info.source, info.backbone_name, device)
     steps = getattr(args, "steps", None)
     recipes = recipe_for
@@ -154,6 +156,7 @@ def command_session(
         roi=roi,
         mode=mode,
         backend=getattr(args, "backend", "torch"),
+        parents=parents,
     )
     if session.backend == "onnx" and not onnx_available():
         report("warning: --backend onnx needs the onnx extra (onnx, onnxruntime); using torch")

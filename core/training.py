@@ -299,7 +299,14 @@ def fine_tune(
         encode = _view_encoder(model, first_trained, config.backend, device)
         with torch.no_grad():
             for index, sample in enumerate(samples):
-                key = (sample.key, first_trained, keep_s2, config.dream, config.seed)
+                key = (
+                    sample.key,
+                    model.backbone_name,
+                    first_trained,
+                    keep_s2,
+                    config.dream,
+                    config.seed,
+                )
                 wanted.add(key)
                 sample_views = cache.get(key)
                 if sample_views and sample_views[0].target.shape[1] != num_objects:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 RESOURCES_DIR = Path(__file__).resolve().parents[2] / "resources"
 DEFAULT_PARENT_WEIGHTS = RESOURCES_DIR / "parent_lite0.pt"
+# The larger parent (EfficientNet-Lite2) the Balanced and Best presets start from
+# (core.shot.presets): better at those settings, slower per frame; resources/MODEL_CARD.md.
+LARGE_PARENT_WEIGHTS = RESOURCES_DIR / "parent_lite2.pt"
 # The mask-guided parent (4th input channel, core.guidance): the guided modes and box prompts.
 GUIDED_PARENT_WEIGHTS = RESOURCES_DIR / "parent_lite0_guided.pt"
 CHECKPOINT_FORMAT = "rotoshot-osvos"
@@ -110,7 +113,8 @@ def checkpoint_payload(
     """What `save_checkpoint` writes, in memory (a farm job ships it without a file).
 
     `members`: further models of the same shot whose probabilities are averaged with this one's
-    (the slider's Best setting); stored under "members" and read back by `load_members`.
+    (the slider's Best setting), each with its own backbone; stored under "members" and read
+    back by `load_members`.
     """
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -121,7 +125,11 @@ def checkpoint_payload(
     }
     if members:
         payload["members"] = [
-            {"num_objects": m.num_objects, "state_dict": _state_for_saving(m, half)}
+            {
+                "backbone": m.backbone_name,
+                "num_objects": m.num_objects,
+                "state_dict": _state_for_saving(m, half),
+            }
             for m in members
         ]
     return payload
@@ -187,10 +195,17 @@ def is_guided_state(state: dict[str, torch.Tensor]) -> bool:
     return stem is not None and stem.ndim == 4 and stem.shape[1] == 4
 
 
-def load_members(payload: dict, template: OSVOSNet, *, path: str = "") -> list[OSVOSNet]:
+def load_members(
+    payload: dict,
+    template: OSVOSNet | Callable[[str], OSVOSNet],
+    *,
+    path: str = "",
+) -> list[OSVOSNet]:
     """The further models saved with a checkpoint (`save_checkpoint(members=...)`), each a copy
-    of `template` (same backbone) with that member's weights loaded strictly. [] for a
-    checkpoint without members; RotoshotError when a member does not match the network."""
+    of `template` with that member's weights loaded strictly. `template`: a network (every
+    member must have its backbone) or a function from a backbone name to a network of it (a
+    member names its backbone; older files' members have the checkpoint's). [] for a checkpoint
+    without members; RotoshotError when a member does not match."""
     members = payload.get("members", [])
     if not isinstance(members, list) or not all(
         isinstance(m, dict) and isinstance(m.get("state_dict"), dict) for m in members
@@ -200,7 +215,17 @@ def load_members(payload: dict, template: OSVOSNet, *, path: str = "") -> list[O
     for member in members:
         if int(member.get("num_objects", 1)) != int(payload.get("num_objects", 1)):
             raise RotoshotError(f"{path}: its averaged models disagree on the number of objects")
-        model = copy.deepcopy(template)
+        backbone = member.get("backbone", payload.get("backbone"))
+        if backbone not in STAGE_ENDS:
+            raise RotoshotError(f"{path}: an averaged model names an unknown backbone {backbone!r}")
+        if isinstance(template, OSVOSNet):
+            if template.backbone_name != backbone:
+                raise RotoshotError(
+                    f"{path}: an averaged model is {backbone}, not {template.backbone_name}"
+                )
+            model = copy.deepcopy(template)
+        else:
+            model = copy.deepcopy(template(backbone))
         load_weights_into(model, member, path=path)
         models.append(model.eval())
     return models
@@ -229,7 +254,8 @@ def build_model(
     """The network to fine-tune, with a description of where its weights came from.
 
     weights: "parent" (shipped parent network, falling back to ImageNet-only with a warning when
-    it is missing or broken), "guided" (the shipped mask-guided parent, falling back to the plain
+    it is missing or broken), "parent-large" (the shipped larger parent, falling back to "parent"
+    with a warning), "guided" (the shipped mask-guided parent, falling back to the plain
     parent with an untrained guidance channel, with a warning), "imagenet" (ImageNet backbone,
     untrained head), or a checkpoint path (must load; RotoshotError otherwise).
     """
@@ -242,6 +268,16 @@ def build_model(
             model, info = build_model(weights="parent", backbone_name=backbone_name)
             model.make_guided()
             warning = f"{exc}; the guidance channel is untrained (expect plain results)"
+            log.warning(warning)
+            return model, dataclasses.replace(info, warning=warning)
+    if weights == "parent-large":
+        try:
+            return _load_weights_file(LARGE_PARENT_WEIGHTS, explicit=False)
+        except RotoshotError as exc:
+            model, info = build_model(weights="parent", backbone_name=backbone_name)
+            warning = f"{exc}; using the standard parent (expect slightly weaker results)"
+            if info.warning:
+                warning += f"; {info.warning}"
             log.warning(warning)
             return model, dataclasses.replace(info, warning=warning)
     explicit = weights not in (None, "parent")

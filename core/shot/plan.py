@@ -20,7 +20,7 @@ import copy
 import dataclasses
 import enum
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
@@ -30,6 +30,7 @@ from core.shot.presets import (
     DEV_MACHINE_COSTS,
     REFERENCE_CROP_PIXELS,
     REFERENCE_PIXELS,
+    STANDARD_PARENT,
     CostEstimate,
     Recipe,
     UnitCosts,
@@ -78,13 +79,14 @@ class StepKind(enum.Enum):
 @dataclass(frozen=True)
 class PlanStep:
     """One fine-tune of a run: which kind, which of the shot's models (0-based; Best keeps two),
-    its config, and whether it starts from the shot's current network of that model (updates
-    and a correction's preview) instead of the parent."""
+    its config, whether it starts from the shot's current network of that model (updates
+    and a correction's preview) instead of the parent, and which parent (Recipe.parents)."""
 
     kind: StepKind
     member: int
     config: FineTuneConfig
     continues: bool = False
+    parent: str = STANDARD_PARENT
 
 
 def keyframe_scaled(config: FineTuneConfig, num_keyframes: int) -> FineTuneConfig:
@@ -163,17 +165,18 @@ def plan(
     online round (core.shot.online), whose new frames are its own confident results.
     """
     steps = []
-    for member, config in enumerate(recipe.members):
+    for member, (config, parent) in enumerate(zip(recipe.members, recipe.parents, strict=True)):
         if correction and member < models_trained:
             if member == 0 and preview and config.trainable == "head":
                 quick = correction_preview_config(config)
-                steps.append(PlanStep(StepKind.PREVIEW, 0, quick, continues=True))
+                steps.append(PlanStep(StepKind.PREVIEW, 0, quick, True, parent))
             update = update_config(config, num_new, online=online)
-            steps.append(PlanStep(StepKind.UPDATE, member, update, continues=True))
+            steps.append(PlanStep(StepKind.UPDATE, member, update, True, parent))
             continue
         if member == 0 and preview:
-            steps.append(PlanStep(StepKind.PREVIEW, 0, preview_config(config)))
-        steps.append(PlanStep(StepKind.FULL, member, keyframe_scaled(config, num_keyframes)))
+            steps.append(PlanStep(StepKind.PREVIEW, 0, preview_config(config), parent=parent))
+        config = keyframe_scaled(config, num_keyframes)
+        steps.append(PlanStep(StepKind.FULL, member, config, parent=parent))
     return tuple(steps)
 
 
@@ -181,9 +184,10 @@ def plan(
 class CostModel:
     """Seconds a plan step or a frame costs on the open clip.
 
-    Starts from the dev machine's unit costs scaled to the clip's pixel count; every completed
-    step replaces the estimate for steps like it (same model, mode, views, refinement, crop) with
-    what it measured here. Plain state: the engine or CLI owns one per clip.
+    Starts from the dev machine's unit costs (for each step's parent network) scaled to the
+    clip's pixel count; every completed step replaces the estimate for steps like it (same model,
+    parent, mode, views, refinement, crop) with what it measured here. Plain state: the engine or
+    CLI owns one per clip.
     """
 
     def __init__(self, frame_size: tuple[int, int], units: UnitCosts = DEV_MACHINE_COSTS) -> None:
@@ -195,14 +199,21 @@ class CostModel:
     @staticmethod
     def _key(step: PlanStep) -> tuple:
         c = step.config
-        return (step.member, c.trainable, c.views_per_frame, c.refine_steps > 0, c.crop)
+        return (
+            step.member,
+            step.parent,
+            c.trainable,
+            c.views_per_frame,
+            c.refine_steps > 0,
+            c.crop,
+        )
 
     def step_seconds(self, step: PlanStep, num_keyframes: int) -> float:
         """Estimated wall seconds of `step` with `num_keyframes` annotated frames."""
         measured = self._measured.get(self._key(step))
         if measured is not None:
             return measured * total_steps(step.config)
-        c, u = step.config, self.units
+        c, u = step.config, self.units.for_parent(step.parent)
         if c.trainable == "all":
             width, height = self.frame_size
             if c.crop > 0:  # trained on crops of the frame (the whole frame when it is smaller)
@@ -217,18 +228,19 @@ class CostModel:
         """Record what `step` took on this clip."""
         self._measured[self._key(step)] = seconds / max(1, total_steps(step.config))
 
-    def frame_seconds(self, segment: SegmentConfig, num_models: int) -> float:
-        """Estimated seconds to segment one frame."""
-        passes = len(segment.scales) * (2 if segment.flip else 1) * max(1, num_models)
+    def frame_seconds(self, segment: SegmentConfig, parents: Sequence[str]) -> float:
+        """Estimated seconds to segment one frame with models from `parents` (one per model)."""
+        passes = len(segment.scales) * (2 if segment.flip else 1)
+        network = sum(self.units.for_parent(p).inference_pass for p in parents)
         gate = self.units.gate * self.scale if segment.temporal_gate_px > 0 else 0.0
-        return passes * self.units.inference_pass * self.scale + gate
+        return passes * network * self.scale + gate
 
     def estimate(
         self, recipe: Recipe, steps: Sequence[PlanStep], num_keyframes: int, num_frames: int
     ) -> CostEstimate:
         """Whole-run estimate: the steps' training, then every frame of the clip."""
         train = sum(self.step_seconds(s, num_keyframes) for s in steps)
-        per_frame = self.frame_seconds(recipe.segment, len(recipe.members))
+        per_frame = self.frame_seconds(recipe.segment, recipe.parents)
         return CostEstimate(train, per_frame, train + per_frame * num_frames)
 
 
@@ -282,7 +294,7 @@ def run_plan(
     steps: Sequence[PlanStep],
     *,
     models: Sequence[OSVOSNet],
-    parent: OSVOSNet,
+    parent: OSVOSNet | Callable[[str], OSVOSNet],
     samples: Sequence[TrainingSample],
     cancel: CancelToken = NEVER_CANCELLED,
     feature_cache: FeatureCache | None = None,
@@ -290,7 +302,7 @@ def run_plan(
     focus: Sequence[int] = (),
 ) -> Iterator[TrainProgress | ModelsReady]:
     """Run the steps on copies of `models` (the shot's current networks, member order) or of
-    `parent`. Yields TrainProgress (steps counted over the whole run; eta_s for the whole run)
+    `parent` (one network, or a function from a step's parent name to its network). Yields TrainProgress (steps counted over the whole run; eta_s for the whole run)
     and a ModelsReady after every step. Raises core.jobs.Cancelled at the next training step
     after `cancel.cancel()`: `models` and every ModelsReady already yielded stay as they were.
 
@@ -309,7 +321,9 @@ def run_plan(
     offset = 0
     for n, step in enumerate(steps):
         start = current.get(step.member) if step.continues else None
-        work = copy.deepcopy(start if start is not None else parent)
+        if start is None:
+            start = parent if isinstance(parent, OSVOSNet) else parent(step.parent)
+        work = copy.deepcopy(start)
         later = sum(costs.step_seconds(s, len(samples)) for s in steps[n + 1 :])
         started = time.perf_counter()
         cache = feature_cache if step.config.trainable == "head" else None

@@ -21,6 +21,12 @@ from core.training import FineTuneConfig
 DREAM = 0.5
 # Steps of the separate stride-2 edge-refinement stage at the Fast preset.
 REFINE_STEPS = 30
+# The parent networks a recipe's models start from (core.model.build.build_model's names): the
+# standard parent (EfficientNet-Lite0) and the larger one (EfficientNet-Lite2), which scores
+# higher at Balanced but runs slower and is no better at Fast (docs/BENCHMARKS.md).
+STANDARD_PARENT = "parent"
+LARGE_PARENT = "parent-large"
+PARENTS = (STANDARD_PARENT, LARGE_PARENT)
 # Slider positions where Balanced and Best begin.
 BALANCED_FROM = 1 / 3
 BEST_FROM = 0.75
@@ -72,13 +78,26 @@ def _whole_network() -> FineTuneConfig:
 @dataclass(frozen=True)
 class Recipe:
     """What a preset runs. members: one fine-tuning config per model the shot keeps, in training
-    order; each starts from the parent network and their probabilities are averaged (Best keeps
-    the Balanced model, trained first and shown as a preview, and a whole-network one);
-    segment: the inference settings (mirrored pass from Balanced on, temporal gate)."""
+    order; their probabilities are averaged (Best keeps the Balanced model, trained first and
+    shown as a preview, and a whole-network one); parents: the parent network each member
+    starts from (STANDARD_PARENT or LARGE_PARENT; one per member); segment: the inference
+    settings (mirrored pass from Balanced on, temporal gate)."""
 
     preset: Preset
     members: tuple[FineTuneConfig, ...]
     segment: SegmentConfig
+    parents: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.parents:
+            object.__setattr__(self, "parents", (STANDARD_PARENT,) * len(self.members))
+        if len(self.parents) != len(self.members) or not set(self.parents) <= set(PARENTS):
+            raise ValueError(f"a recipe needs one of {PARENTS} per member, not {self.parents}")
+
+    def with_parent(self, parent: str) -> Recipe:
+        """The same recipe with every member starting from `parent` (a shot with one parent:
+        weights the user named, or the guided parent)."""
+        return dataclasses.replace(self, parents=(parent,) * len(self.members))
 
     def with_overrides(self, **overrides) -> Recipe:
         """The same recipe with `overrides` applied to every member's FineTuneConfig."""
@@ -90,9 +109,10 @@ class Recipe:
         """One line for the artist: what this preset trains and how it segments."""
         return {
             Preset.FAST: "trains the network head on your keyframes",
-            Preset.BALANCED: "trains the head longer on more views; every frame also mirrored",
+            Preset.BALANCED: "trains the head of a larger network longer on more views; every "
+            "frame also mirrored",
             Preset.BEST: "two models averaged: the Balanced one (shown first) and one whose whole "
-            "network trains",
+            "(standard) network trains",
         }[self.preset]
 
 
@@ -100,12 +120,12 @@ def recipe_for(preset: Preset, *, gate_px: int = DEFAULT_GATE_PX) -> Recipe:
     """The recipe of a preset; `gate_px` is the temporal gate radius (0 = off)."""
     segment = SegmentConfig(temporal_gate_px=gate_px, flip=preset is not Preset.FAST)
     if preset is Preset.FAST:
-        members = (_fast(),)
+        members, parents = (_fast(),), (STANDARD_PARENT,)
     elif preset is Preset.BALANCED:
-        members = (_balanced(),)
+        members, parents = (_balanced(),), (LARGE_PARENT,)
     else:
-        members = (_balanced(), _whole_network())
-    return Recipe(preset, members, segment)
+        members, parents = (_balanced(), _whole_network()), (LARGE_PARENT, STANDARD_PARENT)
+    return Recipe(preset, members, segment, parents)
 
 
 # --- cost ----------------------------------------------------------------------------------------
@@ -129,6 +149,26 @@ class UnitCosts:
     all_step: float = 0.102
     inference_pass: float = 0.033
     gate: float = 0.025
+
+    def for_parent(self, parent: str) -> UnitCosts:
+        """These costs for work on `parent`'s network (the standard parent's are these)."""
+        if parent == STANDARD_PARENT:
+            return self
+        ratios = LARGE_PARENT_COST_RATIOS
+        return dataclasses.replace(
+            self, **{name: getattr(self, name) * ratio for name, ratio in ratios.items()}
+        )
+
+
+# The larger parent's unit costs over the standard one's, measured side by side
+# (bench/step_costs.py --weights parent-large; docs/BENCHMARKS.md).
+LARGE_PARENT_COST_RATIOS = {
+    "encode_view": 1.2,
+    "head_step": 1.0,
+    "refine_step": 1.0,
+    "all_step": 1.25,
+    "inference_pass": 1.35,
+}
 
 
 DEV_MACHINE_COSTS = UnitCosts()

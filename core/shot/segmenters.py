@@ -8,12 +8,14 @@ and implement the same methods, without touching the engine.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 
 from core.errors import RotoshotError
+from core.model.build import ModelInfo
 from core.model.network import OSVOSNet
 from core.project import load_result
 from core.resolution import WorkingResolution
@@ -27,6 +29,7 @@ from core.segmentation import (
 )
 from core.shot.guided import PropagateSegmenter, RefineSegmenter
 from core.shot.ordering import Ordering
+from core.shot.presets import LARGE_PARENT, STANDARD_PARENT
 from core.video import FrameSource
 
 
@@ -106,6 +109,23 @@ def parent_weights_for(mode: str, weights: str) -> str:
     """The parent weights a session in `mode` starts from: the shipped guided parent instead of
     the shipped parent in a guided mode; any other choice stays as it is."""
     return "guided" if mode in GUIDED_MODES and weights == "parent" else weights
+
+
+def load_parents(mode: str, weights: str) -> tuple[OSVOSNet, ModelInfo, dict[str, OSVOSNet]]:
+    """The networks a shot in `mode` starts from, on the CPU: the parent `weights` names
+    (`parent_weights_for`), its ModelInfo, and the further parents by name (ShotSession's
+    `parents`). With the shipped parent in the plain mode that is the larger shipped parent the
+    Balanced and Best recipes name; when it cannot be used those recipes train from the standard
+    parent, and the info's warning says why."""
+    from core.model.build import build_model
+
+    parent, info = build_model(weights=parent_weights_for(mode, weights))
+    if mode in GUIDED_MODES or weights != STANDARD_PARENT or info.source != "parent":
+        return parent, info, {}
+    large, large_info = build_model(weights=LARGE_PARENT)
+    if large_info.warning:
+        return parent, dataclasses.replace(info, warning=large_info.warning), {}
+    return parent, info, {LARGE_PARENT: large}
 
 
 def make_segmenter(

@@ -23,6 +23,7 @@ from core.errors import RotoshotError
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.model.build import (
     ModelInfo,
+    build_network,
     checkpoint_payload,
     load_checkpoint,
     load_members,
@@ -44,7 +45,14 @@ from core.shot.plan import (
     plan,
     run_plan,
 )
-from core.shot.presets import CostEstimate, Preset, Recipe, preset_for, recipe_for
+from core.shot.presets import (
+    STANDARD_PARENT,
+    CostEstimate,
+    Preset,
+    Recipe,
+    preset_for,
+    recipe_for,
+)
 from core.shot.segmenters import FrameSegmenter, make_segmenter
 from core.training import FeatureCache, TrainingSample
 from core.video import FrameSource
@@ -164,7 +172,9 @@ class ShotSession:
     (core.resolution; 0 = the source size); edges: how mattes return to the plate's size
     (core.resolution.EDGE_MODES); roi: the region of interest the network works in (core.roi;
     None = the whole frame); backend: what runs the frozen backbone
-    (core.model.onnx_backbone.BACKENDS).
+    (core.model.onnx_backbone.BACKENDS); parents: further parent networks by name
+    (core.shot.presets.LARGE_PARENT) for the recipes' members that name them; without one, a
+    member starts from `parent` (weights the user named, the guided parent, tests).
     """
 
     def __init__(
@@ -180,12 +190,15 @@ class ShotSession:
         edges: str = "plate",
         roi: Roi | None = None,
         backend: str = "torch",
+        parents: dict[str, OSVOSNet] | None = None,
     ) -> None:
         self.source = source
         if roi is not None:
             roi = check_roi(roi, source.size)
         self.working = WorkingResolution.for_source(source.size, working_long_side, edges, roi)
         self.parent = parent.eval()
+        self.parents = {STANDARD_PARENT: self.parent}
+        self.parents.update({name: net.eval() for name, net in (parents or {}).items()})
         self.model_info = model_info
         self.recipes = recipes
         self.gate_px = gate_px
@@ -204,12 +217,26 @@ class ShotSession:
     # --- recipes and cost ----------------------------------------------------------------------
     def recipe(self, preset: Preset) -> Recipe:
         """The recipe of `preset` with the shot's temporal gate radius (`gate_px`) and
-        backbone backend."""
+        backbone backend; a member whose parent the shot lacks starts from `parent`."""
         recipe = self.recipes(preset).with_overrides(backend=self.backend)
         segment = dataclasses.replace(
             recipe.segment, temporal_gate_px=self.gate_px, backend=self.backend
         )
-        return dataclasses.replace(recipe, segment=segment)
+        parents = tuple(p if p in self.parents else STANDARD_PARENT for p in recipe.parents)
+        return dataclasses.replace(recipe, segment=segment, parents=parents)
+
+    def parent_for(self, name: str) -> OSVOSNet:
+        """The parent network a recipe member named `name` starts from."""
+        return self.parents.get(name, self.parent)
+
+    def _template(self, backbone_name: str) -> OSVOSNet:
+        """A parent network of `backbone_name` to load a saved model into: one of the shot's
+        parents, else a bare network of it (a model trained from a parent this shot lacks)."""
+        for network in self.parents.values():
+            if network.backbone_name == backbone_name:
+                return network
+        device = next(self.parent.parameters()).device
+        return build_network(backbone_name=backbone_name, imagenet=False).to(device).eval()
 
     def _can_update(self, object_ids: tuple[int, ...]) -> bool:
         """A correction continues from the current model only when its objects keep their
@@ -296,7 +323,7 @@ class ShotSession:
         for event in run_plan(
             steps,
             models=current,
-            parent=self.parent,
+            parent=self.parent_for,
             samples=job.samples,
             cancel=cancel,
             feature_cache=self.feature_cache,
@@ -338,7 +365,7 @@ class ShotSession:
 
     def untrained_model(self, object_ids: tuple[int, ...], preset: Preset) -> ShotModel:
         """The parent network alone for `object_ids` (no fine-tuning; the CLI's --steps 0)."""
-        network = copy.deepcopy(self.parent)
+        network = copy.deepcopy(self.parent_for(self.recipe(preset).parents[0]))
         network.set_num_objects(len(object_ids))
         return self._publish(ShotModel((network.eval(),), object_ids, {}, preset, "", 0))
 
@@ -444,9 +471,9 @@ class ShotSession:
                 f"{path} was trained at {trained_at[0]}x{trained_at[1]}, not at this clip's "
                 f"working resolution {self.working.size[0]}x{self.working.size[1]}: train again"
             )
-        main = copy.deepcopy(self.parent)
+        main = copy.deepcopy(self._template(str(payload.get("backbone", ""))))
         load_weights_into(main, payload, path=str(path))
-        networks = (main.eval(), *load_members(payload, self.parent, path=str(path)))
+        networks = (main.eval(), *load_members(payload, self._template, path=str(path)))
         name = extra.get("preset")
         preset = (
             Preset(name)
