@@ -139,7 +139,8 @@ class TrainPanel(QWidget):
             self.estimate_label.setText("")
             return
         self.estimate_label.setText(
-            f"{self.preset_label.text()} on this clip: {estimate.describe(num_frames)}"
+            f"{preset_for(self.slider.value() / 100.0).value} on this clip: "
+            f"{estimate.describe(num_frames)}"
         )
 
     @property

@@ -28,6 +28,7 @@ from core.model.network import OSVOSNet
 from core.segmentation import SegmentConfig
 from core.shot.presets import (
     DEV_MACHINE_COSTS,
+    PARENTS,
     REFERENCE_CROP_PIXELS,
     REFERENCE_PIXELS,
     STANDARD_PARENT,
@@ -184,24 +185,33 @@ def plan(
 class CostModel:
     """Seconds a plan step or a frame costs on the open clip.
 
-    Starts from the dev machine's unit costs (for each step's parent network) scaled to the
-    clip's pixel count; every completed step replaces the estimate for steps like it (same model,
+    Starts from the dev machine's unit costs (for each step's parent network, of those the shot
+    has) scaled to the clip's pixel count; every completed step replaces the estimate for steps like it (same model,
     parent, mode, views, refinement, crop) with what it measured here. Plain state: the engine or
     CLI owns one per clip.
     """
 
-    def __init__(self, frame_size: tuple[int, int], units: UnitCosts = DEV_MACHINE_COSTS) -> None:
+    def __init__(
+        self,
+        frame_size: tuple[int, int],
+        units: UnitCosts = DEV_MACHINE_COSTS,
+        parents: Sequence[str] = PARENTS,
+    ) -> None:
         self.units = units
+        # The parents the shot has: a step naming another starts from the standard one.
+        self.parents = frozenset(parents) | {STANDARD_PARENT}
         self.frame_size = frame_size
         self.scale = frame_size[0] * frame_size[1] / REFERENCE_PIXELS
         self._measured: dict[tuple, float] = {}  # cost key -> seconds per reported step
 
-    @staticmethod
-    def _key(step: PlanStep) -> tuple:
+    def _parent(self, name: str) -> str:
+        return name if name in self.parents else STANDARD_PARENT
+
+    def _key(self, step: PlanStep) -> tuple:
         c = step.config
         return (
             step.member,
-            step.parent,
+            self._parent(step.parent),
             c.trainable,
             c.views_per_frame,
             c.refine_steps > 0,
@@ -213,7 +223,7 @@ class CostModel:
         measured = self._measured.get(self._key(step))
         if measured is not None:
             return measured * total_steps(step.config)
-        c, u = step.config, self.units.for_parent(step.parent)
+        c, u = step.config, self.units.for_parent(self._parent(step.parent))
         if c.trainable == "all":
             width, height = self.frame_size
             if c.crop > 0:  # trained on crops of the frame (the whole frame when it is smaller)
@@ -231,7 +241,7 @@ class CostModel:
     def frame_seconds(self, segment: SegmentConfig, parents: Sequence[str]) -> float:
         """Estimated seconds to segment one frame with models from `parents` (one per model)."""
         passes = len(segment.scales) * (2 if segment.flip else 1)
-        network = sum(self.units.for_parent(p).inference_pass for p in parents)
+        network = sum(self.units.for_parent(self._parent(p)).inference_pass for p in parents)
         gate = self.units.gate * self.scale if segment.temporal_gate_px > 0 else 0.0
         return passes * network * self.scale + gate
 

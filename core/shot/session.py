@@ -205,7 +205,7 @@ class ShotSession:
         self.backend = check_backend(backend)
         self.mode = mode
         self.model: ShotModel | None = None
-        self.costs = CostModel(self.working.size)
+        self.costs = CostModel(self.working.size, parents=tuple(self.parents))
         self.feature_cache = FeatureCache()
         # NeighbourSamples: a correction teaches its neighbouring frames too. Off (None): at the
         # same training steps it scored lower (docs/BENCHMARKS.md); bench/simulated_artist.py

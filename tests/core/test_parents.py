@@ -124,6 +124,12 @@ def test_estimates_price_each_models_parent():
     steps = plan(balanced, models_trained=0, correction=False, preview=False)
     on_standard = plan(balanced.with_parent(STANDARD_PARENT), models_trained=0, correction=False)
     assert costs.step_seconds(steps[0], 1) > costs.step_seconds(on_standard[-1], 1)
+    # a shot without the large parent (guided modes, --weights) prices those steps as standard
+    alone = CostModel((854, 480), units, parents=(STANDARD_PARENT,))
+    assert alone.step_seconds(steps[0], 1) == costs.step_seconds(on_standard[-1], 1)
+    assert alone.frame_seconds(segment, (LARGE_PARENT,)) == alone.frame_seconds(
+        segment, (STANDARD_PARENT,)
+    )
 
 
 def test_the_large_parent_is_loaded_only_for_the_shipped_plain_parent(monkeypatch, tmp_path):
