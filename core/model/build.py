@@ -197,15 +197,14 @@ def is_guided_state(state: dict[str, torch.Tensor]) -> bool:
 
 def load_members(
     payload: dict,
-    template: OSVOSNet | Callable[[str], OSVOSNet],
+    template_for: Callable[[str], OSVOSNet],
     *,
     path: str = "",
 ) -> list[OSVOSNet]:
     """The further models saved with a checkpoint (`save_checkpoint(members=...)`), each a copy
-    of `template` with that member's weights loaded strictly. `template`: a network (every
-    member must have its backbone) or a function from a backbone name to a network of it (a
-    member names its backbone; older files' members have the checkpoint's). [] for a checkpoint
-    without members; RotoshotError when a member does not match."""
+    of `template_for(backbone name)` with that member's weights loaded strictly (a member names
+    its backbone; older files' members have the checkpoint's). [] for a checkpoint without
+    members; RotoshotError when a member does not match."""
     members = payload.get("members", [])
     if not isinstance(members, list) or not all(
         isinstance(m, dict) and isinstance(m.get("state_dict"), dict) for m in members
@@ -218,14 +217,7 @@ def load_members(
         backbone = member.get("backbone", payload.get("backbone"))
         if backbone not in STAGE_ENDS:
             raise RotoshotError(f"{path}: an averaged model names an unknown backbone {backbone!r}")
-        if isinstance(template, OSVOSNet):
-            if template.backbone_name != backbone:
-                raise RotoshotError(
-                    f"{path}: an averaged model is {backbone}, not {template.backbone_name}"
-                )
-            model = copy.deepcopy(template)
-        else:
-            model = copy.deepcopy(template(backbone))
+        model = copy.deepcopy(template_for(backbone))
         load_weights_into(model, member, path=path)
         models.append(model.eval())
     return models

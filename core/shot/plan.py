@@ -186,9 +186,9 @@ class CostModel:
     """Seconds a plan step or a frame costs on the open clip.
 
     Starts from the dev machine's unit costs (for each step's parent network, of those the shot
-    has) scaled to the clip's pixel count; every completed step replaces the estimate for steps like it (same model,
-    parent, mode, views, refinement, crop) with what it measured here. Plain state: the engine or
-    CLI owns one per clip.
+    has) scaled to the clip's pixel count; every completed step replaces the estimate for steps
+    like it (same model, parent, mode, views, refinement, crop) with what it measured here. Plain
+    state: the engine or CLI owns one per clip.
     """
 
     def __init__(
@@ -304,7 +304,7 @@ def run_plan(
     steps: Sequence[PlanStep],
     *,
     models: Sequence[OSVOSNet],
-    parent: OSVOSNet | Callable[[str], OSVOSNet],
+    parent_for: Callable[[str], OSVOSNet],
     samples: Sequence[TrainingSample],
     cancel: CancelToken = NEVER_CANCELLED,
     feature_cache: FeatureCache | None = None,
@@ -312,8 +312,8 @@ def run_plan(
     focus: Sequence[int] = (),
 ) -> Iterator[TrainProgress | ModelsReady]:
     """Run the steps on copies of `models` (the shot's current networks, member order) or of
-    `parent` (one network, or a function from a step's parent name to its network). Yields TrainProgress (steps counted over the whole run; eta_s for the whole run)
-    and a ModelsReady after every step. Raises core.jobs.Cancelled at the next training step
+    `parent_for(step.parent)` (the parent network a step names). Yields TrainProgress (steps
+    counted over the whole run; eta_s for the whole run) and a ModelsReady after every step. Raises core.jobs.Cancelled at the next training step
     after `cancel.cancel()`: `models` and every ModelsReady already yielded stay as they were.
 
     feature_cache: frozen-backbone features kept between runs; valid for every head-mode step,
@@ -331,9 +331,7 @@ def run_plan(
     offset = 0
     for n, step in enumerate(steps):
         start = current.get(step.member) if step.continues else None
-        if start is None:
-            start = parent if isinstance(parent, OSVOSNet) else parent(step.parent)
-        work = copy.deepcopy(start)
+        work = copy.deepcopy(start if start is not None else parent_for(step.parent))
         later = sum(costs.step_seconds(s, len(samples)) for s in steps[n + 1 :])
         started = time.perf_counter()
         cache = feature_cache if step.config.trainable == "head" else None

@@ -94,11 +94,6 @@ class Recipe:
         if len(self.parents) != len(self.members) or not set(self.parents) <= set(PARENTS):
             raise ValueError(f"a recipe needs one of {PARENTS} per member, not {self.parents}")
 
-    def with_parent(self, parent: str) -> Recipe:
-        """The same recipe with every member starting from `parent` (a shot with one parent:
-        weights the user named, or the guided parent)."""
-        return dataclasses.replace(self, parents=(parent,) * len(self.members))
-
     def with_overrides(self, **overrides) -> Recipe:
         """The same recipe with `overrides` applied to every member's FineTuneConfig."""
         members = tuple(dataclasses.replace(c, **overrides) for c in self.members)

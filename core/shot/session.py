@@ -323,7 +323,7 @@ class ShotSession:
         for event in run_plan(
             steps,
             models=current,
-            parent=self.parent_for,
+            parent_for=self.parent_for,
             samples=job.samples,
             cancel=cancel,
             feature_cache=self.feature_cache,

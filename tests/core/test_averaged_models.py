@@ -68,22 +68,22 @@ def test_checkpoint_keeps_the_averaged_models(two_models, tmp_path):
     save_checkpoint(first, path, extra={"object_ids": [1]}, members=[second])
     payload = load_checkpoint(path)  # torch.load(weights_only=True)
     template, _ = build_model(weights="imagenet")
-    loaded = load_members(payload, template, path=str(path))
+    loaded = load_members(payload, lambda _: template, path=str(path))
     assert len(loaded) == 1
     for key, value in second.state_dict().items():
         assert torch.equal(loaded[0].state_dict()[key], value), key
     # a checkpoint without members (one model per shot) has none
     save_checkpoint(first, path, extra={"object_ids": [1]})
-    assert load_members(load_checkpoint(path), template, path=str(path)) == []
+    assert load_members(load_checkpoint(path), lambda _: template, path=str(path)) == []
     payload["members"] = "not a list of models"
     with pytest.raises(RotoshotError, match="averaged models"):
-        load_members(payload, template, path=str(path))
+        load_members(payload, lambda _: template, path=str(path))
     payload["members"] = [{"num_objects": 2, "state_dict": second.state_dict()}]
     with pytest.raises(RotoshotError, match="disagree on the number of objects"):
-        load_members(payload, template, path=str(path))
+        load_members(payload, lambda _: template, path=str(path))
     payload["members"] = [{"num_objects": 1, "state_dict": {"nonsense": torch.zeros(1)}}]
     with pytest.raises(RotoshotError, match="do not match the network"):
-        load_members(payload, template, path=str(path))
+        load_members(payload, lambda _: template, path=str(path))
 
 
 def _record_model_counts(monkeypatch) -> list[int]:

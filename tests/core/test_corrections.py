@@ -137,5 +137,13 @@ def test_only_the_preview_focuses_on_a_new_correction(monkeypatch):
         PlanStep(StepKind.UPDATE, 0, FineTuneConfig(steps=2), continues=True),
     )
     parent, _ = build_model(weights="parent")
-    list(run_plan(steps, models=(parent,), parent=parent, samples=[plain, edited], focus=[0, 1]))
+    list(
+        run_plan(
+            steps,
+            models=(parent,),
+            parent_for=lambda _: parent,
+            samples=[plain, edited],
+            focus=[0, 1],
+        )
+    )
     assert seen == {1: [0, 1], 2: [0]}

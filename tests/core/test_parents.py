@@ -2,6 +2,8 @@
 Lite0 parent, Balanced the larger Lite2 one, Best one of each), and a shot trains, saves, restores
 and estimates with the right one."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -122,7 +124,11 @@ def test_estimates_price_each_models_parent():
     assert both > costs.frame_seconds(segment, (STANDARD_PARENT, STANDARD_PARENT))
     balanced = recipe_for(Preset.BALANCED)
     steps = plan(balanced, models_trained=0, correction=False, preview=False)
-    on_standard = plan(balanced.with_parent(STANDARD_PARENT), models_trained=0, correction=False)
+    on_standard = plan(
+        dataclasses.replace(balanced, parents=(STANDARD_PARENT,)),
+        models_trained=0,
+        correction=False,
+    )
     assert costs.step_seconds(steps[0], 1) > costs.step_seconds(on_standard[-1], 1)
     # a shot without the large parent (guided modes, --weights) prices those steps as standard
     alone = CostModel((854, 480), units, parents=(STANDARD_PARENT,))
