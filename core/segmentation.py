@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from core.device import cpu_has_bf16
 from core.jobs import NEVER_CANCELLED, CancelToken
-from core.model.inference import InferenceCopy
+from core.model.inference import InferenceCopy, parameters_fingerprint, same_weights
 from core.model.network import OSVOSNet
 from core.model.onnx_backbone import OnnxBackbone, use_onnx
 from core.resolution import WorkingResolution
@@ -157,52 +157,80 @@ class Segmenter:
             self._onnx = [OnnxBackbone(m) for m in self.models]
         self._raw_cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._raw_cache_frames = raw_cache_frames
+        self._backbone_key: tuple | None = None
+        self._backbone_leaders: list[int] = []
 
     @torch.inference_mode()
     def predict_image(self, image: np.ndarray, guidance: np.ndarray | None = None) -> np.ndarray:
         """Network probabilities for one frame: image (H, W, 3) uint8 -> (K, H, W) float32 in
         [0, 1], averaged over the models and the configured test-time scales and mirror.
-        guidance: (H, W) float in [0, 1], a mask-guided network's rough mask (None = empty)."""
+        guidance: (H, W) float in [0, 1], a mask-guided network's rough mask (None = empty).
+        Models whose backbones hold the same weights (head-only fine-tunes of one parent: an
+        online round's model and the one before it) share one backbone pass per input."""
         x = torch.from_numpy(np.array(image, copy=True)).to(self.device)  # frames are read-only
         g = None
         if guidance is not None:
             g = torch.from_numpy(np.asarray(guidance, np.float32)).to(self.device)[None, None]
         x = self.model.normalize(x.permute(2, 0, 1)[None], g)
-        total = None
-        for index, member in enumerate(self.models):
-            if self._inference is not None:
-                member = self._inference[index].get()  # rebuilt if the model trained since
-            onnx = self._onnx[index] if self._onnx is not None else None
-            probs = self._predict_one(member.eval(), x, onnx)
-            total = probs if total is None else total + probs
-        return (total / len(self.models))[0].cpu().numpy()
-
-    def _predict_one(
-        self, model: OSVOSNet, x: torch.Tensor, onnx: OnnxBackbone | None = None
-    ) -> torch.Tensor:
-        """One model's probabilities (1, K, H, W) for normalised x (1, C, H, W), TTA-averaged;
-        the backbone runs in ONNX Runtime when `onnx` is given (torch if that fails)."""
+        members = [
+            self._inference[i].get() if self._inference is not None else m.eval()
+            for i, m in enumerate(self.models)  # the folded copy is rebuilt if the model trained
+        ]
+        leaders = self._shared_backbones()
         size = tuple(x.shape[-2:])
         total = None
         passes = 0
+        for inp, mirrored in self._test_time_inputs(x):
+            features: dict[int, list[torch.Tensor]] = {}
+            for index, member in enumerate(members):
+                leader = leaders[index]
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+                    if leader not in features:
+                        features[leader] = self._features(members[leader], leader, inp)
+                    logits = member.head(features[leader], size).logits.float()
+                probs = torch.sigmoid(logits.flip(-1) if mirrored else logits)
+                total = probs if total is None else total + probs
+                passes += 1
+        return (total / passes)[0].cpu().numpy()
+
+    def _test_time_inputs(self, x: torch.Tensor) -> Iterator[tuple[torch.Tensor, bool]]:
+        """Each test-time pass's input for normalised x (1, C, H, W): every configured scale,
+        and its mirror image when `config.flip` (True with it, to flip the result back)."""
+        size = tuple(x.shape[-2:])
         for scale in self.config.scales:
             scaled = x
             if scale != 1.0:
                 scaled_size = [max(32, round(d * scale)) for d in size]
                 scaled = F.interpolate(x, size=scaled_size, mode="bilinear", antialias=scale < 1)
             for mirrored in (False, True) if self.config.flip else (False,):
-                inp = scaled.flip(-1) if mirrored else scaled
-                feats = onnx.features(inp) if onnx is not None else None
-                if feats is None and self._inference is not None:
-                    inp = inp.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
-                    if feats is None:
-                        feats = model.backbone(inp)
-                    logits = model.head(feats, size).logits.float()
-                probs = torch.sigmoid(logits.flip(-1) if mirrored else logits)
-                total = probs if total is None else total + probs
-                passes += 1
-        return total / passes
+                yield (scaled.flip(-1) if mirrored else scaled), mirrored
+
+    def _features(self, member: OSVOSNet, index: int, inp: torch.Tensor) -> list[torch.Tensor]:
+        """Backbone features of model `index` (`member`: the network to run, its folded copy
+        when folding is on) for one test-time input; ONNX Runtime when configured (torch if it
+        fails)."""
+        feats = self._onnx[index].features(inp) if self._onnx is not None else None
+        if feats is not None:
+            return feats
+        if self._inference is not None:
+            inp = inp.contiguous(memory_format=torch.channels_last)
+        return member.backbone(inp)
+
+    def _shared_backbones(self) -> list[int]:
+        """For each model, the index of the first model whose backbone holds the same weights
+        (itself when none does). Rechecked whenever any backbone's weights change."""
+        key = tuple(parameters_fingerprint(m.backbone) for m in self.models)
+        if key != self._backbone_key:
+            leaders: list[int] = []
+            for index, model in enumerate(self.models):
+                same = (
+                    j
+                    for j in range(index)
+                    if leaders[j] == j and same_weights(self.models[j].backbone, model.backbone)
+                )
+                leaders.append(next(same, index))
+            self._backbone_key, self._backbone_leaders = key, leaders
+        return self._backbone_leaders
 
     def raw_probs(self, frame_idx: int) -> np.ndarray:
         """Network probabilities for a frame at the working size, (K, h, w) float32 (float16

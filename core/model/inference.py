@@ -74,6 +74,17 @@ def parameters_fingerprint(model: nn.Module) -> tuple:
     return tuple((id(t), t._version) for t in (*model.parameters(), *model.buffers()))
 
 
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    """True when `a` and `b` are the same module or hold equal parameters and buffers (same
+    names, shapes and values)."""
+    if a is b:
+        return True
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(
+        sa[k].shape == sb[k].shape and torch.equal(sa[k], sb[k]) for k in sa
+    )
+
+
 class InferenceCopy:
     """Holds the folded copy of one model and rebuilds it when the model's weights change."""
 

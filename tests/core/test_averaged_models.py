@@ -62,6 +62,37 @@ def test_segmenter_averages_its_models(two_models):
         Segmenter([], source)
 
 
+def test_models_with_one_backbone_share_its_pass(two_models, monkeypatch):
+    """An online round's model and the one before it are head-only fine-tunes of one parent:
+    one backbone pass per test-time input serves both, with the same average as two passes."""
+    first, _, frames = two_models
+    # any target will do: the point is a second head on the same backbone
+    sample = TrainingSample(frames[0], frames[0][None, ..., 0] > 128, np.ones(1, bool))
+    later = copy.deepcopy(first)
+    run_to_end(fine_tune(later, [sample], FineTuneConfig(steps=10, views_per_frame=2, seed=4)))
+    config = SegmentConfig(flip=True, bf16=False)
+    source = ArraySource(frames)
+    a = Segmenter(first, source, config=config).predict_image(frames[3])
+    b = Segmenter(later, source, config=config).predict_image(frames[3])
+    assert not np.allclose(a, b, atol=1e-3)  # the heads differ
+    passes = []
+    original = Segmenter._features
+    monkeypatch.setattr(
+        Segmenter,
+        "_features",
+        lambda self, member, index, inp: passes.append(index) or original(self, member, index, inp),
+    )
+    both = Segmenter([first, later], source, config=config)
+    np.testing.assert_allclose(both.predict_image(frames[3]), (a + b) / 2, atol=1e-5)
+    assert passes == [0, 0]  # one pass per input (plain and mirrored), the first model's
+    # once the backbones differ, each model runs its own again
+    with torch.no_grad():
+        next(later.backbone.parameters()).mul_(1.01)
+    passes.clear()
+    both.predict_image(frames[3])
+    assert passes == [0, 1, 0, 1]
+
+
 def test_checkpoint_keeps_the_averaged_models(two_models, tmp_path):
     first, second, frames = two_models
     path = tmp_path / "model.pt"
