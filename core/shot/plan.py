@@ -56,11 +56,14 @@ MAX_KEYFRAME_SCALE = 3.0
 # recipe's worth left corrections undertrained (docs/BENCHMARKS.md, "Correction updates").
 UPDATE_STEP_SCALE = 3
 UPDATE_REFINE_SCALE = 2.5
-# An online round's update (core.shot.online) runs one recipe's head and edge steps per new
-# frame, as measured: its targets are the model's own confident pixels, which confirm what it
-# does rather than fix its worst frame, so they get no correction's extra steps.
+# An online round's update (core.shot.online) runs one recipe's head steps per new frame, as
+# measured: its targets are the model's own confident pixels, which confirm what it does rather
+# than fix its worst frame, so they get no correction's extra steps. It trains no edge steps:
+# a target's uncertain band, ignored in the loss, is where the object's edge is, so an online
+# frame has no edge to teach, and the edges stay those learnt from the keyframes (the edge
+# stage was a third of a round's time; docs/BENCHMARKS.md, "Online rounds without edge steps").
 ONLINE_STEP_SCALE = 1.0
-ONLINE_REFINE_SCALE = 1.0
+ONLINE_REFINE_SCALE = 0.0
 MIN_UPDATE_STEPS = 40
 UPDATE_FOCUS_SHARE = 0.5
 # A whole-network model's update runs a third of its recipe (its steps cost ten head steps).

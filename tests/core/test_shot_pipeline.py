@@ -119,6 +119,7 @@ def test_head_training_grows_with_the_keyframes():
     online = plan(fast, models_trained=1, correction=True, preview=False, num_new=8, online=True)
     assert online[0].config.steps == round(MAX_KEYFRAME_SCALE * ONLINE_STEP_SCALE * one.steps)
     assert online[0].config.steps < many_new.config.steps
+    assert online[0].config.refine_steps == 0  # its targets ignore the edge: no edge steps
 
 
 def test_a_run_reports_one_whole_run_eta_and_publishes_complete_models(clip):
