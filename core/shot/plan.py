@@ -58,12 +58,9 @@ UPDATE_STEP_SCALE = 3
 UPDATE_REFINE_SCALE = 2.5
 # An online round's update (core.shot.online) runs one recipe's head steps per new frame, as
 # measured: its targets are the model's own confident pixels, which confirm what it does rather
-# than fix its worst frame, so they get no correction's extra steps. It trains no edge steps:
-# a target's uncertain band, ignored in the loss, is where the object's edge is, so an online
-# frame has no edge to teach, and the edges stay those learnt from the keyframes (the edge
-# stage was a third of a round's time; docs/BENCHMARKS.md, "Online rounds without edge steps").
+# than fix its worst frame, so they get no correction's extra steps. Its edge steps are the
+# recipe's own choice (Recipe.online_edge_scale).
 ONLINE_STEP_SCALE = 1.0
-ONLINE_REFINE_SCALE = 0.0
 MIN_UPDATE_STEPS = 40
 UPDATE_FOCUS_SHARE = 0.5
 # A whole-network model's update runs a third of its recipe (its steps cost ten head steps).
@@ -128,19 +125,24 @@ def correction_preview_config(config: FineTuneConfig) -> FineTuneConfig:
 
 
 def update_config(
-    config: FineTuneConfig, num_new: int = 1, *, online: bool = False
+    config: FineTuneConfig,
+    num_new: int = 1,
+    *,
+    online: bool = False,
+    online_edge_scale: float = 0.0,
 ) -> FineTuneConfig:
     """A correction's recipe, from the current weights: head mode runs UPDATE_STEP_SCALE times
-    the recipe's steps per new keyframe (ONLINE_STEP_SCALE for an online round's frames; for at
-    most MAX_KEYFRAME_SCALE of them; at least MIN_UPDATE_STEPS), half of them on the new
-    keyframes' views; a whole-network model a third of its steps."""
+    the recipe's steps per new keyframe (ONLINE_STEP_SCALE for an online round's frames, with
+    `online_edge_scale` times its edge steps; for at most MAX_KEYFRAME_SCALE of them; at least
+    MIN_UPDATE_STEPS), half of them on the new keyframes' views; a whole-network model a third
+    of its steps."""
     if config.trainable != "head":
         return dataclasses.replace(
             config, steps=max(MIN_UPDATE_STEPS, config.steps // WHOLE_NETWORK_UPDATE_SHARE)
         )
     per_new = min(max(1, num_new), MAX_KEYFRAME_SCALE)
     scale = ONLINE_STEP_SCALE if online else UPDATE_STEP_SCALE
-    refine_scale = ONLINE_REFINE_SCALE if online else UPDATE_REFINE_SCALE
+    refine_scale = online_edge_scale if online else UPDATE_REFINE_SCALE
     return dataclasses.replace(
         config,
         steps=max(MIN_UPDATE_STEPS, round(config.steps * scale * per_new)),
@@ -174,7 +176,9 @@ def plan(
             if member == 0 and preview and config.trainable == "head":
                 quick = correction_preview_config(config)
                 steps.append(PlanStep(StepKind.PREVIEW, 0, quick, True, parent))
-            update = update_config(config, num_new, online=online)
+            update = update_config(
+                config, num_new, online=online, online_edge_scale=recipe.online_edge_scale
+            )
             steps.append(PlanStep(StepKind.UPDATE, member, update, True, parent))
             continue
         if member == 0 and preview:

@@ -81,12 +81,15 @@ class Recipe:
     order; their probabilities are averaged (Best keeps the Balanced model, trained first and
     shown as a preview, and a whole-network one); parents: the parent network each member
     starts from (STANDARD_PARENT or LARGE_PARENT; one per member); segment: the inference
-    settings (mirrored pass from Balanced on, temporal gate)."""
+    settings (mirrored pass from Balanced on, temporal gate); online_edge_scale: the edge
+    refinement steps an online round's update (core.shot.online) runs per new frame, as a
+    multiple of the recipe's."""
 
     preset: Preset
     members: tuple[FineTuneConfig, ...]
     segment: SegmentConfig
     parents: tuple[str, ...] = ()
+    online_edge_scale: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.parents:
@@ -115,11 +118,15 @@ def recipe_for(preset: Preset, *, gate_px: int = DEFAULT_GATE_PX) -> Recipe:
     """The recipe of a preset; `gate_px` is the temporal gate radius (0 = off)."""
     segment = SegmentConfig(temporal_gate_px=gate_px, flip=preset is not Preset.FAST)
     if preset is Preset.FAST:
-        members, parents = (_fast(),), (STANDARD_PARENT,)
-    elif preset is Preset.BALANCED:
-        members, parents = (_balanced(),), (LARGE_PARENT,)
-    else:
-        members, parents = (_balanced(), _whole_network()), (LARGE_PARENT, STANDARD_PARENT)
+        # Fast's edge stage is short (REFINE_STEPS), so online rounds go on training it; an
+        # online target ignores its uncertain band, which is where the edge is, so it adds no
+        # edge to learn, and at Balanced, whose edge stage is three times longer, the rounds'
+        # edge steps cost a third of their time for nothing (docs/BENCHMARKS.md, "Online
+        # rounds without edge steps").
+        return Recipe(preset, (_fast(),), segment, (STANDARD_PARENT,), online_edge_scale=1.0)
+    if preset is Preset.BALANCED:
+        return Recipe(preset, (_balanced(),), segment, (LARGE_PARENT,))
+    members, parents = (_balanced(), _whole_network()), (LARGE_PARENT, STANDARD_PARENT)
     return Recipe(preset, members, segment, parents)
 
 

@@ -119,7 +119,13 @@ def test_head_training_grows_with_the_keyframes():
     online = plan(fast, models_trained=1, correction=True, preview=False, num_new=8, online=True)
     assert online[0].config.steps == round(MAX_KEYFRAME_SCALE * ONLINE_STEP_SCALE * one.steps)
     assert online[0].config.steps < many_new.config.steps
-    assert online[0].config.refine_steps == 0  # its targets ignore the edge: no edge steps
+    # Fast's short edge stage goes on learning in the rounds; Balanced's does not
+    assert online[0].config.refine_steps == round(MAX_KEYFRAME_SCALE * one.refine_steps)
+    balanced = recipe_for(Preset.BALANCED)
+    rounds = plan(
+        balanced, models_trained=1, correction=True, preview=False, num_new=8, online=True
+    )
+    assert rounds[0].config.refine_steps == 0 and rounds[0].config.steps > 0
 
 
 def test_a_run_reports_one_whole_run_eta_and_publishes_complete_models(clip):
