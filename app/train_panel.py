@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -19,6 +20,12 @@ from PySide6.QtWidgets import (
 
 from core.jobs import TrainProgress
 from core.shot.presets import CostEstimate, Preset, preset_for, recipe_for
+
+# While a run streams one progress event per step, the loss curves, progress bar and status line
+# redraw at most this often (and at once when a stage starts or ends): redrawing on every step
+# took a third of the engine thread's training speed on a 2-core machine (docs/BENCHMARKS.md,
+# "The train panel's redraws").
+REDRAW_INTERVAL_S = 0.1
 
 
 class TrainPanel(QWidget):
@@ -89,6 +96,13 @@ class TrainPanel(QWidget):
         self._second_losses: list[float] = []
         self._preview_steps: list[int] = []
         self._preview_losses: list[float] = []
+        self._pending: TrainProgress | None = None  # the latest progress, not yet drawn
+        self._drawn_stage: tuple | None = None  # (model, stage) of the last drawn progress
+        self._drawn_at = -math.inf
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(round(REDRAW_INTERVAL_S * 1000))
+        self._redraw.timeout.connect(self._draw)
 
         speed_row = QHBoxLayout()
         speed_row.addWidget(QLabel("Speed"))
@@ -163,9 +177,14 @@ class TrainPanel(QWidget):
         for curve in (self.curve, self.edges_curve, self.second_curve, self.preview_curve):
             curve.setData([], [])
         self.legend.removeItem(self.second_curve)
+        self._pending, self._drawn_stage, self._drawn_at = None, None, -math.inf
+        self._redraw.stop()
 
     def show_progress(self, progress: TrainProgress) -> None:
+        """Add a step to the curves and show where the run is (redrawn at most every
+        REDRAW_INTERVAL_S, at once when a stage starts or the run's last step arrives)."""
         if progress.phase == "preparing":
+            self._draw()  # a stage's last steps first, so a late redraw cannot cover this line
             what = (
                 f"{self._activity}: encoding frames"
                 if self._activity
@@ -181,19 +200,43 @@ class TrainPanel(QWidget):
                 self.legend.addItem(self.second_curve, "2nd model")
             self._second_steps.append(progress.step)
             self._second_losses.append(progress.loss)
-            self.second_curve.setData(self._second_steps, self._second_losses)
         elif progress.stage == "preview":
             self._preview_steps.append(progress.step)
             self._preview_losses.append(progress.loss)
-            self.preview_curve.setData(self._preview_steps, self._preview_losses)
         elif progress.stage == "edges":
             self._edge_steps.append(progress.step)
             self._edge_losses.append(progress.loss)
-            self.edges_curve.setData(self._edge_steps, self._edge_losses)
         else:
             self._steps.append(progress.step)
             self._losses.append(progress.loss)
-            self.curve.setData(self._steps, self._losses)
+        self._pending = progress
+        stage = (progress.model, progress.stage)
+        now = time.perf_counter()
+        if (
+            stage != self._drawn_stage
+            or progress.step >= progress.total_steps
+            or now - self._drawn_at >= REDRAW_INTERVAL_S
+        ):
+            self._draw()
+        elif not self._redraw.isActive():
+            self._redraw.start()
+
+    def _draw(self) -> None:
+        """Draw the curves, progress bar and status line up to the latest progress."""
+        self._redraw.stop()
+        progress, self._pending = self._pending, None
+        if progress is None:
+            return
+        self._drawn_stage = (progress.model, progress.stage)
+        self._drawn_at = time.perf_counter()
+        for curve, steps, losses in (
+            (self.curve, self._steps, self._losses),
+            (self.edges_curve, self._edge_steps, self._edge_losses),
+            (self.second_curve, self._second_steps, self._second_losses),
+            (self.preview_curve, self._preview_steps, self._preview_losses),
+        ):
+            if steps:
+                curve.setData(steps, losses)
         self.progress.setMaximum(progress.total_steps)
         self.progress.setValue(progress.step)
         eta = "" if math.isnan(progress.eta_s) else f", about {progress.eta_s:.0f} s left"
@@ -210,6 +253,7 @@ class TrainPanel(QWidget):
         )
 
     def show_stopped(self, message: str) -> None:
+        self._draw()  # the curves up to the last step, then the message
         self.train_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self.status.setText(message)

@@ -131,3 +131,27 @@ def test_switching_online_learning_off_leaves_a_training_run_alone(qtbot, window
         win.train_panel.online.setChecked(True)
         win.train_panel.online.setChecked(False)
     assert not cancelled
+
+
+def test_the_panel_redraws_a_stream_of_steps_at_most_every_interval(qtbot):
+    """A run streams a progress event per step; redrawing each took a third of the engine's
+    training speed, so the panel draws at most every REDRAW_INTERVAL_S and catches up."""
+    from app.train_panel import TrainPanel
+    from core.jobs import TrainProgress
+
+    panel = TrainPanel()
+    qtbot.addWidget(panel)
+    panel.show_started()
+    for step in range(1, 51):
+        panel.show_progress(TrainProgress(step, 100, 0.5, 1.0, 1.0))
+    assert len(panel.curve.getData()[0]) < 50  # not a redraw per step
+    qtbot.waitUntil(lambda: len(panel.curve.getData()[0]) == 50, timeout=2000)  # caught up
+    assert "step 50/100" in panel.status.text()
+    panel.show_progress(TrainProgress(51, 100, 0.4, 1.0, 1.0, stage="edges"))
+    assert list(panel.edges_curve.getData()[0]) == [51]  # a new stage shows at once
+    panel.show_progress(TrainProgress(52, 100, 0.3, 1.0, 1.0, stage="edges"))
+    panel.show_stopped("Stopped. The last good model is kept.")
+    assert list(panel.edges_curve.getData()[0]) == [51, 52]  # drawn before the message
+    assert panel.status.text() == "Stopped. The last good model is kept."
+    qtbot.wait(200)  # no late redraw covers the message
+    assert panel.status.text() == "Stopped. The last good model is kept."
