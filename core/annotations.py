@@ -35,6 +35,11 @@ def _rank_colours(rgb: np.ndarray) -> np.ndarray:
     return rank[inverse].reshape(rgb.shape[:2])
 
 
+# What PIL raises for a file it cannot read: besides OSError, a damaged PNG chunk raises
+# SyntaxError ("broken PNG file") while the pixels load (found by tests/fuzz).
+_UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError)
+
+
 def read_label_mask(path: str | os.PathLike, *, labels: bool = False) -> np.ndarray:
     """Read a mask image as a label map (H, W) uint16: 0 background, >0 object id.
 
@@ -73,7 +78,7 @@ def read_label_mask(path: str | os.PathLike, *, labels: bool = False) -> np.ndar
                 )
     except FileNotFoundError:
         raise RotoshotError(f"mask file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except _UNREADABLE as exc:
         raise RotoshotError(f"cannot read mask {path}: {exc}") from None
     values = np.unique(grey)
     values = values[values != 0]
@@ -112,7 +117,7 @@ def read_strokes(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             grey = np.asarray(image.convert("L"))
     except FileNotFoundError:
         raise RotoshotError(f"strokes file not found: {path}") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except _UNREADABLE as exc:
         raise RotoshotError(f"cannot read strokes {path}: {exc}") from None
     return strokes_from_image(grey)
 

@@ -151,7 +151,7 @@ def _check_frame_sizes(files: list[str], size: tuple[int, int]) -> None:
         try:
             with Image.open(path) as image:
                 frame_size = image.size
-        except (UnidentifiedImageError, OSError):
+        except (UnidentifiedImageError, OSError, SyntaxError):  # SyntaxError: a broken PNG
             continue
         if frame_size != size:
             raise RotoshotError(

@@ -56,6 +56,24 @@ def test_a_huge_mask_is_one_clear_error(tmp_path):
         read_label_mask(tmp_path / "huge.png")
 
 
+# A 25x24 PNG with one byte damaged in its image data, as the loaders' fuzz test generated it.
+DAMAGED_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d494844520000001900000018010000000027ce6b6b0000007c494441"
+    "54789c01780087ff00e07ff60002fc21188002c15ae20004197a24000296371200007765e2000137"
+    "fa163904583ccfe6027ece1c00008b8d1b000010bf418002e2f59c000001be4000013942f5100226"
+    "7fea0001fde9b9e102a916130004bbf5f50001e132b1bc02fba329000451d9d80001c40cd2de0051"
+    "df160001f113c6b69e182b7dbf9cfab70000000049454e44ae426082"
+)
+
+
+def test_a_png_with_a_damaged_chunk_is_one_clear_error(tmp_path):
+    """PIL raises SyntaxError ("broken PNG file"), not OSError, for this one while the pixels
+    load."""
+    (tmp_path / "bad.png").write_bytes(DAMAGED_PNG)
+    with pytest.raises(RotoshotError, match="cannot read mask"):
+        read_label_mask(tmp_path / "bad.png")
+
+
 def test_two_files_for_one_frame_name_are_refused(tmp_path):
     frames, _ = make_clip(num_frames=3, height=48, width=64, seed=1)
     write_image_folder(tmp_path / "shot", frames)
