@@ -6,6 +6,7 @@ document's keyframes (core.shot.session.build_samples) and keeps its cancel toke
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -18,6 +19,7 @@ from core.errors import RotoshotError
 from core.jobs import CancelToken
 from core.resolution import WorkingResolution
 from core.shot.jobs import TrainJob
+from core.shot.online import OnlineConfig, estimate_online
 from core.shot.plan import CostModel, estimate_run
 from core.shot.presets import preset_for
 from core.shot.session import build_samples, training_fingerprint
@@ -272,19 +274,27 @@ class TrainController(QObject):
             self.panel.show_estimate(None)
             return
         preset = preset_for(doc.project.settings.quality)
+        recipe = self.engine.recipes(preset)
         estimate = estimate_run(
             self._costs,
-            self.engine.recipes(preset),
+            recipe,
             models_trained=self.engine.model_count,
             correction=False,
             num_keyframes=max(1, len(doc.store.frames())),
             num_frames=doc.num_frames,
         )
+        rounds = doc.project.settings.online_rounds
+        if rounds > 0:  # "Keep learning from the shot": its rounds follow every full pass
+            online = estimate_online(
+                self._costs, recipe, doc.store.frames(), doc.num_frames, OnlineConfig(rounds)
+            )
+            estimate = dataclasses.replace(estimate, online_s=online)
         self.panel.show_estimate(estimate, doc.num_frames)
 
     def _on_panel_online_toggled(self, enabled: bool) -> None:
         self.document.project.settings.online_rounds = ONLINE_ROUNDS if enabled else 0
         self.document.save_manifest()
+        self.show_estimate()
         if enabled:
             self.learn_online()
         elif self.current_job is not None and self._online_run:

@@ -30,6 +30,8 @@ import numpy as np
 from core.guidance import dilate
 from core.jobs import NEVER_CANCELLED, CancelToken, TrainProgress
 from core.shot.jobs import TrainJob
+from core.shot.plan import CostModel, plan
+from core.shot.presets import Recipe
 from core.training import TrainingSample
 
 
@@ -91,6 +93,41 @@ def outward_frames(
                         picked.append(f)
                         used.add(f)
     return picked
+
+
+def estimate_online(
+    costs: CostModel,
+    recipe: Recipe,
+    keyframes: list[int],
+    num_frames: int,
+    cfg: OnlineConfig = OnlineConfig(),
+) -> float:
+    """Estimated seconds of `cfg.rounds` online rounds after a run at `recipe` on a clip of
+    `num_frames` frames annotated on `keyframes`: each round segments its new frames and runs
+    the online update (core.shot.plan), then every frame is segmented again with the averaged
+    models. 0 when no round has frames to add."""
+    keys = sorted(set(keyframes)) or [0]
+    per_frame = costs.frame_seconds(recipe.segment, recipe.parents)
+    seconds, learnt = 0.0, len(keys)
+    for round_idx in range(cfg.rounds):
+        frames = outward_frames(num_frames, keys, round_idx, cfg)
+        if not frames:
+            break
+        learnt += len(frames)
+        steps = plan(
+            recipe,
+            models_trained=len(recipe.members),
+            correction=True,
+            preview=False,
+            num_keyframes=learnt,
+            num_new=len(frames),
+            online=True,
+        )
+        seconds += len(frames) * per_frame
+        seconds += sum(costs.step_seconds(s, learnt, encoded_frames=len(frames)) for s in steps)
+    if seconds:
+        seconds += num_frames * per_frame  # every result again, from the averaged models
+    return seconds
 
 
 def online_rounds(

@@ -225,8 +225,11 @@ class CostModel:
             c.crop,
         )
 
-    def step_seconds(self, step: PlanStep, num_keyframes: int) -> float:
-        """Estimated wall seconds of `step` with `num_keyframes` annotated frames."""
+    def step_seconds(
+        self, step: PlanStep, num_keyframes: int, encoded_frames: int | None = None
+    ) -> float:
+        """Estimated wall seconds of `step` with `num_keyframes` annotated frames, of which
+        `encoded_frames` (None = all) have no cached views yet (an update's new frames)."""
         measured = self._measured.get(self._key(step))
         if measured is not None:
             return measured * total_steps(step.config)
@@ -237,7 +240,8 @@ class CostModel:
                 width, height = min(width, c.crop), min(height, c.crop)
             return c.steps * u.all_step * width * height / REFERENCE_CROP_PIXELS
         views = max(1, min(c.views_per_frame, c.max_cached_views // max(1, num_keyframes)))
-        encode = views * max(1, num_keyframes) * u.encode_view * self.scale
+        encoded = max(1, num_keyframes) if encoded_frames is None else encoded_frames
+        encode = views * encoded * u.encode_view * self.scale
         train = (c.steps * u.head_step + c.refine_steps * u.refine_step) * self.scale
         return encode + train
 

@@ -179,17 +179,22 @@ DEV_MACHINE_COSTS = UnitCosts()
 @dataclass(frozen=True)
 class CostEstimate:
     """Estimated seconds: train_s for the whole training run, per_frame_s to segment one frame,
-    total_s for training plus every frame of the clip."""
+    total_s for training plus every frame of the clip; online_s: the online rounds after it
+    (core.shot.online.estimate_online; 0 when they are off), not part of total_s."""
 
     train_s: float
     per_frame_s: float
     total_s: float
+    online_s: float = 0.0
 
     def describe(self, num_frames: int | None = None) -> str:
-        """'~12 s training, then ~0.20 s per frame (~40 s for all 140)'-style text."""
+        """'~12 s training, then ~0.20 s per frame (~40 s for all 140)'-style text, and on a
+        second line 'then learning from the shot: ~45 s more' when online rounds follow."""
         text = f"~{_seconds(self.train_s)} training, then ~{self.per_frame_s:.2f} s per frame"
         if num_frames:
             text += f" (~{_seconds(self.total_s)} for all {num_frames})"
+        if self.online_s > 0:
+            text += f"\nthen learning from the shot: ~{_seconds(self.online_s)} more"
         return text
 
 

@@ -155,3 +155,14 @@ def test_the_panel_redraws_a_stream_of_steps_at_most_every_interval(qtbot):
     assert panel.status.text() == "Stopped. The last good model is kept."
     qtbot.wait(200)  # no late redraw covers the message
     assert panel.status.text() == "Stopped. The last good model is kept."
+
+
+def test_the_estimate_line_counts_the_rounds_while_they_are_on(window):
+    panel = window.train_panel
+    panel.slider.setValue(50)
+    assert "learning from the shot" not in panel.estimate_label.text()
+    panel.online.setChecked(True)
+    assert panel.estimate_label.text().endswith(" more")
+    assert "\nthen learning from the shot: ~" in panel.estimate_label.text()
+    panel.online.setChecked(False)
+    assert "learning from the shot" not in panel.estimate_label.text()

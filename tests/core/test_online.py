@@ -6,8 +6,15 @@ import numpy as np
 from core.annotations import AnnotationStore
 from core.jobs import TrainProgress
 from core.model.build import build_model
-from core.shot.online import OnlineConfig, confident_target, online_rounds, outward_frames
-from core.shot.presets import Preset, recipe_for
+from core.shot.online import (
+    OnlineConfig,
+    confident_target,
+    estimate_online,
+    online_rounds,
+    outward_frames,
+)
+from core.shot.plan import CostModel
+from core.shot.presets import CostEstimate, Preset, recipe_for
 from core.shot.session import ShotModel, ShotSession
 from tests.helpers import ArraySource
 from tests.synthetic import make_clip
@@ -90,3 +97,22 @@ def test_a_correction_after_the_rounds_continues_from_the_rounds_network():
     assert [(s.member, s.continues) for s in steps] == [(0, True)]
     list(session.train(correction))
     assert len(session.model.networks) == 1  # the snapshot from before the rounds is dropped
+
+
+def test_the_rounds_estimate_counts_their_frames_updates_and_the_refresh():
+    """What the train panel adds to its cost line when "Keep learning from the shot" is on."""
+    costs = CostModel((854, 480))
+    recipe = recipe_for(Preset.BALANCED)
+    at_start = estimate_online(costs, recipe, [0], 100)
+    in_middle = estimate_online(costs, recipe, [50], 100)
+    assert 0 < at_start < in_middle  # a keyframe in the middle has frames on both sides
+    assert estimate_online(costs, recipe, [0], 100, OnlineConfig(rounds=1)) < at_start
+    assert estimate_online(costs, recipe, [0], 100, OnlineConfig(rounds=0)) == 0
+    assert estimate_online(costs, recipe, [0], 1) == 0  # no frame to learn from
+    # at least the refresh of every result with the averaged models
+    assert at_start > 100 * costs.frame_seconds(recipe.segment, recipe.parents)
+    line = CostEstimate(7.0, 0.11, 11.4, online_s=40.0).describe(40)
+    assert line.splitlines() == [
+        "~7 s training, then ~0.11 s per frame (~11 s for all 40)",
+        "then learning from the shot: ~40 s more",
+    ]
