@@ -23,7 +23,7 @@ from core.shot.presets import CostEstimate, Preset, preset_for, recipe_for
 
 # While a run streams one progress event per step, the loss curves, progress bar and status line
 # redraw at most this often (and at once when a stage starts or ends): redrawing on every step
-# took a third of the engine thread's training speed on a 2-core machine (docs/BENCHMARKS.md,
+# took about half the engine thread's training speed on a 2-core machine (docs/BENCHMARKS.md,
 # "The train panel's redraws").
 REDRAW_INTERVAL_S = 0.1
 

@@ -42,9 +42,9 @@ class FeatureCache:
     """Frozen-backbone features of augmented views, kept between fine-tune runs.
 
     Entries are keyed by (TrainingSample.key, backbone name, first trained stage, stride-2 kept,
-    dream chance, seed) and hold a frame's views in order; each view is made from its own seed (frame key,
-    view number), so a run that wants fewer views takes the first ones and a run that wants
-    more encodes only the missing ones. After a correction only the new or changed frame is
+    dream chance, seed) and hold a frame's views in order; each view is made from its own seed
+    (frame key, view number), so a run that wants fewer views takes the first ones and a run
+    that wants more encodes only the missing ones. After a correction only the new or changed frame is
     encoded. Samples with an empty key are never reused.
     """
 

@@ -324,8 +324,9 @@ def run_plan(
 ) -> Iterator[TrainProgress | ModelsReady]:
     """Run the steps on copies of `models` (the shot's current networks, member order) or of
     `parent_for(step.parent)` (the parent network a step names). Yields TrainProgress (steps
-    counted over the whole run; eta_s for the whole run) and a ModelsReady after every step. Raises core.jobs.Cancelled at the next training step
-    after `cancel.cancel()`: `models` and every ModelsReady already yielded stay as they were.
+    counted over the whole run; eta_s for the whole run) and a ModelsReady after every step.
+    Raises core.jobs.Cancelled at the next training step after `cancel.cancel()`: `models` and
+    every ModelsReady already yielded stay as they were.
 
     feature_cache: frozen-backbone features kept between runs; valid for every head-mode step,
     since head training never changes the parent's backbone. focus: indices of `samples` that

@@ -134,7 +134,7 @@ def test_switching_online_learning_off_leaves_a_training_run_alone(qtbot, window
 
 
 def test_the_panel_redraws_a_stream_of_steps_at_most_every_interval(qtbot):
-    """A run streams a progress event per step; redrawing each took a third of the engine's
+    """A run streams a progress event per step; redrawing each took about half the engine's
     training speed, so the panel draws at most every REDRAW_INTERVAL_S and catches up."""
     from app.train_panel import TrainPanel
     from core.jobs import TrainProgress
