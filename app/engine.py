@@ -206,16 +206,15 @@ class Engine(QObject):
         self.model_ready.emit(info.source, info.warning)
 
     def _warm_up(self) -> None:
-        """One inference and one head backward pass at the clip's working size, before the artist
+        """Inference and one head backward pass at the clip's working size, before the artist
         paints: the first pass at a new size pays oneDNN's one-off set-up, which would otherwise
-        land in the first overlay's time. No weights change."""
+        land in the first overlay's time. A second, timed inference gives the cost estimates
+        this machine's pace. No weights change."""
         import torch
-
-        from core.segmentation import Segmenter
 
         parent = self._session.parent
         image = self._session.working.image(self._session.source.read(0))
-        Segmenter(parent, self._session.source).predict_image(image)
+        self._session.measure_inference(image)
         x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
         x = parent.normalize(x.to(next(parent.parameters()).device))
         with torch.no_grad():
@@ -377,6 +376,7 @@ class Engine(QObject):
         frame_idx = self._next_frame()
         if frame_idx is None:
             self._segmenting = False
+            self.costs_measured.emit(copy.deepcopy(self._session.costs))  # the frames' pace
             self.segmentation_idle.emit()
             return
         self._fit_threads_to_load()  # a no-op until enough time has passed to measure
@@ -387,7 +387,9 @@ class Engine(QObject):
         model = self._session.model
         self._done.add(frame_idx)  # a frame that fails is not retried for this model
         try:
+            started = time.perf_counter()
             result = self._session.segmenter().segment_frame(frame_idx)
+            self._session.observe_frame(time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - one bad frame must not stop the others
             if isinstance(exc, RotoshotError):
                 message = str(exc)

@@ -1,4 +1,5 @@
-"""Options of the pytest-driven benchmarks in this folder (bench/app_training_speed.py)."""
+"""Options of the pytest-driven benchmarks in this folder (bench/app_training_speed.py,
+bench/estimate_accuracy.py)."""
 
 
 def pytest_addoption(parser):

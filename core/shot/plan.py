@@ -189,13 +189,33 @@ def plan(
 
 
 # --- cost ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pace:
+    """How fast this machine runs, against the dev machine's unit costs: measured seconds over
+    the units' seconds for the same work (2.0: twice as slow). train: training steps; frames:
+    segmenting frames. The two are measured apart (a GPU speeds them up very differently), and
+    each stands in for the other until it has been measured."""
+
+    train: float | None = None
+    frames: float | None = None
+
+    def for_training(self) -> float:
+        return self.train or self.frames or 1.0
+
+    def for_frames(self) -> float:
+        return self.frames or self.train or 1.0
+
+
 class CostModel:
     """Seconds a plan step or a frame costs on the open clip.
 
     Starts from the dev machine's unit costs (for each step's parent network, of those the shot
-    has) scaled to the clip's pixel count; every completed step replaces the estimate for steps
-    like it (same model, parent, mode, views, refinement, crop) with what it measured here. Plain
-    state: the engine or CLI owns one per clip.
+    has) scaled to the clip's pixel count. Each completed step replaces the estimate for steps
+    like it (same model, parent, mode, views, refinement, crop) with what it measured here, and
+    every measurement (steps, frames) also sets the machine's `pace`, which scales the unit
+    costs of work not yet measured: a CPU without bf16, a loaded machine or a GPU is priced as
+    what it is after its first measured frame or step. Plain state: the engine or CLI owns one
+    per clip.
     """
 
     def __init__(
@@ -210,6 +230,19 @@ class CostModel:
         self.frame_size = frame_size
         self.scale = frame_size[0] * frame_size[1] / REFERENCE_PIXELS
         self._measured: dict[tuple, float] = {}  # cost key -> seconds per reported step
+        # Measured and unit-estimated seconds, summed over everything observed: their ratio is
+        # the pace (a sum, so a long run outweighs a short preview).
+        self._train_seconds = [0.0, 0.0]
+        self._frame_seconds = [0.0, 0.0]
+
+    @property
+    def pace(self) -> Pace:
+        """This machine's measured pace so far (None where nothing was measured)."""
+
+        def ratio(sums: list[float]) -> float | None:
+            return sums[0] / sums[1] if sums[1] > 0 else None
+
+        return Pace(ratio(self._train_seconds), ratio(self._frame_seconds))
 
     def _parent(self, name: str) -> str:
         return name if name in self.parents else STANDARD_PARENT
@@ -225,6 +258,24 @@ class CostModel:
             c.crop,
         )
 
+    def _unit_training(self, step: PlanStep, after: int = 0, until: int | None = None) -> float:
+        """The units' seconds for the step's optimiser steps `after` < n <= `until` (1-based,
+        head steps first, then edge steps; None: to the last), encoding not included."""
+        c, u = step.config, self.units.for_parent(self._parent(step.parent))
+        until = total_steps(c) if until is None else until
+
+        def count(lo: int, hi: int) -> int:  # how many of steps lo < n <= hi lie in the span
+            return max(0, min(hi, until) - max(lo, after))
+
+        if c.trainable == "all":
+            width, height = self.frame_size
+            if c.crop > 0:  # trained on crops of the frame (the whole frame when it is smaller)
+                width, height = min(width, c.crop), min(height, c.crop)
+            return count(0, c.steps) * u.all_step * width * height / REFERENCE_CROP_PIXELS
+        head = count(0, c.steps) * u.head_step
+        edges = count(c.steps, c.steps + c.refine_steps) * u.refine_step
+        return (head + edges) * self.scale
+
     def step_seconds(
         self, step: PlanStep, num_keyframes: int, encoded_frames: int | None = None
     ) -> float:
@@ -234,27 +285,46 @@ class CostModel:
         if measured is not None:
             return measured * total_steps(step.config)
         c, u = step.config, self.units.for_parent(self._parent(step.parent))
-        if c.trainable == "all":
-            width, height = self.frame_size
-            if c.crop > 0:  # trained on crops of the frame (the whole frame when it is smaller)
-                width, height = min(width, c.crop), min(height, c.crop)
-            return c.steps * u.all_step * width * height / REFERENCE_CROP_PIXELS
-        views = max(1, min(c.views_per_frame, c.max_cached_views // max(1, num_keyframes)))
-        encoded = max(1, num_keyframes) if encoded_frames is None else encoded_frames
-        encode = views * encoded * u.encode_view * self.scale
-        train = (c.steps * u.head_step + c.refine_steps * u.refine_step) * self.scale
-        return encode + train
+        encode = 0.0
+        if c.trainable != "all":
+            views = max(1, min(c.views_per_frame, c.max_cached_views // max(1, num_keyframes)))
+            encoded = max(1, num_keyframes) if encoded_frames is None else encoded_frames
+            encode = views * encoded * u.encode_view * self.scale
+        return (encode + self._unit_training(step)) * self.pace.for_training()
 
-    def observe(self, step: PlanStep, seconds: float) -> None:
-        """Record what `step` took on this clip."""
+    def observe(
+        self, step: PlanStep, seconds: float, training: tuple[int, int, float] | None = None
+    ) -> None:
+        """Record what `step` took on this clip: `seconds` in all; `training`: (first, last,
+        seconds) when its optimiser steps after `first` up to `last` took `seconds`, for the
+        machine's pace (timed apart from the encoding, whose share varies)."""
         self._measured[self._key(step)] = seconds / max(1, total_steps(step.config))
+        if training is None:
+            return
+        first, last, spent = training
+        units = self._unit_training(step, first, last)
+        if spent > 0 and units > 0:
+            self._train_seconds[0] += spent
+            self._train_seconds[1] += units
 
-    def frame_seconds(self, segment: SegmentConfig, parents: Sequence[str]) -> float:
-        """Estimated seconds to segment one frame with models from `parents` (one per model)."""
+    def _unit_frame(self, segment: SegmentConfig, parents: Sequence[str]) -> float:
         passes = len(segment.scales) * (2 if segment.flip else 1)
         network = sum(self.units.for_parent(self._parent(p)).inference_pass for p in parents)
         gate = self.units.gate * self.scale if segment.temporal_gate_px > 0 else 0.0
         return passes * network * self.scale + gate
+
+    def frame_seconds(self, segment: SegmentConfig, parents: Sequence[str]) -> float:
+        """Estimated seconds to segment one frame with models from `parents` (one per model)."""
+        return self._unit_frame(segment, parents) * self.pace.for_frames()
+
+    def observe_frames(
+        self, seconds: float, frames: int, segment: SegmentConfig, parents: Sequence[str]
+    ) -> None:
+        """Record that `frames` frames segmented with models from `parents` took `seconds`."""
+        units = self._unit_frame(segment, parents) * frames
+        if frames > 0 and seconds > 0 and units > 0:
+            self._frame_seconds[0] += seconds
+            self._frame_seconds[1] += units
 
     def estimate(
         self, recipe: Recipe, steps: Sequence[PlanStep], num_keyframes: int, num_frames: int
@@ -366,7 +436,13 @@ def run_plan(
             focus=step_focus,
             prune_cache=whole,  # the neighbours' views wait in the cache for the real update
         )
+        # (step, time) of the first and the last training step: the optimiser's time alone
+        first: tuple[int, float] | None = None
+        last: tuple[int, float] | None = None
         for progress in training:
+            if progress.phase == "training":
+                last = (progress.step, time.perf_counter())
+                first = first or last
             own_eta = progress.eta_s
             if progress.phase == "preparing":
                 own_eta = costs.step_seconds(step, len(samples)) - progress.elapsed_s
@@ -379,7 +455,8 @@ def run_plan(
                 eta_s=max(0.0, own_eta) + later,
                 stage="preview" if step.kind is StepKind.PREVIEW else progress.stage,
             )
-        costs.observe(step, time.perf_counter() - started)
+        timed = None if first is None else (first[0], last[0], last[1] - first[1])
+        costs.observe(step, time.perf_counter() - started, timed)
         offset += total_steps(step.config)
         shown = dict(current)
         shown[step.member] = work

@@ -132,8 +132,9 @@ def recipe_for(preset: Preset, *, gate_px: int = DEFAULT_GATE_PX) -> Recipe:
 
 # --- cost ----------------------------------------------------------------------------------------
 # Seconds per unit at 854x480 on the 2-core dev machine (bench/step_costs.py; docs/BENCHMARKS.md
-# "Step costs"); scaled by pixel count for other frame sizes until a run on the open clip has
-# measured its own. A CPU without bf16 is slower at inference: the first run corrects it.
+# "Step costs"); scaled by pixel count for other frame sizes, and by the pace measured on the open
+# clip (core.shot.plan.CostModel: a timed inference when it opens, then every run and frame), so
+# another machine (a CPU without bf16, a loaded one, a GPU) is priced as what it is.
 REFERENCE_PIXELS = 854 * 480
 REFERENCE_CROP_PIXELS = 320 * 320  # the whole-network steps' crops
 

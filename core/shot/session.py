@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import hashlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -34,7 +35,7 @@ from core.model.network import OSVOSNet
 from core.model.onnx_backbone import check_backend
 from core.resolution import DEFAULT_WORKING_LONG_SIDE, WorkingResolution
 from core.roi import Roi, check_roi
-from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation
+from core.segmentation import DEFAULT_GATE_PX, FrameAnnotation, SegmentConfig, Segmenter
 from core.shot.jobs import TrainJob
 from core.shot.plan import (
     CostModel,
@@ -213,6 +214,7 @@ class ShotSession:
         self.correction_neighbours: NeighbourSamples | None = None
         self._version = 0
         self._segmenter: FrameSegmenter | None = None
+        self._frames_timed = 0  # frames segmented with the current model, see observe_frame
 
     # --- recipes and cost ----------------------------------------------------------------------
     def recipe(self, preset: Preset) -> Recipe:
@@ -351,6 +353,7 @@ class ShotSession:
         self._version += 1
         self.model = dataclasses.replace(model, version=self._version)
         self._segmenter = None
+        self._frames_timed = 0
         return self.model
 
     def average_with(self, networks: tuple[OSVOSNet, ...]) -> ShotModel:
@@ -384,6 +387,32 @@ class ShotSession:
                 working=self.working,
             )
         return self._segmenter
+
+    def measure_inference(self, image: np.ndarray) -> None:
+        """Run each of the shot's parent networks twice on `image` (h, w, 3) uint8 at the
+        working size and record the second passes' time as the machine's frame pace
+        (CostModel.observe_frames): the first estimates on a clip are then this machine's, not
+        the dev machine's. Each first pass, untimed, pays the one-off set-up of a new size and
+        builds the inference copy, so the first overlay does not."""
+        for name, network in self.parents.items():
+            segmenter = Segmenter(network, self.source)
+            segmenter.predict_image(image)
+            started = time.perf_counter()
+            segmenter.predict_image(image)
+            self.costs.observe_frames(time.perf_counter() - started, 1, SegmentConfig(), (name,))
+
+    def observe_frame(self, seconds: float) -> None:
+        """Record that segmenting one frame with the current model took `seconds`: it sets the
+        machine's pace for the per-frame estimates (CostModel.observe_frames). A model's first
+        frame is not counted (it also prepares the model's inference copies), nor a model the
+        recipe does not describe (the networks averaged after online rounds share one backbone
+        pass, which the recipe's units do not price)."""
+        self._frames_timed += 1
+        if self.model is None or self._frames_timed == 1:
+            return
+        recipe = self.recipe(self.model.preset)
+        if len(self.model.networks) == len(recipe.parents):
+            self.costs.observe_frames(seconds, 1, recipe.segment, recipe.parents)
 
     # --- saving --------------------------------------------------------------------------------
     def checkpoint(self) -> dict | None:

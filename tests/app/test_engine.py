@@ -200,3 +200,19 @@ def test_best_streams_the_first_model_while_the_second_trains(
     before_final = events[: events.index(("model", 3))]
     # the Balanced model (version 2) segmented most of the clip while the second model trained
     assert sum(1 for e in before_final if e == ("frame", 2)) >= 5
+
+
+def test_the_engine_prices_work_at_the_pace_it_measures_here(qtbot, engine, clip_folder):
+    """The panel's estimates start from the dev machine's unit costs: the warm-up's timed pass,
+    each training run and each pass over the frames set this machine's pace (core.shot.plan)."""
+    folder, labels = clip_folder
+    at_open = engine._session.costs.pace
+    assert at_open.frames > 0 and at_open.train is None  # the warm-up's timed inference
+    reported = []
+    engine.costs_measured.connect(reported.append)
+    with qtbot.waitSignal(engine.training_finished, timeout=TIMEOUT_MS):
+        engine.requests.train.emit(job_for(folder, labels), CancelToken())
+    assert reported[-1].pace.train > 0
+    with qtbot.waitSignal(engine.segmentation_idle, timeout=TIMEOUT_MS):
+        pass
+    assert reported[-1].pace.frames != at_open.frames  # the pass's frames are counted

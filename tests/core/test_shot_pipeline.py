@@ -15,12 +15,14 @@ from core.shot.plan import (
     ONLINE_STEP_SCALE,
     UPDATE_STEP_SCALE,
     CostModel,
+    Pace,
     StepKind,
     plan,
 )
 from core.shot.presets import (
     BALANCED_FROM,
     BEST_FROM,
+    LARGE_PARENT,
     Preset,
     UnitCosts,
     preset_for,
@@ -28,6 +30,7 @@ from core.shot.presets import (
 )
 from core.shot.segmenters import Ordering
 from core.shot.session import ShotModel, ShotSession
+from core.training import total_steps
 from tests.helpers import ArraySource
 from tests.synthetic import iou, make_clip
 
@@ -259,6 +262,65 @@ def test_the_cost_estimate_scales_with_the_clip_and_learns_measured_costs(clip):
     after = session.estimate(Preset.FAST, 1).train_s
     assert after != before and after < 30
     assert session.estimate(Preset.FAST, 1).describe(8).endswith("for all 8)")
+
+
+def test_measured_work_sets_the_machines_pace_for_work_not_yet_measured():
+    units = UnitCosts(encode_view=0.0)  # so a step's estimate is its optimiser steps alone
+    costs = CostModel((854, 480), units)
+    balanced = recipe_for(Preset.BALANCED)
+    segment, parents = balanced.segment, balanced.parents
+    full = plan(balanced, models_trained=0, correction=False, preview=False)[0]
+    rounds = plan(
+        balanced, models_trained=1, correction=True, preview=False, num_new=4, online=True
+    )[0]
+    assert costs.pace == Pace()
+    full_units = costs.step_seconds(full, 1)
+    rounds_units = costs.step_seconds(rounds, 5, encoded_frames=4)
+    frame_units = costs.frame_seconds(segment, parents)
+
+    # this machine trains at half the dev machine's speed: its steps took twice the units
+    everything = (0, total_steps(full.config), 2 * full_units)
+    costs.observe(full, 3 * full_units, everything)
+    assert costs.pace.train == pytest.approx(2.0) and costs.pace.frames is None
+    assert costs.step_seconds(full, 1) == pytest.approx(3 * full_units)  # measured: as it was
+    assert costs.step_seconds(rounds, 5, 4) == pytest.approx(2 * rounds_units)
+    # frames are priced at the training pace until a frame is measured, then at their own
+    assert costs.frame_seconds(segment, parents) == pytest.approx(2 * frame_units)
+    costs.observe_frames(5 * frame_units, 10, segment, parents)
+    assert costs.pace.frames == pytest.approx(0.5) and costs.pace.train == pytest.approx(2.0)
+    assert costs.frame_seconds(segment, parents) == pytest.approx(0.5 * frame_units)
+
+    # a span of the edge stage alone is priced as edge steps, whose units are not head steps'
+    c = full.config
+    edges = CostModel((854, 480), units)
+    edge_units = c.refine_steps * units.for_parent(LARGE_PARENT).refine_step
+    edges.observe(full, 1.0, (c.steps, total_steps(c), 3 * edge_units))
+    assert edges.pace.train == pytest.approx(3.0)
+    # and a fresh clip of twice the pixels is priced at the frames' pace measured on it
+    large = CostModel((854 * 2, 480), units)
+    large.observe_frames(2 * frame_units * 0.5, 1, segment, parents)
+    assert large.pace.frames == pytest.approx(0.5)
+
+
+def test_a_session_measures_the_machines_pace(clip):
+    frames, labels = clip
+    session = session_for(frames)
+    session.measure_inference(frames[0])
+    at_open = session.costs.pace.frames
+    assert at_open > 0 and session.costs.pace.train is None
+    list(session.train(session.train_job(store_with(labels), Preset.FAST)))
+    assert session.costs.pace.train > 0
+    # a model's first frame also builds its inference copy: not counted
+    session.observe_frame(100.0)
+    assert session.costs.pace.frames == at_open
+    session.observe_frame(100.0)
+    assert session.costs.pace.frames > at_open
+    # nor the frames of networks averaged after online rounds: one backbone pass for both
+    measured = session.costs.pace.frames
+    session.average_with(session.model.networks)
+    session.observe_frame(100.0)
+    session.observe_frame(100.0)
+    assert session.costs.pace.frames == measured
 
 
 def test_the_segmenter_declares_its_order(clip):
