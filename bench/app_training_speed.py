@@ -17,19 +17,14 @@ app before the throttle) or "none" (the panel gets no progress at all: the floor
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
-from PySide6.QtCore import QSettings
 
 import app.train_panel
-from tests.qt_helpers import new_window, paint_object
-
-TIMEOUT_MS = 900_000
+from bench.app_session import TIMEOUT_MS, open_clip_in_app
+from tests.qt_helpers import paint_object
 
 
 def test_app_training_speed(qtbot, tmp_path, pytestconfig):
@@ -38,19 +33,9 @@ def test_app_training_speed(qtbot, tmp_path, pytestconfig):
     panel_mode = pytestconfig.getoption("--panel")
     out = pytestconfig.getoption("--out")
     torch.set_num_threads(2)
-    folder = tmp_path / "clip"
-    shutil.copytree(clip, folder)
-    labels = {0: (np.array(Image.open(mask)) > 0).astype(np.uint8)}
     if panel_mode == "every-step":
         app.train_panel.REDRAW_INTERVAL_S = 0.0
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = new_window(qtbot, settings)
-    win.engine._weights = "parent"  # the shipped parents, as the app runs
-    win.resize(1400, 900)
-    win.show()
-    with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
-        assert win.open_path(str(folder))
-    qtbot.waitUntil(lambda: win.train_controller.engine_ready, timeout=TIMEOUT_MS)
+    win, labels = open_clip_in_app(qtbot, tmp_path, clip, mask)
     panel = win.train_panel
     panel.auto_train.setChecked(False)
     panel.online.setChecked(True)

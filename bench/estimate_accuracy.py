@@ -16,21 +16,16 @@ the pace existed).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
-from PySide6.QtCore import QSettings
 
+from bench.app_session import TIMEOUT_MS, open_clip_in_app
 from core.shot.online import OnlineConfig, estimate_online
 from core.shot.plan import CostModel, estimate_run
 from core.shot.presets import Preset
-from tests.qt_helpers import new_window, paint_object
-
-TIMEOUT_MS = 900_000
+from tests.qt_helpers import paint_object
 
 
 def _estimates(costs: CostModel, recipe, num_frames: int, models_trained: int) -> dict:
@@ -55,17 +50,7 @@ def test_estimate_accuracy(qtbot, tmp_path, pytestconfig):
     mask = Path(pytestconfig.getoption("--mask"))
     out = pytestconfig.getoption("--out")
     torch.set_num_threads(2)
-    folder = tmp_path / "clip"
-    shutil.copytree(clip, folder)
-    labels = {0: (np.array(Image.open(mask)) > 0).astype(np.uint8)}
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = new_window(qtbot, settings)
-    win.engine._weights = "parent"  # the shipped parents, as the app runs
-    win.resize(1400, 900)
-    win.show()
-    with qtbot.waitSignal(win.engine.model_ready, timeout=TIMEOUT_MS):
-        assert win.open_path(str(folder))
-    qtbot.waitUntil(lambda: win.train_controller.engine_ready, timeout=TIMEOUT_MS)
+    win, labels = open_clip_in_app(qtbot, tmp_path, clip, mask)
     controller, panel, doc = win.train_controller, win.train_panel, win.document
     panel.auto_train.setChecked(False)
     panel.slider.setValue(50)
