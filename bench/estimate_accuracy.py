@@ -78,6 +78,9 @@ def test_estimate_accuracy(qtbot, tmp_path, pytestconfig):
     with qtbot.waitSignal(win.engine.segmentation_idle, timeout=TIMEOUT_MS):
         pass
     passed = time.perf_counter()
+    # pytest-qt's wait ends in the engine's thread, before the panel has taken the costs the
+    # engine sent just ahead of the idle signal; the controller's own idle handler runs after
+    qtbot.waitUntil(lambda: controller._segmentation_idle, timeout=TIMEOUT_MS)
     before_rounds = estimate_now(1)
     rounds_started = time.perf_counter()
     with qtbot.waitSignal(win.engine.online_finished, timeout=TIMEOUT_MS):
