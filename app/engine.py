@@ -206,10 +206,11 @@ class Engine(QObject):
         self.model_ready.emit(info.source, info.warning)
 
     def _warm_up(self) -> None:
-        """Inference and one head backward pass at the clip's working size, before the artist
-        paints: the first pass at a new size pays oneDNN's one-off set-up, which would otherwise
-        land in the first overlay's time. A second, timed inference gives the cost estimates
-        this machine's pace. No weights change."""
+        """Inference with each parent and one head backward pass at the clip's working size,
+        before the artist paints: the first pass at a new size pays oneDNN's one-off set-up,
+        which would otherwise land in the first overlay's time; the timed passes after it give
+        the cost estimates this machine's pace (ShotSession.measure_inference). No weights
+        change."""
         import torch
 
         parent = self._session.parent

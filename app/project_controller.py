@@ -22,7 +22,7 @@ from core.annotations import AnnotationStore
 from core.errors import RotoshotError
 from core.project import MANIFEST, Project, load_project
 from core.project_paths import inside
-from core.shot.session import annotation_overrides
+from core.shot.samples import annotation_overrides
 from core.video import open_frames
 
 log = logging.getLogger(__name__)

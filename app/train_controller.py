@@ -1,7 +1,7 @@
 """Connects the document, the train panel and the engine: when to train, and the results.
 
 What a preset trains is core's (core.shot); this controller only builds the job from the
-document's keyframes (core.shot.session.build_samples) and keeps its cancel token.
+document's keyframes (core.shot.samples.build_samples) and keeps its cancel token.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from core.shot.jobs import TrainJob
 from core.shot.online import OnlineConfig, estimate_online
 from core.shot.plan import CostModel, estimate_run
 from core.shot.presets import preset_for
-from core.shot.session import build_samples, training_fingerprint
+from core.shot.samples import build_samples, training_fingerprint
 
 log = logging.getLogger(__name__)
 

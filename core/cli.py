@@ -22,8 +22,9 @@ from core.model.build import load_checkpoint
 from core.resolution import DEFAULT_WORKING_LONG_SIDE
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import recipe_for
+from core.shot.samples import annotation_overrides
 from core.shot.segmenters import GUIDED_MODES, load_parents, parent_weights_for
-from core.shot.session import ShotSession, annotation_overrides
+from core.shot.session import ShotSession
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ from core.resolution import DEFAULT_WORKING_LONG_SIDE, MIN_WORKING_LONG_SIDE
 from core.roi import Roi, parse_roi
 from core.segmentation import DEFAULT_GATE_PX
 from core.shot.presets import preset_for
+from core.shot.samples import annotation_overrides
 from core.shot.segmenters import MODES
-from core.shot.session import annotation_overrides
 from core.video import FrameSource, open_frames
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from core.annotations import AnnotationStore
 from core.jobs import CancelToken
 from core.shot.jobs import TrainJob
 from core.shot.presets import Preset, recipe_for
+from core.shot.samples import build_samples
 from core.shot.segmenters import OsvosSegmenter
-from core.shot.session import build_samples
 from core.video import open_frames
 from tests.helpers import run_cli
 from tests.synthetic import iou, write_mask

@@ -15,7 +15,7 @@ from core.correction_neighbours import (
 )
 from core.corrections import Correction
 from core.resolution import WorkingResolution
-from core.shot.session import build_samples
+from core.shot.samples import build_samples
 from tests.helpers import ArraySource
 from tests.synthetic import iou, make_clip
 

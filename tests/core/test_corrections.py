@@ -10,7 +10,7 @@ from core.corrections import KEPT_WEIGHT, Correction, mask_from_image, mask_to_i
 from core.model.losses import balanced_bce
 from core.project import Project, load_project, save_annotation, save_manifest
 from core.resolution import WorkingResolution
-from core.shot.session import build_samples
+from core.shot.samples import build_samples
 from core.training import FineTuneConfig
 from core.training_views import ViewMaker, view_rng
 from tests.helpers import ArraySource

@@ -16,7 +16,7 @@ from core.model.build import build_model
 from core.model.losses import balanced_bce
 from core.project import Project, annotation_path, load_project, save_annotation, save_manifest
 from core.segmentation import FrameAnnotation, Segmenter
-from core.shot.session import build_samples
+from core.shot.samples import build_samples
 from core.training import FineTuneConfig, fine_tune, run_to_end
 from tests.helpers import ArraySource, run_cli
 from tests.synthetic import iou, make_clip, write_image_folder

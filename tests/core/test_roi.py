@@ -233,7 +233,7 @@ def test_a_box_prompt_looks_in_the_whole_frame_whatever_the_region():
 
 
 def test_an_object_painted_only_outside_the_region_says_so():
-    from core.shot.session import build_samples
+    from core.shot.samples import build_samples
 
     frames, labels = make_clip(num_frames=2, height=96, width=128, seed=5)
     store = AnnotationStore((128, 96))
